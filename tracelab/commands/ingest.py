@@ -1,0 +1,65 @@
+"""``tracelab ingest``: any supported logs → one canonical Parquet/CSV/JSONL file.
+
+Rejected rows go beside the output as ``<out stem>.rejected.<ext>`` (only when there are
+any); the summary on stderr shows rows read = accepted + rejected. Nothing is written
+when the input is bad or ``--strict`` meets a rejected row.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tracelab.commands._boundary import boundary
+from tracelab.commands._options import Format, Inputs, Json, Strict, load_inputs
+
+OutputPath = Annotated[
+    Path,
+    typer.Option("--output", "-o", help="Output file: .parquet, .csv or .jsonl."),
+]
+
+
+@boundary
+def ingest(
+    inputs: Inputs = None,
+    output: OutputPath = Path("trace.parquet"),
+    fmt: Format = None,
+    strict: Strict = False,
+    json_out: Json = False,
+) -> None:
+    """Read trace files and write the canonical request frame."""
+    from tracelab.ingest.writer import output_kind, rejected_path, write_frame
+
+    output_kind(output)
+    trace = load_inputs(inputs, fmt, strict)
+    frame = trace.frame.collect()
+    write_frame(frame, output)
+    rejects_out = None
+    if trace.rows_rejected:
+        rejects_out = rejected_path(output)
+        write_frame(trace.rejected, rejects_out)
+    summary = {
+        "output": str(output),
+        "rejected_output": str(rejects_out) if rejects_out else None,
+        "formats": trace.formats,
+        "rows_read": trace.rows_read,
+        "rows_accepted": trace.rows_accepted,
+        "rows_rejected": trace.rows_rejected,
+    }
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+    formats = ", ".join(sorted(set(trace.formats.values())))
+    sys.stderr.write(
+        f"{len(trace.files)} file(s) [{formats}]: {trace.rows_read:,} rows read = "
+        f"{trace.rows_accepted:,} accepted + {trace.rows_rejected:,} rejected → {output}"
+        + (f" (rejections in {rejects_out})" if rejects_out else "")
+        + "\n"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest", help="Convert trace files to the canonical request frame.")(ingest)

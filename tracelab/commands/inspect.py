@@ -1,0 +1,76 @@
+"""``tracelab inspect``: what is in a trace — format, rows, time span, coverage, quantiles."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from tracelab.commands._boundary import boundary
+from tracelab.commands._options import Format, Inputs, Json, Strict, load_inputs
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _render(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    files = Table("file", "format", title="Inputs")
+    for path, fmt in summary["files"].items():
+        files.add_row(path, fmt)
+    console.print(files)
+    rows, time = summary["rows"], summary["time"]
+    overview = Table("", "", title="Rows and time", show_header=False)
+    overview.add_row("rows read", _fmt(rows["read"]))
+    overview.add_row("accepted", _fmt(rows["accepted"]))
+    overview.add_row("rejected", _fmt(rows["rejected"]))
+    overview.add_row("status", ", ".join(f"{k}={v:,}" for k, v in summary["status"].items()) or "—")
+    overview.add_row("time base", _fmt(time["time_base"]))
+    overview.add_row("start", _fmt(time["start"]))
+    overview.add_row("end", _fmt(time["end"]))
+    overview.add_row("span (s)", _fmt(time["span_s"]))
+    console.print(overview)
+    coverage = Table("field", "coverage", title="Canonical fields present (share non-null)")
+    for name, share in summary["coverage"].items():
+        coverage.add_row(name, f"{share:.1%}")
+    console.print(coverage)
+    dist = Table("quantity", "total", "p50", "p90", "p99", title="Tokens and latency")
+    for name, qs in summary["quantiles"].items():
+        dist.add_row(name, _fmt(summary["totals"].get(name)), *(_fmt(v) for v in qs.values()))
+    for name in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens"):
+        dist.add_row(name, _fmt(summary["totals"][name]), "", "", "")
+    console.print(dist)
+
+
+@boundary
+def inspect(
+    inputs: Inputs = None,
+    fmt: Format = None,
+    strict: Strict = False,
+    json_out: Json = False,
+) -> None:
+    """Show the detected format(s), row counts, time span, field coverage and quantiles."""
+    from tracelab.ingest.summary import compute_summary
+
+    summary = compute_summary(load_inputs(inputs, fmt, strict))
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        _render(summary)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect", help="Describe a trace: formats, rows, time span, coverage, quantiles.")(
+        inspect
+    )

@@ -1,0 +1,46 @@
+"""The registry of supported log formats: name → ``Adapter``.
+
+Adding a format is one module here exposing ``ADAPTER`` plus one line below. Sniffing
+tries the adapters in registry order, so specific formats come before generic ones and
+``canonical`` comes last.
+"""
+
+from __future__ import annotations
+
+from tracelab.ingest.formats import (
+    aiperf,
+    anthropic,
+    azure,
+    burstgpt,
+    canonical,
+    litellm,
+    mooncake,
+    openai,
+    otel,
+)
+from tracelab.ingest.formats.base import Adapter, RawSource, Sample
+
+# Listing order (`tracelab formats`); detection order is DETECT_ORDER below.
+_ADAPTERS: list[Adapter] = [
+    canonical.ADAPTER,
+    openai.ADAPTER,
+    openai.BATCH_ADAPTER,
+    anthropic.ADAPTER,
+    anthropic.BATCH_ADAPTER,
+    otel.ADAPTER,
+    litellm.ADAPTER,
+    aiperf.ADAPTER,
+    azure.ADAPTER,
+    burstgpt.ADAPTER,
+    mooncake.ADAPTER,
+]
+
+FORMATS: dict[str, Adapter] = {adapter.name: adapter for adapter in _ADAPTERS}
+
+# Specific formats first; canonical (any file with input_tokens/output_tokens) last.
+DETECT_ORDER: tuple[str, ...] = (
+    *(name for name in FORMATS if name != "canonical"),
+    "canonical",
+)
+
+__all__ = ["FORMATS", "Adapter", "RawSource", "Sample"]

@@ -1,0 +1,178 @@
+"""Parse adapter output to canonical types and split usable rows from rejected ones.
+
+Each canonical column arrives in whatever type the source had (text for CSV/JSONL). It is
+parsed to its canonical type; a value that does not parse, or breaks a rule below, sends
+its row to the rejected-rows frame (``source_file, source_row, field, value, reason``)
+with the FIRST rule it breaks. Rules, in order:
+
+1. token counts are non-negative integers (``12`` and ``12.0`` are fine, ``1.5`` is not);
+2. ``arrival_ts`` parses (ISO 8601 / ``YYYY-MM-DD HH:MM:SS[.f][+HH:MM]``, naive = UTC);
+3. latencies parse and are non-negative; ``is_streaming`` is a boolean; block ids parse;
+4. ``status`` is one of ok/error/cancelled/timeout (null means ok);
+5. an ok row has ``input_tokens`` and ``output_tokens``;
+6. cached ≤ input, cache writes ≤ input, reasoning ≤ output, ttft ≤ e2e.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracelab.ingest.formats.base import RAW_PREFIX, parse_time
+from tracelab.schema import CANONICAL_SCHEMA, STATUSES, TOKEN_COLUMNS, conform
+
+REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "source_row": pl.Int64(),
+    "field": pl.String(),
+    "value": pl.String(),
+    "reason": pl.String(),
+}
+_FIELD, _VALUE, _REASON = "__reject_field", "__reject_value", "__reject_reason"
+
+_LATENCIES = ("ttft_s", "e2e_latency_s")
+_TRUE = ("true", "1", "yes", "t")
+_FALSE = ("false", "0", "no", "f")
+
+
+def _text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if isinstance(dtype, pl.List):
+        return expr.cast(pl.List(pl.String)).list.join(",")
+    return expr.cast(pl.String)
+
+
+def _parse(name: str, dtype: pl.DataType, target: pl.DataType) -> pl.Expr:
+    """``name`` parsed from ``dtype`` to ``target``; null where it does not parse."""
+    col = pl.col(name)
+    if dtype == target:
+        return col
+    if isinstance(target, pl.Int64):
+        if dtype.is_integer():
+            return col.cast(pl.Int64, strict=False)
+        number = col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        return pl.when(number == number.round()).then(number.cast(pl.Int64, strict=False))
+    if isinstance(target, pl.Float64):
+        if dtype.is_numeric():
+            return col.cast(pl.Float64)
+        return col.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    if isinstance(target, pl.Datetime):
+        if isinstance(dtype, pl.Datetime):
+            zoned = col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col
+            return zoned.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        return parse_time(col)
+    if isinstance(target, pl.Boolean):
+        text = col.cast(pl.String).str.strip_chars().str.to_lowercase()
+        return pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False)
+    if isinstance(target, pl.List):
+        if isinstance(dtype, pl.List):
+            return col.cast(pl.List(pl.Int64), strict=False).cast(pl.List(pl.UInt64), strict=False)
+        text = col.cast(pl.String).str.strip_chars().str.strip_chars("[]").str.strip_chars()
+        items = text.str.split(",").list.eval(
+            pl.element().str.strip_chars().cast(pl.UInt64, strict=False)
+        )
+        return pl.when(text == "").then(pl.lit([], pl.List(pl.UInt64))).otherwise(items)
+    return col.cast(pl.String)
+
+
+def _parse_failed(name: str, target: pl.DataType) -> pl.Expr:
+    """The raw value was given but the parsed one is null (or holds a null block id)."""
+    raw = pl.col(f"{RAW_PREFIX}{name}")
+    failed = raw.is_not_null() & pl.col(name).is_null()
+    if isinstance(target, pl.List):
+        failed = failed | pl.col(name).list.eval(pl.element().is_null()).list.any().fill_null(False)
+    return failed
+
+
+def check(frame: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
+    """Typed canonical columns plus ``__reject_*`` columns (null on usable rows)."""
+    schema = frame.collect_schema()
+    present = [name for name in CANONICAL_SCHEMA if name in schema]
+    raws = [
+        _text(pl.col(name), schema[name]).alias(f"{RAW_PREFIX}{name}")
+        for name in present
+        if f"{RAW_PREFIX}{name}" not in schema
+    ]
+    frame = frame.with_columns(raws)
+    frame = frame.with_columns(
+        _parse(name, schema[name], CANONICAL_SCHEMA[name]).alias(name) for name in present
+    )
+    frame = conform(frame).with_columns(
+        pl.col("status").str.strip_chars().str.to_lowercase().fill_null("ok"),
+        pl.lit(source_file).alias("source_file"),
+    )
+    for name in CANONICAL_SCHEMA:  # absent columns have no raw text: nothing to report
+        if f"{RAW_PREFIX}{name}" not in frame.collect_schema():
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(f"{RAW_PREFIX}{name}"))
+
+    rules: list[tuple[pl.Expr, str, str]] = []
+    for name in TOKEN_COLUMNS:
+        rules.append((_parse_failed(name, pl.Int64()), name, "token count is not an integer"))
+        rules.append((pl.col(name) < 0, name, "token count is negative"))
+    rules.append((_parse_failed("arrival_ts", pl.Datetime()), "arrival_ts", "time does not parse"))
+    for name in _LATENCIES:
+        rules.append((_parse_failed(name, pl.Float64()), name, "latency is not a number"))
+        rules.append((pl.col(name) < 0, name, "latency is negative"))
+    rules.append((_parse_failed("is_streaming", pl.Boolean()), "is_streaming", "not a boolean"))
+    rules.append(
+        (
+            _parse_failed("prefix_hash_blocks", pl.List(pl.UInt64())),
+            "prefix_hash_blocks",
+            "block ids are not non-negative integers",
+        )
+    )
+    rules.append(
+        (
+            _parse_failed("prefix_block_tokens", pl.Int64()) | (pl.col("prefix_block_tokens") < 1),
+            "prefix_block_tokens",
+            "block size is not a positive integer",
+        )
+    )
+    rules.append(
+        (
+            ~pl.col("status").is_in(STATUSES),
+            "status",
+            f"unknown status (use one of {', '.join(STATUSES)})",
+        )
+    )
+    for name in ("input_tokens", "output_tokens"):
+        rules.append(
+            (
+                (pl.col("status") == "ok") & pl.col(name).is_null(),
+                name,
+                "missing on a request with status ok",
+            )
+        )
+    for part, whole, why in (
+        ("cached_input_tokens", "input_tokens", "cached tokens exceed input tokens"),
+        ("cache_write_tokens", "input_tokens", "cache-write tokens exceed input tokens"),
+        ("reasoning_tokens", "output_tokens", "reasoning tokens exceed output tokens"),
+        ("ttft_s", "e2e_latency_s", "ttft exceeds end-to-end latency"),
+    ):
+        rules.append((pl.col(part) > pl.col(whole), part, why))
+
+    field: pl.Expr = pl.lit(None, pl.String)
+    value: pl.Expr = pl.lit(None, pl.String)
+    reason: pl.Expr = pl.lit(None, pl.String)
+    for condition, name, why in reversed(rules):  # first rule wins
+        hit = condition.fill_null(False)
+        field = pl.when(hit).then(pl.lit(name)).otherwise(field)
+        value = pl.when(hit).then(pl.col(f"{RAW_PREFIX}{name}")).otherwise(value)
+        reason = pl.when(hit).then(pl.lit(why)).otherwise(reason)
+    return frame.with_columns(field.alias(_FIELD), value.alias(_VALUE), reason.alias(_REASON))
+
+
+def accepted(checked: pl.LazyFrame) -> pl.LazyFrame:
+    """The usable rows of a ``check`` result, canonical columns first, extras after."""
+    frame = checked.filter(pl.col(_REASON).is_null())
+    names = checked.collect_schema().names()
+    return conform(frame.drop([n for n in names if n.startswith("__")]))
+
+
+def rejected(checked: pl.LazyFrame) -> pl.LazyFrame:
+    """The rejected rows of a ``check`` result as ``REJECT_SCHEMA``."""
+    return checked.filter(pl.col(_REASON).is_not_null()).select(
+        pl.col("source_file"),
+        pl.col("source_row"),
+        pl.col(_FIELD).alias("field"),
+        pl.col(_VALUE).alias("value"),
+        pl.col(_REASON).alias("reason"),
+    )

@@ -1,0 +1,55 @@
+"""Write a canonical frame (and its rejected rows) as Parquet, CSV or JSONL.
+
+CSV cannot hold lists, so ``prefix_hash_blocks`` is written as the text ``[1,2,3]``, which
+the ``canonical`` reader parses back; instants are ISO 8601 with offset in every format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from tracelab.errors import InputFileError
+
+OUTPUT_SUFFIXES = (".parquet", ".csv", ".jsonl")
+
+
+def output_kind(path: Path) -> str:
+    """The output format named by ``path``'s suffix; refuses anything else."""
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        msg = f"{path}: cannot write {suffix or 'a file without suffix'}; name the output .parquet, .csv or .jsonl"
+        raise InputFileError(msg)
+    return suffix
+
+
+def rejected_path(path: Path) -> Path:
+    """``out.parquet`` → ``out.rejected.parquet`` (beside the output)."""
+    return path.with_name(f"{path.stem}.rejected{path.suffix}")
+
+
+def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+    return frame.with_columns(
+        pl.concat_str(
+            pl.lit("["), pl.col(name).cast(pl.List(pl.String)).list.join(","), pl.lit("]")
+        ).alias(name)
+        for name in lists
+    )
+
+
+def write_frame(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` in the format its suffix names."""
+    kind = output_kind(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == ".parquet":
+            frame.write_parquet(path)
+        elif kind == ".csv":
+            _csv_ready(frame).write_csv(path)
+        else:
+            frame.write_ndjson(path)
+    except OSError as exc:
+        msg = f"{path}: cannot write the output ({exc.strerror or exc}); check the folder and permissions"
+        raise InputFileError(msg) from None
