@@ -11,14 +11,24 @@ from tracelab.commands._boundary import boundary
 from tracelab.commands._options import Format, Inputs, Json, Strict, load_inputs
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, unit: str = "") -> str:
+    """A number for people: tokens as whole numbers, seconds with three decimals."""
     if value is None:
         return "—"
+    if unit == "tokens" and isinstance(value, int | float):
+        return f"{round(value):,}"
     if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        text = f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{text} {unit}".rstrip()
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds:,.0f} s ({seconds / 3600:.2f} h)"
 
 
 def _render(summary: dict[str, Any]) -> None:
@@ -37,19 +47,27 @@ def _render(summary: dict[str, Any]) -> None:
     overview.add_row("rejected", _fmt(rows["rejected"]))
     overview.add_row("status", ", ".join(f"{k}={v:,}" for k, v in summary["status"].items()) or "—")
     overview.add_row("time base", _fmt(time["time_base"]))
-    overview.add_row("start", _fmt(time["start"]))
-    overview.add_row("end", _fmt(time["end"]))
-    overview.add_row("span (s)", _fmt(time["span_s"]))
+    if time["time_base"] != "relative":
+        overview.add_row("start (UTC)", _fmt(time["start"]))
+        overview.add_row("end (UTC)", _fmt(time["end"]))
+    overview.add_row("span", _span(time["span_s"]))
     console.print(overview)
+    if summary["rejected_reasons"]:
+        rejected = Table("field", "reason", "rows", title="Why rows were rejected (top 10)")
+        for item in summary["rejected_reasons"]:
+            rejected.add_row(item["field"], item["reason"], f"{item['rows']:,}")
+        console.print(rejected)
     coverage = Table("field", "coverage", title="Canonical fields present (share non-null)")
     for name, share in summary["coverage"].items():
         coverage.add_row(name, f"{share:.1%}")
     console.print(coverage)
-    dist = Table("quantity", "total", "p50", "p90", "p99", title="Tokens and latency")
+    dist = Table("quantity", "unit", "total", "p50", "p90", "p99", title="Tokens and latency")
     for name, qs in summary["quantiles"].items():
-        dist.add_row(name, _fmt(summary["totals"].get(name)), *(_fmt(v) for v in qs.values()))
+        unit = "s" if name.endswith("_s") else "tokens"
+        total = _fmt(summary["totals"].get(name), unit) if unit == "tokens" else ""
+        dist.add_row(name, unit, total, *(_fmt(v, unit) for v in qs.values()))
     for name in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens"):
-        dist.add_row(name, _fmt(summary["totals"][name]), "", "", "")
+        dist.add_row(name, "tokens", _fmt(summary["totals"][name], "tokens"), "", "", "")
     console.print(dist)
 
 

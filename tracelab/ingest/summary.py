@@ -40,6 +40,13 @@ def compute_summary(trace: Trace) -> dict[str, Any]:
     ]
     stats = trace.frame.select(exprs).collect().row(0, named=True)
     statuses = trace.frame.group_by("status").len().sort("status").collect().rows()
+    reasons = (
+        trace.rejected.group_by("field", "reason")
+        .len()
+        .sort(["len", "field", "reason"], descending=[True, False, False])
+        if trace.rows_rejected
+        else None
+    )
     start, end = stats["start"], stats["end"]
     bases = [b for b in ("absolute", "relative") if stats[b]]
     return {
@@ -49,6 +56,10 @@ def compute_summary(trace: Trace) -> dict[str, Any]:
             "accepted": trace.rows_accepted,
             "rejected": trace.rows_rejected,
         },
+        "rejected_reasons": [
+            {"field": field, "reason": reason, "rows": count}
+            for field, reason, count in (reasons.head(10).rows() if reasons is not None else [])
+        ],
         "status": {status: count for status, count in statuses},
         "time": {
             "start": start.isoformat() if start is not None else None,
