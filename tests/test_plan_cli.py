@@ -1,0 +1,49 @@
+"""``tracelab plan``: a happy path over the bundled sample and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import invoke
+
+
+def test_bad_slo_override_is_one_line_exit_2(runner):
+    result = invoke(runner, ["plan", "--slo", "interactive.bogus=1"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: --slo 'interactive.bogus=1': unknown field")
+
+
+def test_help_lists_the_what_if_options(runner):
+    result = invoke(runner, ["plan", "--help"])
+    assert result.exit_code == 0
+    for option in ("--price", "--slo", "--exclude", "--only", "--growth", "--percentile",
+                   "--catalog", "--profile", "--precision", "--window-s", "--model-map"):
+        assert option in result.stdout
+
+
+def test_plan_on_the_sample_writes_every_export(runner, tmp_path):
+    pytest.importorskip("tracelab.hardware.perf", reason="the performance model is not merged yet")
+    from tracelab.resources import default_sample_trace
+
+    if not default_sample_trace().exists():
+        pytest.skip("the bundled sample trace has not been generated yet")
+    result = invoke(runner, ["plan", "-o", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["usd_per_hour"] > 0
+    assert doc["fleet_usd"] == pytest.approx(doc["ledger_usd"] + doc["idle_usd"])
+    for name in ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json"):
+        assert (tmp_path / name).exists()
+
+
+def test_infeasible_slo_is_exit_2(runner):
+    pytest.importorskip("tracelab.hardware.perf", reason="the performance model is not merged yet")
+    result = invoke(runner, ["plan", "--slo", "interactive.tpot_s=0.00001",
+                             "--slo", "unknown.tpot_s=0.00001"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: no device in the catalog can serve")

@@ -1,0 +1,127 @@
+"""The per-request ledger: which devices served each request, what it cost, and why.
+
+Each request is charged the replica-seconds its phases use on its route's devices times
+their price: ``prefill_usd = prefill tokens ÷ (tokens/s per prefill replica) × $/h ÷ 3600``,
+and the same for decode (with the colocation stretch already in the decode rate). What the
+fleet bought and no request used is ``idle_usd = fleet $/h × span_hours − Σ ledger $``, so
+``Σ ledger $ + idle_usd = fleet $`` by construction and no cost is invented.
+
+A class split across routes assigns each request by a hash of its ``request_id`` against the
+cumulative route fractions: deterministic and independent of row order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from tracelab.plan.routes import Route
+
+UNIT_SCALE = float(1 << 53)
+UNPLANNED_REASON = (
+    "not planned: the request's model is not in the model registry; map it with --model-map "
+    "or --assume-model"
+)
+
+
+def compute_route_table(
+    fractions: Mapping[str, Sequence[tuple[Route, float]]], reasons: Mapping[tuple[str, str, str], str]
+) -> pl.DataFrame:
+    """One row per (class, chosen route): cumulative bounds ``lo``/``hi`` in [0, 1) and the
+    charge per token (USD) of each phase."""
+    rows = []
+    for class_id in sorted(fractions):
+        lo = 0.0
+        chosen = sorted(fractions[class_id], key=lambda rz: (rz[0].prefill_device, rz[0].decode_device))
+        for i, (route, z) in enumerate(chosen):
+            hi = 2.0 if i == len(chosen) - 1 else lo + z
+            rows.append(
+                {
+                    "class_id": class_id,
+                    "lo": lo,
+                    "hi": hi,
+                    "prefill_device": route.prefill_device,
+                    "decode_device": route.decode_device,
+                    "prefill_usd_per_token": route.prefill_usd_per_hour
+                    / 3600.0
+                    / route.prefill_tokens_per_s,
+                    "decode_usd_per_token": route.decode_usd_per_hour
+                    / 3600.0
+                    / route.decode_tokens_per_s,
+                    "reason": reasons[(class_id, route.prefill_device, route.decode_device)],
+                }
+            )
+            lo = hi
+    schema = {
+        "class_id": pl.String, "lo": pl.Float64, "hi": pl.Float64, "prefill_device": pl.String,
+        "decode_device": pl.String, "prefill_usd_per_token": pl.Float64,
+        "decode_usd_per_token": pl.Float64, "reason": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def route_unit() -> pl.Expr:
+    """A uniform number in [0, 1) from the request id (row-order independent)."""
+    rid = pl.col("request_id").cast(pl.String).fill_null("")
+    return ((rid.hash(seed=0) // 2048).cast(pl.Float64) / UNIT_SCALE).alias("route_u")
+
+
+def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.LazyFrame:
+    """One row per request: route, ``prefill_usd``, ``decode_usd``, ``cache_hit_tokens``,
+    ``reason`` plus the class and token columns the roll-up needs."""
+    matched = (
+        requests.with_columns(route_unit())
+        .join(route_table.lazy(), on="class_id", how="left")
+        .filter(
+            pl.col("lo").is_null()
+            | ((pl.col("route_u") >= pl.col("lo")) & (pl.col("route_u") < pl.col("hi")))
+        )
+    )
+    return matched.select(
+        "request_id",
+        "class_id",
+        "prefill_device",
+        "decode_device",
+        (pl.col("plan_prefill_tokens") * pl.col("prefill_usd_per_token").fill_null(0.0)).alias(
+            "prefill_usd"
+        ),
+        (pl.col("plan_decode_tokens") * pl.col("decode_usd_per_token").fill_null(0.0)).alias(
+            "decode_usd"
+        ),
+        pl.col("plan_cache_hit_tokens").cast(pl.Int64).alias("cache_hit_tokens"),
+        pl.col("plan_prefill_tokens").cast(pl.Int64).alias("prefill_tokens"),
+        pl.col("plan_decode_tokens").cast(pl.Int64).alias("decode_tokens"),
+        pl.col("reason").fill_null(UNPLANNED_REASON),
+    )
+
+
+def compute_rollup(ledger: pl.DataFrame) -> pl.DataFrame:
+    """Tokens and $ by label (class) × phase × device, with shares of all tokens and all
+    ledger $. Cache hits get their own line: tokens that never needed prefill, $0."""
+    parts = [
+        ledger.select(
+            "class_id", pl.lit("prefill").alias("phase"), pl.col("prefill_device").alias("device"),
+            pl.col("prefill_tokens").alias("tokens"), pl.col("prefill_usd").alias("usd"),
+        ),
+        ledger.select(
+            "class_id", pl.lit("decode").alias("phase"), pl.col("decode_device").alias("device"),
+            pl.col("decode_tokens").alias("tokens"), pl.col("decode_usd").alias("usd"),
+        ),
+        ledger.select(
+            "class_id", pl.lit("cache-hit").alias("phase"), pl.lit(None, pl.String).alias("device"),
+            pl.col("cache_hit_tokens").alias("tokens"), pl.lit(0.0).alias("usd"),
+        ),
+    ]
+    long = pl.concat(parts).with_columns(pl.col("device").fill_null("-"))
+    out = (
+        long.group_by("class_id", "phase", "device")
+        .agg(pl.col("tokens").sum(), pl.col("usd").sum())
+        .filter(pl.col("tokens") > 0)
+    )
+    total_tokens = out["tokens"].sum() or 1
+    total_usd = out["usd"].sum() or 1.0
+    return out.with_columns(
+        (pl.col("tokens") / total_tokens).alias("token_share"),
+        (pl.col("usd") / total_usd).alias("usd_share"),
+    ).sort("class_id", "phase", "device")
