@@ -1,0 +1,161 @@
+"""``tracelab hardware``: list the device catalog with tiers, prices and sources."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tracelab.commands._boundary import boundary
+
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        help="Your TOML adding or overriding devices (see schemas/catalog.schema.json).",
+    ),
+]
+PriceOpt = Annotated[
+    list[str] | None,
+    typer.Option("--price", help="Override a price: ID=USD_PER_DEVICE_HOUR (repeatable)."),
+]
+ProfileOpt = Annotated[
+    Path | None,
+    typer.Option("--profile", help="Performance profile TOML (e.g. from `tracelab calibrate`)."),
+]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="bf16 | fp8 | fp4.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+
+
+def _num(value: float | None) -> Any:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def hardware(
+    tier: Annotated[str | None, typer.Option("--tier", help="Only this tier.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Also show $ per 1M tokens serving this model.")
+    ] = None,
+    prompt: Annotated[
+        int, typer.Option("--prompt", help="Prompt tokens for the $/M input column.")
+    ] = 2048,
+    context: Annotated[
+        int, typer.Option("--context", help="Mean decode context for $/M output.")
+    ] = 2048,
+    ttft: Annotated[float | None, typer.Option("--ttft", help="TTFT target, seconds.")] = None,
+    tpot: Annotated[float | None, typer.Option("--tpot", help="TPOT target, seconds.")] = None,
+    precision: PrecisionOpt = "bf16",
+    catalog: CatalogOpt = None,
+    price: PriceOpt = None,
+    profile: ProfileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List devices: tier, peak rates, memory, unit, price and sources."""
+    from tracelab.errors import ConfigError
+    from tracelab.hardware.catalog import TIERS, load_catalog, parse_prices
+
+    cat = load_catalog(catalog, parse_prices(price or []))
+    if tier is not None and tier not in TIERS:
+        msg = f"--tier '{tier}': unknown; use one of {', '.join(TIERS)}"
+        raise ConfigError(msg)
+    devices = [d for d in cat.devices.values() if tier is None or d.tier == tier]
+    costs: dict[str, tuple[float, float]] = {}
+    if model is not None:
+        from tracelab.hardware.perf import PerfModel
+        from tracelab.hardware.profile import load_profile
+        from tracelab.hardware.registry import match_model
+
+        model_id, how = match_model(model)
+        if model_id is None:
+            msg = f"--model '{model}': not in the registry; run `tracelab models` for the ids"
+            raise ConfigError(msg)
+        if how != "exact" or model_id != model:
+            sys.stderr.write(f"model '{model}' read as '{model_id}' ({how})\n")
+        pm = PerfModel(cat, profile=load_profile(profile))
+        for d in devices:
+            if d.tflops(precision) is not None:
+                costs[d.id] = pm.usd_per_mtok(
+                    d.id, model_id, prompt, context, precision, ttft, tpot
+                )
+    if json_out:
+        rows = []
+        for d in devices:
+            row = {
+                k: _num(v) if isinstance(v, float) or v is None else v for k, v in vars(d).items()
+            }
+            row["estimated"] = list(d.estimated)
+            row["plannable"] = d.plannable
+            if model is not None:
+                usd_in, usd_out = costs.get(d.id, (math.nan, math.nan))
+                row["usd_per_mtok_input"] = _num(usd_in)
+                row["usd_per_mtok_output"] = _num(usd_out)
+            rows.append(row)
+        sys.stdout.write(
+            json.dumps({"devices": rows, "sources": list(cat.sources)}, indent=2) + "\n"
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="tracelab hardware catalog (dense TFLOP/s; * = estimated figure)")
+    for col in (
+        "id",
+        "tier",
+        "bf16",
+        "fp8",
+        "fp4",
+        "memory",
+        "TB/s",
+        "unit",
+        "$/h",
+        "as of",
+        "price source",
+    ):
+        table.add_column(col, overflow="fold")
+    if model is not None:
+        table.add_column(f"$/M in ({model})")
+        table.add_column("$/M out")
+
+    def fmt(d: Any, name: str, value: float | None, spec: str = "g") -> str:
+        if value is None:
+            return "-"
+        return f"{value:{spec}}" + ("*" if name in d.estimated else "")
+
+    for d in devices:
+        cells = [
+            d.id,
+            d.tier,
+            fmt(d, "bf16_tflops", d.bf16_tflops),
+            fmt(d, "fp8_tflops", d.fp8_tflops),
+            fmt(d, "fp4_tflops", d.fp4_tflops),
+            f"{d.mem_gb:g} GB {d.mem_type}",
+            fmt(d, "mem_bw_tbs", d.mem_bw_tbs),
+            f"{d.unit} ({d.unit_devices})",
+            fmt(d, "usd_per_hour", d.usd_per_hour, ".2f") if d.plannable else "n/a",
+            d.as_of,
+            d.price_source[:60],
+        ]
+        if model is not None:
+            usd_in, usd_out = costs.get(d.id, (math.nan, math.nan))
+            cells += [
+                f"{usd_in:.3f}" if not math.isnan(usd_in) else "-",
+                f"{usd_out:.3f}" if not math.isnan(usd_out) else "-",
+            ]
+        table.add_row(*cells)
+    Console(file=sys.stdout, width=None).print(table)
+    unpriced = [d.id for d in devices if not d.plannable]
+    if unpriced:
+        sys.stderr.write(
+            f"{len(unpriced)} device(s) have no price and are not plannable "
+            f"(give --price ID=USD): {', '.join(unpriced)}\n"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("hardware", help="List the hardware catalog: tiers, prices and sources.")(
+        boundary(hardware)
+    )

@@ -1,0 +1,118 @@
+"""``tracelab perf``: one prediction of the performance model (prefill or a decode step)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Annotated
+
+import typer
+
+from tracelab.commands._boundary import boundary
+from tracelab.commands.hardware import CatalogOpt, JsonOpt, PrecisionOpt, PriceOpt, ProfileOpt
+
+
+def perf(
+    device: Annotated[str, typer.Option("--device", help="Catalog id, e.g. h100-sxm.")],
+    model: Annotated[str, typer.Option("--model", help="Registry id or a logged model name.")],
+    phase: Annotated[str, typer.Option("--phase", help="prefill | decode.")] = "decode",
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Prompts (prefill) or sequences (decode).")
+    ] = 1,
+    context: Annotated[
+        int, typer.Option("--context", min=1, help="Prompt length or cached context, tokens.")
+    ] = 1024,
+    chunk: Annotated[
+        int, typer.Option("--chunk", min=0, help="Decode only: co-scheduled prefill chunk, tokens.")
+    ] = 0,
+    precision: PrecisionOpt = "bf16",
+    catalog: CatalogOpt = None,
+    price: PriceOpt = None,
+    profile: ProfileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict one prefill (B prompts × L tokens) or one decode step (B sequences at context L)."""
+    from tracelab.errors import ConfigError
+    from tracelab.hardware.catalog import load_catalog, parse_prices
+    from tracelab.hardware.perf import PerfModel
+    from tracelab.hardware.profile import load_profile
+    from tracelab.hardware.registry import match_model
+
+    if phase not in ("prefill", "decode"):
+        msg = f"--phase '{phase}': use prefill or decode"
+        raise ConfigError(msg)
+    cat = load_catalog(catalog, parse_prices(price or []))
+    model_id, how = match_model(model)
+    if model_id is None:
+        msg = f"--model '{model}': not in the registry; run `tracelab models` for the ids"
+        raise ConfigError(msg)
+    if model_id != model:
+        sys.stderr.write(f"model '{model}' read as '{model_id}' ({how})\n")
+    pm = PerfModel(cat, profile=load_profile(profile))
+    dev = cat.get(device)
+    devices = pm.replica_devices(device, model_id, precision)
+    if devices is None:
+        msg = f"model '{model_id}' does not fit on '{device}' at {precision}; try --precision fp8 or another device"
+        raise ConfigError(msg)
+    if phase == "prefill":
+        seconds = pm.prefill_s(device, model_id, batch, context, precision)
+        tokens = batch * context
+        stretch = None
+    else:
+        seconds = pm.decode_step_s(device, model_id, batch, context, precision)
+        tokens = batch
+        stretch = (
+            pm.colocation_stretch(device, model_id, batch, context, chunk, precision)
+            if chunk
+            else None
+        )
+        seconds *= stretch or 1.0
+    kv_cap = pm.kv_capacity_tokens(device, model_id, precision, devices)
+    usd_h = devices * dev.usd_per_hour if dev.usd_per_hour is not None else math.nan
+    tps = tokens / seconds
+    result = {
+        "device_id": device,
+        "model_id": model_id,
+        "model_match": how,
+        "phase": phase,
+        "precision": precision,
+        "batch": batch,
+        "context": context,
+        "devices": devices,
+        "ms": seconds * 1e3,
+        "tokens_per_s": tps,
+        "fits_memory": batch * context <= kv_cap or dev.tier == "sram",
+        "kv_capacity_tokens": kv_cap,
+        "usd_per_hour": None if math.isnan(usd_h) else usd_h,
+        "usd_per_mtok": None if math.isnan(usd_h) else usd_h / (tps * 3600) * 1e6,
+        "colocation_stretch": stretch,
+    }
+    if json_out:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    what = (
+        f"{batch} prompt(s) x {context} tokens"
+        if phase == "prefill"
+        else f"decode step, batch {batch} at context {context}"
+    )
+    lines = [
+        f"{model_id} on {devices} x {device} ({precision}): {what}",
+        f"  time          {result['ms']:.3f} ms"
+        + (f"  (x{stretch:.2f} with a {chunk}-token prefill chunk)" if stretch else ""),
+        f"  tokens/s      {tps:,.1f} per replica",
+        f"  $/M tokens    {result['usd_per_mtok']:.4f}"
+        if result["usd_per_mtok"] is not None
+        else "  $/M tokens    n/a (no price; pass --price)",
+    ]
+    if not result["fits_memory"]:
+        lines.append(
+            f"  warning: KV of {batch * context} tokens exceeds the {kv_cap:,.0f} that fit"
+        )
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("perf", help="One performance-model prediction (prefill or decode step).")(
+        boundary(perf)
+    )

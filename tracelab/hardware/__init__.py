@@ -1,0 +1,1 @@
+"""Hardware: the device catalog, the model registry and the calibrated performance model."""

@@ -1,0 +1,451 @@
+"""The performance and cost model: per device × model × precision, calibrated roofline.
+
+``PerfModel`` answers: how many devices one replica needs (tensor parallelism for HBM
+parts, aggregate SRAM for LPU/wafer parts), prefill and decode-step time, the largest
+batch that fits memory and a TPOT target, the stretch a co-scheduled prefill chunk puts on
+decoders, and the best SLO-feasible operating point with its $ per 1M tokens. Physics in
+``roofline.py``; efficiencies from the profile. Seconds, tokens, bytes, USD.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tracelab.errors import ConfigError
+from tracelab.hardware import roofline as rf
+from tracelab.hardware.catalog import Catalog, Device
+from tracelab.hardware.profile import Efficiency, PerfProfile, load_profile
+from tracelab.hardware.registry import ModelSpec, load_models
+
+REFERENCE_DEVICE = "h100-sxm"
+_MAX_SRAM_CHIPS = 100_000
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The best SLO-feasible point of one phase on one device (per replica)."""
+
+    device_id: str
+    model_id: str
+    phase: str
+    precision: str
+    devices: int
+    batch: int
+    tokens_per_s: float
+    latency_s: float
+    usd_per_hour: float  # NaN when the device has no price
+    usd_per_mtok: float  # NaN when the device has no price
+    reason: str
+
+
+@dataclass(frozen=True)
+class WorkCoefficients:
+    """Device-seconds per request: prefill ≈ a·L + b·L² (+ a fixed per-request term),
+    decode ≈ out·(c + d·ctx_mean) amortised over a batch of ``decode_batch``."""
+
+    device_id: str
+    model_id: str
+    precision: str
+    decode_batch: int
+    prefill_s_per_token: float
+    prefill_s_per_token_sq: float
+    decode_s_per_token: float
+    decode_s_per_token_ctx: float
+    prefill_s_per_request: float = 0.0
+
+
+class PerfModel:
+    """Calibrated roofline over a catalog and a model registry."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        models: dict[str, ModelSpec] | None = None,
+        profile: PerfProfile | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.models = load_models() if models is None else models
+        self.profile = load_profile() if profile is None else profile
+        self._eff = lru_cache(maxsize=None)(self._efficiency)
+
+    # ----------------------------------------------------------------- lookups
+    def model(self, model_id: str) -> ModelSpec:
+        try:
+            return self.models[model_id]
+        except KeyError:
+            msg = f"unknown model id '{model_id}'; run `tracelab models` for the ids"
+            raise ConfigError(msg) from None
+
+    def _efficiency(self, device_id: str) -> Efficiency:
+        dev = self.catalog.get(device_id)
+        return self.profile.for_device(device_id, dev.tier)
+
+    def _parts(
+        self, device_id: str, model_id: str, precision: str
+    ) -> tuple[Device, ModelSpec, Efficiency]:
+        dev = self.catalog.get(device_id)
+        if dev.tflops(precision) is None:
+            have = [p for p in ("bf16", "fp8", "fp4") if dev.tflops(p) is not None]
+            msg = f"device '{device_id}' has no {precision} rate in the catalog; use --precision {'|'.join(have)}"
+            raise ConfigError(msg)
+        return dev, self.model(model_id), self._eff(device_id)
+
+    # ----------------------------------------------------------------- capacity
+    def replica_devices(
+        self, device_id: str, model_id: str, precision: str = "bf16", kv_tokens: int = 0
+    ) -> int | None:
+        """Devices per replica to hold the weights (and ``kv_tokens`` of KV); None: cannot.
+
+        HBM/GDDR parts: the smallest power-of-two TP group whose weights fit in
+        ``weights_max_frac`` of each device (and weights + KV in ``mem_usable_frac``).
+        SRAM parts: ceil((weights + KV) / SRAM per chip); the KV must live on-chip too.
+        """
+        dev, model, eff = self._parts(device_id, model_id, precision)
+        w = rf.weight_bytes(model, precision)
+        kv = kv_tokens * rf.kv_bytes(model, precision)
+        cap = dev.mem_gb * 1e9
+        if dev.tier == "sram":
+            n = math.ceil((w + kv) / (cap * eff.weights_max_frac))
+            return n if n <= min(dev.max_group, _MAX_SRAM_CHIPS) else None
+        t = 1
+        while t <= dev.max_group:
+            if w / t <= eff.weights_max_frac * cap and w + kv <= t * eff.mem_usable_frac * cap:
+                return t
+            t *= 2
+        return None
+
+    def _devices(self, device_id: str, model_id: str, precision: str) -> int:
+        t = self.replica_devices(device_id, model_id, precision)
+        if t is None:
+            dev = self.catalog.get(device_id)
+            msg = (
+                f"model '{model_id}' does not fit on '{device_id}' at {precision} even with "
+                f"{dev.max_group} devices; try --precision fp8 or another device"
+            )
+            raise ConfigError(msg)
+        return t
+
+    def kv_capacity_tokens(
+        self, device_id: str, model_id: str, precision: str = "bf16", devices: int | None = None
+    ) -> float:
+        """KV tokens that fit beside the weights in a replica of ``devices`` devices."""
+        dev, model, eff = self._parts(device_id, model_id, precision)
+        t = devices or self._devices(device_id, model_id, precision)
+        frac = eff.weights_max_frac if dev.tier == "sram" else eff.mem_usable_frac
+        free = t * dev.mem_gb * 1e9 * frac - rf.weight_bytes(model, precision)
+        return max(free, 0.0) / rf.kv_bytes(model, precision)
+
+    # ----------------------------------------------------------------- times
+    def prefill_s(
+        self,
+        device_id: str,
+        model_id: str,
+        batch: int,
+        context: int,
+        precision: str = "bf16",
+        devices: int | None = None,
+    ) -> float:
+        """One prefill forward of ``batch`` prompts of ``context`` tokens (= TTFT), seconds."""
+        dev, model, eff = self._parts(device_id, model_id, precision)
+        t = devices or self._devices(device_id, model_id, precision)
+        return rf.prefill_s(dev, model, eff, precision, t, batch, context)
+
+    def decode_step_s(
+        self,
+        device_id: str,
+        model_id: str,
+        batch: int,
+        context: int,
+        precision: str = "bf16",
+        devices: int | None = None,
+    ) -> float:
+        """One decode step of ``batch`` sequences at ``context`` cached tokens (= TPOT), s."""
+        dev, model, eff = self._parts(device_id, model_id, precision)
+        t = devices or self._devices(device_id, model_id, precision)
+        return rf.decode_step_s(dev, model, eff, precision, t, batch, context)
+
+    def colocation_stretch(
+        self,
+        device_id: str,
+        model_id: str,
+        decode_batch: int,
+        decode_ctx: int,
+        chunk_tokens: int,
+        precision: str = "bf16",
+    ) -> float:
+        """TPOT with a ``chunk_tokens`` prefill chunk in the step / TPOT without it (≥ 1)."""
+        dev, model, eff = self._parts(device_id, model_id, precision)
+        t = self._devices(device_id, model_id, precision)
+        alone = rf.decode_step_s(dev, model, eff, precision, t, decode_batch, decode_ctx)
+        mixed = rf.forward_s(
+            dev,
+            model,
+            eff,
+            precision,
+            t,
+            decode_batch=decode_batch,
+            decode_ctx=decode_ctx,
+            prefill_batch=1 if chunk_tokens else 0,
+            prefill_len=chunk_tokens,
+        )
+        return mixed / alone
+
+    def max_batch(
+        self,
+        device_id: str,
+        model_id: str,
+        context: int,
+        precision: str = "bf16",
+        tpot_s: float | None = None,
+        devices: int | None = None,
+    ) -> int:
+        """Largest decode batch whose KV fits memory and whose step meets ``tpot_s`` (0: none)."""
+        _, _, eff = self._parts(device_id, model_id, precision)
+        t = devices or self._devices(device_id, model_id, precision)
+        cap = min(
+            eff.max_batch,
+            int(self.kv_capacity_tokens(device_id, model_id, precision, t) // max(context, 1)),
+        )
+        if tpot_s is None or cap < 1:
+            return max(cap, 0)
+
+        def ok(b: int) -> bool:
+            return self.decode_step_s(device_id, model_id, b, context, precision, t) <= tpot_s
+
+        if not ok(1):
+            return 0
+        lo, hi = 1, cap  # step time grows with batch: binary search the last feasible batch
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+        return lo
+
+    # ----------------------------------------------------------------- operating points
+    def _group_sizes(self, device_id: str, model_id: str, precision: str) -> list[int]:
+        t = self.replica_devices(device_id, model_id, precision)
+        if t is None:
+            return []
+        dev = self.catalog.get(device_id)
+        if dev.tier == "sram":
+            return [t]
+        sizes = []
+        while t <= min(dev.max_group, 64):
+            sizes.append(t)
+            t *= 2
+        return sizes
+
+    def operating_point(
+        self,
+        device_id: str,
+        model_id: str,
+        phase: str,
+        context: int,
+        precision: str = "bf16",
+        ttft_s: float | None = None,
+        tpot_s: float | None = None,
+    ) -> OperatingPoint | None:
+        """Cheapest (highest tokens/s per device when unpriced) SLO-feasible point, or None.
+
+        prefill: ``context`` is the prompt length; batch = prompts per forward.
+        decode: ``context`` is the mean cached context; batch = sequences per step.
+        """
+        if phase not in ("prefill", "decode"):
+            msg = f"phase '{phase}': use prefill or decode"
+            raise ConfigError(msg)
+        dev = self.catalog.get(device_id)
+        if dev.tflops(precision) is None:
+            return None
+        best: OperatingPoint | None = None
+        for t in self._group_sizes(device_id, model_id, precision):
+            candidates = (self._prefill_points if phase == "prefill" else self._decode_points)(
+                dev, model_id, context, precision, t, ttft_s, tpot_s
+            )
+            for point in candidates:
+                if best is None or _better(point, best):
+                    best = point
+        return best
+
+    def _point(
+        self,
+        dev: Device,
+        model_id: str,
+        phase: str,
+        precision: str,
+        t: int,
+        batch: int,
+        tokens_per_s: float,
+        latency_s: float,
+        reason: str,
+    ) -> OperatingPoint:
+        usd_h = t * dev.usd_per_hour if dev.usd_per_hour is not None else math.nan
+        return OperatingPoint(
+            dev.id,
+            model_id,
+            phase,
+            precision,
+            t,
+            batch,
+            tokens_per_s,
+            latency_s,
+            usd_h,
+            usd_h / (tokens_per_s * 3600) * 1e6,
+            reason,
+        )
+
+    def _prefill_points(
+        self,
+        dev: Device,
+        model_id: str,
+        context: int,
+        precision: str,
+        t: int,
+        ttft_s: float | None,
+        tpot_s: float | None,
+    ) -> list[OperatingPoint]:
+        eff = self._eff(dev.id)
+        t_one = self.prefill_s(dev.id, model_id, 1, context, precision, t)
+        if ttft_s is not None and t_one > ttft_s:
+            return []
+        batch, why = max(1, eff.prefill_max_tokens // max(context, 1)), "prompt batch cap"
+        kv_fit = int(self.kv_capacity_tokens(dev.id, model_id, precision, t) // max(context, 1))
+        if dev.tier == "sram":
+            kv_fit = batch  # chips are added for the KV below
+        if kv_fit < 1:
+            return []
+        if kv_fit < batch:
+            batch, why = kv_fit, "KV memory"
+        while (
+            ttft_s is not None
+            and batch > 1
+            and self.prefill_s(dev.id, model_id, batch, context, precision, t) > ttft_s
+        ):
+            batch, why = batch // 2, "TTFT target"
+        if dev.tier == "sram":
+            t = self.replica_devices(dev.id, model_id, precision, batch * context) or t
+        lat = self.prefill_s(dev.id, model_id, batch, context, precision, t)
+        bound = "compute-bound" if context * batch >= 256 else "overhead-bound"
+        return [
+            self._point(
+                dev,
+                model_id,
+                "prefill",
+                precision,
+                t,
+                batch,
+                batch * context / lat,
+                lat,
+                f"{bound}; batch set by {why}; {t} device(s) per replica",
+            )
+        ]
+
+    def _decode_points(
+        self,
+        dev: Device,
+        model_id: str,
+        context: int,
+        precision: str,
+        t: int,
+        ttft_s: float | None,
+        tpot_s: float | None,
+    ) -> list[OperatingPoint]:
+        eff = self._eff(dev.id)
+        if dev.tier == "sram":
+            points = []
+            b = 1
+            while b <= eff.max_batch:  # chips grow with the KV the batch holds
+                n = self.replica_devices(dev.id, model_id, precision, b * context)
+                if n is None:
+                    break
+                lat = self.decode_step_s(dev.id, model_id, b, context, precision, n)
+                if tpot_s is not None and lat > tpot_s:
+                    break
+                points.append(
+                    self._point(
+                        dev,
+                        model_id,
+                        "decode",
+                        precision,
+                        n,
+                        b,
+                        b / lat,
+                        lat,
+                        f"on-chip SRAM holds weights + KV of {b} sequences on {n} chips",
+                    )
+                )
+                b *= 2
+            return points
+        mem_cap = self.max_batch(dev.id, model_id, context, precision, None, t)
+        b = self.max_batch(dev.id, model_id, context, precision, tpot_s, t)
+        if b < 1:
+            return []
+        why = (
+            "TPOT target"
+            if b < mem_cap
+            else ("KV memory" if mem_cap < eff.max_batch else "batch cap")
+        )
+        lat = self.decode_step_s(dev.id, model_id, b, context, precision, t)
+        return [
+            self._point(
+                dev,
+                model_id,
+                "decode",
+                precision,
+                t,
+                b,
+                b / lat,
+                lat,
+                f"memory-bandwidth-bound; batch {b} set by {why}; {t} device(s) per replica",
+            )
+        ]
+
+    def usd_per_mtok(
+        self,
+        device_id: str,
+        model_id: str,
+        prompt_tokens: int,
+        context: int,
+        precision: str = "bf16",
+        ttft_s: float | None = None,
+        tpot_s: float | None = None,
+    ) -> tuple[float, float]:
+        """$ per 1M input (prefill) and per 1M output (decode) tokens at the best points."""
+        pre = self.operating_point(
+            device_id, model_id, "prefill", prompt_tokens, precision, ttft_s, tpot_s
+        )
+        dec = self.operating_point(
+            device_id, model_id, "decode", context, precision, ttft_s, tpot_s
+        )
+        return (pre.usd_per_mtok if pre else math.nan, dec.usd_per_mtok if dec else math.nan)
+
+    def work_coefficients(
+        self, device_id: str, model_id: str, precision: str = "bf16", decode_batch: int = 32
+    ) -> WorkCoefficients:
+        """Linear/quadratic device-second coefficients (see WorkCoefficients)."""
+        dev, model, eff = self._parts(device_id, model_id, precision)
+        t = self._devices(device_id, model_id, precision)
+        peak = (dev.tflops(precision) or 0.0) * 1e12 * eff.mfu
+        a = 2 * model.active_params_b * 1e9 / peak
+        b2 = 2 * model.n_layers * model.hidden_size / peak
+        fixed = t * (eff.t_step_s + model.n_layers * eff.t_layer_prefill_s)
+        ref_ctx = 4096
+        s0 = self.decode_step_s(device_id, model_id, decode_batch, 0, precision, t)
+        s1 = self.decode_step_s(device_id, model_id, decode_batch, ref_ctx, precision, t)
+        return WorkCoefficients(
+            device_id,
+            model_id,
+            precision,
+            decode_batch,
+            a,
+            b2,
+            t * s0 / decode_batch,
+            t * (s1 - s0) / (decode_batch * ref_ctx),
+            fixed,
+        )
+
+
+def _better(a: OperatingPoint, b: OperatingPoint) -> bool:
+    if not math.isnan(a.usd_per_mtok) and not math.isnan(b.usd_per_mtok):
+        return a.usd_per_mtok < b.usd_per_mtok
+    return a.tokens_per_s / a.devices > b.tokens_per_s / b.devices
