@@ -1,0 +1,58 @@
+"""Per-request features: tokens, model facts, work per phase, sessions, evidence, arrivals.
+
+``FEATURES`` lists every column with unit, formula and inputs; ``compute_features`` adds
+them to the canonical request frame lazily (a few tiny collects: distinct model names).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracelab.features.context import (
+    ROW,
+    compute_arrival_features,
+    compute_evidence_features,
+    compute_session_features,
+)
+from tracelab.features.reference import ReferenceHardware, load_reference_hardware
+from tracelab.features.registry import FEATURE_NAMES, FEATURES, Feature, describe_features
+from tracelab.features.tokens import compute_token_features
+from tracelab.features.work import compute_model_features, compute_work_features
+
+__all__ = [
+    "FEATURES",
+    "FEATURE_NAMES",
+    "Feature",
+    "ReferenceHardware",
+    "compute_features",
+    "compute_work_features",
+    "describe_features",
+    "load_reference_hardware",
+]
+
+
+def compute_features(
+    frame: pl.LazyFrame,
+    *,
+    model_map: dict[str, str] | None = None,
+    assume_model: str | None = None,
+    window_s: float = 60.0,
+    hardware: ReferenceHardware | None = None,
+) -> pl.LazyFrame:
+    """The canonical frame plus every column of ``FEATURES``, rows in input order.
+
+    ``model_map`` maps logged names to registry ids (``--model-map NAME=ID``);
+    ``assume_model`` is used for names the registry does not know and for rows without a
+    model. ``hardware`` defaults to ``load_reference_hardware()`` (h100-sxm, bf16, decode
+    batch 32, reference model llama-3.1-8b).
+    """
+    if hardware is None:
+        hardware = load_reference_hardware()
+    input_columns = frame.collect_schema().names()
+    lf = frame.with_row_index(ROW).with_columns(compute_token_features())
+    lf = compute_model_features(lf, hardware, model_map, assume_model)
+    lf = compute_session_features(lf)
+    lf = lf.with_columns(compute_evidence_features())
+    lf = compute_arrival_features(lf, window_s)
+    kept = [c for c in input_columns if c not in FEATURE_NAMES]
+    return lf.sort(ROW).select(*kept, *FEATURE_NAMES)

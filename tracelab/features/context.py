@@ -1,0 +1,110 @@
+"""Features that need more than one row: sessions, batch evidence and arrival windows.
+
+All use polars group_by / window expressions and joins on a private row index (``_row``),
+so a request's values never depend on the order of the input rows. Times are seconds.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+ROW = "_row"
+_US = 1_000_000.0
+
+
+def _seconds(delta: pl.Expr) -> pl.Expr:
+    return delta.dt.total_microseconds().cast(pl.Float64) / _US
+
+
+def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Add turn_index, session_turns, session_context_tokens, think_time_s (null without a
+    session_id: sessions are never inferred).
+
+    Turns are ordered by arrival_ts, then source_file, source_row, request_id. Think time is
+    this arrival minus the previous turn's end (its arrival + e2e_latency_s when known, else
+    its arrival, which makes the gap an upper bound); it is negative when turns overlap.
+    """
+    order = ["session_id", "arrival_ts", "source_file", "source_row", "request_id"]
+    prev_end = pl.col("arrival_ts").shift(1) + pl.duration(
+        microseconds=(pl.col("e2e_latency_s").shift(1).fill_null(0.0) * _US).round(0).cast(pl.Int64)
+    )
+    sessions = (
+        lf.filter(pl.col("session_id").is_not_null())
+        .select(ROW, *order, "e2e_latency_s", "context_tokens")
+        .sort(order, nulls_last=True)
+        .select(
+            ROW,
+            (pl.int_range(pl.len()).over("session_id") + 1).cast(pl.Int64).alias("turn_index"),
+            pl.len().over("session_id").cast(pl.Int64).alias("session_turns"),
+            pl.col("context_tokens").cum_sum().over("session_id").alias("session_context_tokens"),
+            _seconds(pl.col("arrival_ts") - prev_end).over("session_id").alias("think_time_s"),
+        )
+    )
+    return lf.join(sessions, on=ROW, how="left")
+
+
+def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]:
+    """has_ttft, is_batch_endpoint, co_submitted, hour_utc (interactivity / batch evidence)."""
+    second = pl.col("arrival_ts").dt.truncate("1s")
+    non_streaming = pl.col("is_streaming").not_()
+    base = pl.col("time_base") if time_base is None else time_base
+    return [
+        pl.col("ttft_s").is_not_null().alias("has_ttft"),
+        (pl.col("endpoint") == "batch").alias("is_batch_endpoint"),
+        pl.when(non_streaming & pl.col("arrival_ts").is_not_null())
+        .then(pl.len().over(["tenant_id", second, "is_streaming"]))
+        .otherwise(None)
+        .cast(pl.Int64)
+        .alias("co_submitted"),
+        pl.when(base == "absolute")
+        .then(pl.col("arrival_ts").dt.hour().cast(pl.Int64))
+        .otherwise(None)
+        .alias("hour_utc"),
+    ]
+
+
+def compute_arrival_features(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
+    """Add window_requests_per_s, window_tokens_per_s, window_interarrival_cv and
+    window_dispersion over tumbling windows of ``window_s`` seconds aligned to the epoch.
+
+    Dispersion is the variance / mean of per-second counts over the window's
+    ``window_s`` one-second bins (empty bins count as 0): 1 for Poisson arrivals.
+    """
+    every = f"{round(window_s * _US)}us"
+    bins = window_s  # one-second bins per window
+    keyed = lf.select(
+        pl.col("arrival_ts").dt.truncate(every).alias("_window"),
+        pl.col("arrival_ts").dt.truncate("1s").alias("_second"),
+        "arrival_ts",
+        "context_tokens",
+    ).filter(pl.col("arrival_ts").is_not_null())
+    gaps = _seconds(pl.col("arrival_ts").sort().diff()).drop_nulls()
+    per_window = keyed.group_by("_window").agg(
+        (pl.len() / window_s).alias("window_requests_per_s"),
+        (pl.col("context_tokens").sum() / window_s).alias("window_tokens_per_s"),
+        pl.when((pl.len() >= 3) & (gaps.mean() > 0))
+        .then(gaps.std() / gaps.mean())
+        .otherwise(None)
+        .alias("window_interarrival_cv"),
+        pl.len().alias("_n"),
+    )
+    squares = (
+        keyed.group_by("_window", "_second")
+        .agg(pl.len().alias("_c"))
+        .group_by("_window")
+        .agg((pl.col("_c").cast(pl.Float64) ** 2).sum().alias("_c2"))
+    )
+    mean = pl.col("_n") / bins
+    dispersion = (pl.col("_c2") / bins - mean**2) / mean
+    stats = per_window.join(squares, on="_window").select(
+        "_window",
+        "window_requests_per_s",
+        "window_tokens_per_s",
+        "window_interarrival_cv",
+        dispersion.alias("window_dispersion"),
+    )
+    return (
+        lf.with_columns(pl.col("arrival_ts").dt.truncate(every).alias("_window"))
+        .join(stats, on="_window", how="left")
+        .drop("_window")
+    )

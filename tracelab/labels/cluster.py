@@ -1,0 +1,194 @@
+"""Workload clusters: k-means on standardised log-features, with a scikit-learn contract.
+
+Fitting uses a bounded sample (``sample_size`` rows with the smallest hash of request_id, so
+the sample does not depend on row order and a 10M-row trace never enters the fit); k comes
+from the silhouette on a sample (``k_range``) unless given. Clusters are then numbered by
+sorting the centroids lexicographically in original units (prefill tokens, decode tokens,
+prefill work share), so numbers and names do not depend on row order or k-means' own
+numbering. Every row is assigned with a polars expression (nearest centroid).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tracelab.labels.cluster_io import cluster_model_from_json, cluster_model_to_json
+
+# (column, transform) in fit order; "log" = log1p of a non-negative count.
+CLUSTER_FEATURES: tuple[tuple[str, str], ...] = (
+    ("prefill_tokens", "log"),
+    ("decode_tokens", "log"),
+    ("prefill_work_share", "identity"),
+)
+NAME_AXES = ("label_mode", "label_context", "label_phase", "label_model")
+PROFILE_COLUMNS = (
+    "prefill_tokens", "decode_tokens", "context_tokens", "prefill_work_share",
+    "prefill_device_s", "decode_device_s",
+)
+SILHOUETTE_SAMPLE = 2_000
+# Parsimony: the smallest k whose silhouette is within this of the best k's is chosen
+# (silhouettes of neighbouring k often differ in the third decimal on continuous data).
+SILHOUETTE_TOLERANCE = 0.01
+
+
+def _transformed() -> list[pl.Expr]:
+    return [
+        (pl.col(name).cast(pl.Float64).log1p() if how == "log" else pl.col(name).cast(pl.Float64))
+        .alias(name)
+        for name, how in CLUSTER_FEATURES
+    ]
+
+
+def _inverse(values: np.ndarray) -> np.ndarray:
+    out = values.copy()
+    for j, (_, how) in enumerate(CLUSTER_FEATURES):
+        if how == "log":
+            out[:, j] = np.expm1(out[:, j])
+    return out
+
+
+class WorkloadClusterer:
+    """k-means workload clusters (scikit-learn estimator contract: settings in ``__init__``,
+    ``fit`` returns self, fitted attributes end in ``_``)."""
+
+    def __init__(
+        self,
+        k: int | None = None,
+        k_range: tuple[int, int] = (2, 8),
+        sample_size: int = 20_000,
+        random_state: int = 0,
+    ) -> None:
+        self.k = k
+        self.k_range = k_range
+        self.sample_size = sample_size
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------
+    def _sample(self, labeled: pl.LazyFrame) -> pl.DataFrame:
+        names = [name for name, _ in CLUSTER_FEATURES]
+        return (
+            labeled.filter(pl.all_horizontal(pl.col(n).is_not_null() for n in names))
+            .with_columns(pl.col("request_id").hash(seed=self.random_state).alias("_h"))
+            .sort(["_h", "request_id"])
+            .head(self.sample_size)
+            .collect()
+        )
+
+    def _choose_k(self, x: np.ndarray) -> int:
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
+        distinct = len(np.unique(x.round(9), axis=0))
+        if self.k is not None:
+            return max(1, min(self.k, distinct))
+        low, high = self.k_range
+        high = min(high, distinct - 1 if distinct > 2 else distinct)
+        if high < 2:
+            return max(1, min(distinct, low))
+        scores: dict[int, float] = {}
+        for k in range(low, high + 1):
+            model = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(x)
+            scores[k] = float(silhouette_score(
+                x, model.labels_, sample_size=min(SILHOUETTE_SAMPLE, len(x)),
+                random_state=self.random_state,
+            ))
+        self.silhouette_: dict[int, float] = scores
+        best = max(scores.values())
+        return min(k for k, score in scores.items() if score >= best - SILHOUETTE_TOLERANCE)
+
+    def fit(self, labeled: pl.LazyFrame | pl.DataFrame) -> WorkloadClusterer:
+        """Fit on a hash-ordered sample of ``labeled`` (features + labels)."""
+        from sklearn.cluster import KMeans
+
+        sample = self._sample(labeled.lazy())
+        if sample.height == 0:
+            from tracelab.errors import TracelabError
+
+            msg = "no request has token counts: nothing to cluster; check the trace's token columns"
+            raise TracelabError(msg)
+        raw = sample.select(_transformed()).to_numpy().astype(float)
+        mean = raw.mean(axis=0)
+        scale = raw.std(axis=0)
+        scale[scale == 0] = 1.0
+        x = (raw - mean) / scale
+        self.silhouette_ = {}
+        k = self._choose_k(x)
+        model = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(x)
+        centers = np.asarray(model.cluster_centers_)
+        original = _inverse(centers * scale + mean)
+        order = sorted(range(k), key=lambda i: tuple(np.round(original[i], 9)))
+        remap = np.empty(k, dtype=np.int64)
+        remap[order] = np.arange(k)
+        self.k_ = k
+        self.feature_names_ = [name for name, _ in CLUSTER_FEATURES]
+        self.scaler_mean_ = mean.tolist()
+        self.scaler_scale_ = scale.tolist()
+        self.centers_ = centers[order].tolist()
+        members = sample.with_columns(pl.Series("cluster", remap[model.labels_]))
+        self.names_, self.profiles_ = _describe(members, k)
+        return self
+
+    # -- applying --------------------------------------------------------------------
+    def cluster_expr(self) -> pl.Expr:
+        """Nearest centroid (int) in standardised space; null when a feature is null."""
+        z = [
+            (expr - m) / s
+            for expr, m, s in zip(_transformed(), self.scaler_mean_, self.scaler_scale_, strict=True)
+        ]
+        dists = [
+            pl.sum_horizontal([(zj - cj) ** 2 for zj, cj in zip(z, center, strict=True)])
+            for center in self.centers_
+        ]
+        complete = pl.all_horizontal(pl.col(n).is_not_null() for n in self.feature_names_)
+        return (
+            pl.when(complete).then(pl.concat_list(dists).list.arg_min()).otherwise(None)
+            .cast(pl.Int64)
+        )
+
+    def assign(self, labeled: pl.LazyFrame) -> pl.LazyFrame:
+        """Add ``cluster`` (int) and ``cluster_name`` to every row."""
+        mapping = dict(enumerate(self.names_))
+        return labeled.with_columns(self.cluster_expr().alias("cluster")).with_columns(
+            pl.col("cluster").replace_strict(mapping, default=None, return_dtype=pl.String)
+            .alias("cluster_name")
+        )
+
+    # -- persistence -----------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The fitted model as JSON-ready data (schemas/cluster-model.schema.json)."""
+        return cluster_model_to_json(self)
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "<file>") -> WorkloadClusterer:
+        """Rebuild a fitted clusterer from ``to_json`` data; ConfigError naming ``source``."""
+        return cluster_model_from_json(cls, data, source)
+
+
+def _describe(members: pl.DataFrame, k: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """Names (majority axis labels + shares) and median profiles per cluster, from the sample."""
+    total_req = members.height
+    total_tok = float(members.get_column("context_tokens").sum() or 0) or 1.0
+    names: list[str] = []
+    profiles: list[dict[str, Any]] = []
+    for i in range(k):  # k ≤ 8 clusters: a loop over clusters, not rows
+        part = members.filter(pl.col("cluster") == i)
+        labels = []
+        for axis in NAME_AXES:
+            counts = (
+                part.group_by(axis).len().drop_nulls(axis)
+                .sort(["len", axis], descending=[True, False])
+            )
+            labels.append(str(counts.item(0, axis)) if counts.height else "unknown")
+        req = part.height / total_req
+        tok = float(part.get_column("context_tokens").sum() or 0) / total_tok
+        names.append(f"{' · '.join(labels)} — {req:.0%} of requests, {tok:.0%} of tokens")
+        medians = part.select(pl.col(c).cast(pl.Float64).median() for c in PROFILE_COLUMNS).row(0)
+        profiles.append(
+            {"cluster": i, "sample_requests": part.height, "request_share": req,
+             "token_share": tok, **{f"median_{c}": v for c, v in zip(PROFILE_COLUMNS, medians,
+                                                                     strict=True)}}
+        )
+    return names, profiles

@@ -1,0 +1,189 @@
+"""The axis labels: phase, context, mode, model size and placement, each with its reason.
+
+Every rule is a polars ``when/then`` chain over feature columns; the reason column names the
+rule and the values that fired it. Thresholds come from ``LabelConfig``. A label is null when
+the features it needs are null (a failed request without token counts).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracelab.labels.config import LabelConfig
+
+LABEL_AXES = ("phase", "context", "mode", "model", "placement")
+LABEL_COLUMNS = tuple(f"label_{axis}" for axis in LABEL_AXES)
+REASON_COLUMNS = tuple(f"label_{axis}_reason" for axis in LABEL_AXES)
+
+
+def _num(expr: pl.Expr, digits: int = 1) -> pl.Expr:
+    return expr.round(digits).cast(pl.String)
+
+
+def _pct(expr: pl.Expr) -> pl.Expr:
+    return pl.format("{}%", (expr * 100).round(0).cast(pl.Int64))
+
+
+def _pct_lit(value: float) -> str:
+    return f"{value * 100:g}%"
+
+
+def phase_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+    """Where the device-time goes on the reference device, not the raw token ratio."""
+    share = pl.col("prefill_work_share")
+    model = pl.when(pl.col("work_model_assumed")).then(
+        pl.format("{} assumed", pl.col("work_model_id"))
+    ).otherwise(pl.col("work_model_id"))
+    evidence = pl.format(
+        "prefill {} of device-time ({} ms vs {} ms on {}, {})",
+        _pct(share), _num(pl.col("prefill_device_s") * 1000), _num(pl.col("decode_device_s") * 1000),
+        pl.col("work_device"), model,
+    )
+    hi, lo = cfg.prefill_heavy_min_share, cfg.decode_heavy_max_share
+    label = (
+        pl.when(share >= hi).then(pl.lit("prefill-heavy"))
+        .when(share <= lo).then(pl.lit("decode-heavy"))
+        .when(share.is_not_null()).then(pl.lit("balanced"))
+    )
+    reason = (
+        pl.when(share >= hi).then(pl.format("{} ≥ {} → prefill-heavy", evidence, pl.lit(_pct_lit(hi))))
+        .when(share <= lo).then(pl.format("{} ≤ {} → decode-heavy", evidence, pl.lit(_pct_lit(lo))))
+        .when(share.is_not_null()).then(pl.format(
+            "{} between {} and {} → balanced", evidence, pl.lit(_pct_lit(lo)), pl.lit(_pct_lit(hi))))
+        .otherwise(pl.lit("token counts missing → no phase"))
+    )
+    return label, reason
+
+
+def context_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+    """By context_tokens = input + output."""
+    ctx = pl.col("context_tokens")
+    bands = (
+        ("short", "≤", cfg.short_max_tokens, ctx <= cfg.short_max_tokens),
+        ("medium", "≤", cfg.medium_max_tokens, ctx <= cfg.medium_max_tokens),
+        ("long", "≤", cfg.long_max_tokens, ctx <= cfg.long_max_tokens),
+        ("very-long", ">", cfg.long_max_tokens, ctx > cfg.long_max_tokens),
+    )
+    label: pl.Expr = pl.lit(None, dtype=pl.String)
+    reason: pl.Expr = pl.lit("token counts missing → no context label")
+    for name, op, limit, cond in reversed(bands):
+        label = pl.when(cond).then(pl.lit(name)).otherwise(label)
+        reason = pl.when(cond).then(
+            pl.format("context {} tokens {} {} → {}", ctx, pl.lit(op), pl.lit(limit), pl.lit(name))
+        ).otherwise(reason)
+    return label, reason
+
+
+def mode_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+    """Interactive vs batch from the strongest evidence present; unknown without any."""
+    think = pl.col("think_time_s")
+    human = (
+        (pl.col("turn_index") >= 2)
+        & think.is_between(cfg.human_think_min_s, cfg.human_think_max_s)
+    )
+    fanout = pl.col("co_submitted") >= cfg.batch_co_submitted_min
+    rules = (
+        (pl.col("is_batch_endpoint").fill_null(False), "batch", pl.lit("endpoint = batch → batch")),
+        (pl.col("is_streaming").fill_null(False), "interactive",
+         pl.lit("streamed response → interactive")),
+        (pl.col("has_ttft").fill_null(False), "interactive",
+         pl.format("TTFT logged ({} s) → interactive", _num(pl.col("ttft_s"), 3))),
+        (human.fill_null(False), "interactive", pl.format(
+            "turn {} of session after {} s think time (human range {}–{} s) → interactive",
+            pl.col("turn_index"), _num(think), pl.lit(f"{cfg.human_think_min_s:g}"),
+            pl.lit(f"{cfg.human_think_max_s:g}"))),
+        (fanout.fill_null(False), "batch", pl.format(
+            "{} non-streaming requests of one tenant in the same second ≥ {} → batch",
+            pl.col("co_submitted"), pl.lit(cfg.batch_co_submitted_min))),
+    )
+    label: pl.Expr = pl.lit("unknown")
+    reason: pl.Expr = pl.lit("no streaming, TTFT, session or batch evidence → unknown")
+    for cond, name, why in reversed(rules):
+        label = pl.when(cond).then(pl.lit(name)).otherwise(label)
+        reason = pl.when(cond).then(why).otherwise(reason)
+    return label, reason
+
+
+def model_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+    """Small (≤ the 8B class of active parameters) vs large; unknown without registry facts."""
+    active = pl.col("active_params_b")
+    limit = f"{cfg.small_max_active_params_b:g}"
+    label = (
+        pl.when(active.is_null()).then(pl.lit("unknown"))
+        .when(active <= cfg.small_max_active_params_b).then(pl.lit("small"))
+        .otherwise(pl.lit("large"))
+    )
+    reason = (
+        pl.when(active.is_null() & pl.col("model").is_null()).then(
+            pl.lit("model not logged (pass --assume-model ID) → unknown"))
+        .when(active.is_null()).then(pl.format(
+            "model '{}' not in the registry (pass --model-map NAME=ID or --assume-model ID) "
+            "→ unknown", pl.col("model")))
+        .when(active <= cfg.small_max_active_params_b).then(pl.format(
+            "{} B active parameters ({}) ≤ {} B → small", _num(active), pl.col("model_id"),
+            pl.lit(limit)))
+        .otherwise(pl.format(
+            "{} B active parameters ({}) > {} B → large", _num(active), pl.col("model_id"),
+            pl.lit(limit)))
+    )
+    return label, reason
+
+
+def placement_rule(cfg: LabelConfig, edge_devices: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+    """Edge-eligible needs a small model, a short context, interactive use and a memory fit:
+    weights + KV of the context ≤ usable memory (``edge_memory_usable_share`` of mem_gb) of
+    an edge device in the catalog; the reason names the smallest device that fits. Must run
+    after the other labels exist."""
+    devices = edge_devices.sort(["mem_gb", "device"]).rows()
+    need_gb = (pl.col("weight_bytes") + pl.col("kv_bytes")) / 1e9
+    largest = max((float(mem) for _, mem in devices), default=0.0) * cfg.edge_memory_usable_share
+    fit_reason: pl.Expr = pl.format(
+        "weights + KV {} GB > {} GB usable on the largest edge device → datacenter",
+        _num(need_gb), pl.lit(f"{largest:.1f}"))
+    for device, mem in reversed(devices):
+        usable = float(mem) * cfg.edge_memory_usable_share
+        fit_reason = pl.when(need_gb <= usable).then(pl.format(
+            "small model, short context, interactive; weights + KV {} GB ≤ {} GB usable on {} "
+            "→ edge-eligible", _num(need_gb), pl.lit(f"{usable:.1f}"), pl.lit(device),
+        )).otherwise(fit_reason)
+    fits = need_gb <= largest
+    checks = (
+        (pl.col("label_model") != "small", pl.format("model is {} → datacenter", pl.col("label_model"))),
+        (pl.col("label_context") != "short",
+         pl.format("context is {} → datacenter", pl.col("label_context").fill_null("unknown"))),
+        (pl.col("label_mode") != "interactive",
+         pl.format("use is {}, not interactive → datacenter", pl.col("label_mode"))),
+        (pl.lit(not devices), pl.lit("no edge device in the catalog → datacenter")),
+        (fits.not_(), fit_reason),
+    )
+    label: pl.Expr = pl.lit("edge-eligible")
+    reason: pl.Expr = fit_reason
+    for cond, why in reversed(checks):
+        label = pl.when(cond.fill_null(True)).then(pl.lit("datacenter")).otherwise(label)
+        reason = pl.when(cond.fill_null(True)).then(why).otherwise(reason)
+    return label, reason
+
+
+def compute_labels(
+    features: pl.LazyFrame,
+    config: LabelConfig | None = None,
+    *,
+    edge_devices: pl.DataFrame | None = None,
+) -> pl.LazyFrame:
+    """Add label_<axis> and label_<axis>_reason for phase, context, mode, model, placement.
+
+    ``edge_devices`` ([device, mem_gb]) defaults to the catalog's edge tier.
+    """
+    cfg = config or LabelConfig()
+    if edge_devices is None:
+        from tracelab.labels.hardware import load_edge_devices
+
+        edge_devices = load_edge_devices()
+    first = [phase_rule(cfg), context_rule(cfg), mode_rule(cfg), model_rule(cfg)]
+    exprs = []
+    for axis, (label, reason) in zip(LABEL_AXES, first, strict=False):
+        exprs += [label.alias(f"label_{axis}"), reason.alias(f"label_{axis}_reason")]
+    placement, why = placement_rule(cfg, edge_devices)
+    return features.with_columns(exprs).with_columns(
+        placement.alias("label_placement"), why.alias("label_placement_reason")
+    )
