@@ -46,8 +46,10 @@ class FakePerf:
         return SimpleNamespace(plannable=lambda: list(self.devices.values()))
 
     def operating_point(self, device_id, model_id, phase, context, precision="bf16",
-                        ttft_s=None, tpot_s=None):
+                        ttft_s=None, tpot_s=None, devices=None):
         d = self.devices[device_id]
+        if devices not in (None, 1):
+            return None
         if phase == "prefill":
             if ttft_s is not None and d.prefill_latency_s > ttft_s:
                 return None

@@ -78,12 +78,26 @@ def test_growth_scales_demand_and_cost():
 
 
 def test_colocation_stretch_can_break_the_tpot_target():
+    # No link to move KV over, so the phases must share replicas.
     perf = FakePerf({"h100-sxm": FakeDevice("h100-sxm", 2.0, 1000.0, 0.5,
-                                            [(8, 0.03, 100.0), (1, 0.015, 20.0)], stretch=2.0)})
+                                            [(8, 0.03, 100.0), (1, 0.015, 20.0)], stretch=2.0,
+                                            link_gbs=None)})
     # 30 ms x 2 = 60 ms misses 40 ms, so decode drops to batch 1 (15 ms x 2 = 30 ms) at
     # 20/2 = 10 tok/s per replica: load 1 + 100/10 = 11 replicas.
     plan = _fit(perf=perf)
     assert plan.usd_per_hour == pytest.approx(22.0)
+    assert plan.routes["tpot_s"].to_list() == pytest.approx([0.03])
+    assert plan.routes["colocated"].to_list() == [True]
+
+
+def test_separate_replicas_of_one_type_escape_the_stretch():
+    # With a link, prefill and decode run on separate replicas of the same device type: no
+    # stretch, batch 8 at 30 ms meets 40 ms: prefill load 1 + decode 100/100 = 2 replicas.
+    perf = FakePerf({"h100-sxm": FakeDevice("h100-sxm", 2.0, 1000.0, 0.5,
+                                            [(8, 0.03, 100.0), (1, 0.015, 20.0)], stretch=2.0)})
+    plan = _fit(perf=perf)
+    assert plan.usd_per_hour == pytest.approx(4.0)
+    assert plan.routes["colocated"].to_list() == [False]
     assert plan.routes["tpot_s"].to_list() == pytest.approx([0.03])
 
 

@@ -245,11 +245,14 @@ class PerfModel:
         precision: str = "bf16",
         ttft_s: float | None = None,
         tpot_s: float | None = None,
+        devices: int | None = None,
     ) -> OperatingPoint | None:
         """Cheapest (highest tokens/s per device when unpriced) SLO-feasible point, or None.
 
         prefill: ``context`` is the prompt length; batch = prompts per forward.
         decode: ``context`` is the mean cached context; batch = sequences per step.
+        ``devices`` fixes the replica size (e.g. so both phases can share replicas); None
+        lets the model choose among the group sizes that hold the model.
         """
         if phase not in ("prefill", "decode"):
             msg = f"phase '{phase}': use prefill or decode"
@@ -258,7 +261,10 @@ class PerfModel:
         if dev.tflops(precision) is None:
             return None
         best: OperatingPoint | None = None
-        for t in self._group_sizes(device_id, model_id, precision):
+        sizes = self._group_sizes(device_id, model_id, precision)
+        if devices is not None:
+            sizes = [t for t in sizes if t == devices]
+        for t in sizes:
             candidates = (self._prefill_points if phase == "prefill" else self._decode_points)(
                 dev, model_id, context, precision, t, ttft_s, tpot_s
             )

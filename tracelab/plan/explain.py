@@ -56,9 +56,11 @@ def _relaxation(perf: PerfModelLike, spec: ClassSpec, device: str, precision: st
     """Smallest factor (1.5^k) by which ``target`` must grow for ``device`` to meet it."""
     for k in range(RELAX_STEPS):
         factor = RELAX_FACTOR**k
-        budget = {"ttft_s" if phase == "prefill" else "tpot_s": target * factor}
+        relaxed = target * factor
         op = perf.operating_point(
-            device, spec.model_id, phase, spec.context_tokens, precision=precision, **budget
+            device, spec.model_id, phase, spec.context_tokens, precision=precision,
+            ttft_s=relaxed if phase == "prefill" else None,
+            tpot_s=relaxed if phase == "decode" else None,
         )
         if op is not None:
             return factor, op

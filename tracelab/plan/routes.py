@@ -49,6 +49,7 @@ class PerfModelLike(Protocol):
         precision: str = "bf16",
         ttft_s: float | None = None,
         tpot_s: float | None = None,
+        devices: int | None = None,
     ) -> Any: ...
 
     def colocation_stretch(
@@ -96,7 +97,8 @@ class Route:
 
     @property
     def colocated(self) -> bool:
-        return self.prefill_pool == self.decode_pool
+        """Both phases on the same replicas (no KV moves between them)."""
+        return self.prefill_pool == self.decode_pool and self.transfer_s == 0.0
 
     @property
     def single_type(self) -> bool:
@@ -140,11 +142,14 @@ class _Ops:
         self._cache: dict[tuple[Any, ...], Any] = {}
 
     def get(self, device: str, model: str, phase: str, context: int,
-            ttft: float | None = None, tpot: float | None = None) -> Any:
-        key = (device, model, phase, context, ttft, tpot)
+            ttft: float | None = None, tpot: float | None = None,
+            devices: int | None = None) -> Any:
+        key = (device, model, phase, context, ttft, tpot, devices)
         if key not in self._cache:
+            extra = {} if devices is None else {"devices": devices}
             self._cache[key] = self.perf.operating_point(
-                device, model, phase, context, precision=self.precision, ttft_s=ttft, tpot_s=tpot
+                device, model, phase, context, precision=self.precision, ttft_s=ttft,
+                tpot_s=tpot, **extra,
             )
         return self._cache[key]
 
@@ -165,12 +170,14 @@ def _transfer_s(spec: ClassSpec, a: Link, b: Link) -> float | None:
     return spec.context_tokens * spec.kv_bytes_per_token / (min(links) * 1e9)
 
 
-def _colocated_decode(ops: _Ops, spec: ClassSpec, device: str) -> tuple[Any, float] | None:
+def _colocated_decode(ops: _Ops, spec: ClassSpec, device: str,
+                      devices: int | None = None) -> tuple[Any, float] | None:
     """Decode operating point and stretch on a device that also prefills, or None."""
     tpot = spec.slo.tpot_budget_s()
     target = tpot
     for _ in range(STRETCH_ITERATIONS):
-        op = ops.get(device, spec.model_id, "decode", spec.context_tokens, tpot=target)
+        op = ops.get(device, spec.model_id, "decode", spec.context_tokens, tpot=target,
+                     devices=devices)
         if op is None:
             return None
         stretch = max(ops.stretch(device, spec.model_id, int(op.batch), spec.context_tokens), 1.0)
@@ -178,6 +185,18 @@ def _colocated_decode(ops: _Ops, spec: ClassSpec, device: str) -> tuple[Any, flo
             return op, stretch
         target = tpot / stretch
     return None
+
+
+def _shared_replica(ops: _Ops, spec: ClassSpec, device: str, devices: int,
+                    budget: float | None) -> tuple[Any, Any, float] | None:
+    """Both phases on replicas of one size (the larger of the two phases' own choices), so
+    they can be colocated as a real deployment would; None when that size misses an SLO."""
+    pre = ops.get(device, spec.model_id, "prefill", spec.context_tokens, ttft=budget,
+                  devices=devices)
+    dec_s = _colocated_decode(ops, spec, device, devices) if pre is not None else None
+    if pre is None or dec_s is None:
+        return None
+    return pre, dec_s[0], dec_s[1]
 
 
 def _meets_deadline(spec: ClassSpec, ttft: float, tpot: float) -> bool:
@@ -199,46 +218,70 @@ def compute_routes(
         disagg: list[Route] = []
         for p in devices:
             for d in devices:
-                route = _route(ops, spec, p, d, budget, tpot)
-                if route is not None:
+                for route in _routes_for(ops, spec, p, d, budget, tpot):
                     (coloc if p.device_id == d.device_id else disagg).append(route)
         disagg.sort(key=lambda r: (r.linear_usd_per_hour, r.prefill_device, r.decode_device))
         out[spec.class_id] = coloc + disagg[:MAX_DISAGG_ROUTES]
     return out
 
 
-def _route(ops: _Ops, spec: ClassSpec, p: Link, d: Link,
-           budget: float | None, tpot: float | None) -> Route | None:
+def _same_type_options(ops: _Ops, spec: ClassSpec, p: Link,
+                       budget: float | None, tpot: float | None) -> list[tuple[Any, Any, float, float]]:
+    """(prefill op, decode op, stretch, transfer_s) ways to serve a class on one device type.
+
+    Colocated: both phases share replicas of one size (each phase's own choice, else the
+    larger of the two), decode stretched by the co-scheduled prefill chunk. Separate
+    replicas of the same type: no stretch, but the KV crosses the device's link.
+    """
     m, ctx = spec.model_id, spec.context_tokens
-    same_type = p.device_id == d.device_id
-    transfer = 0.0
-    if same_type:
-        pre = ops.get(p.device_id, m, "prefill", ctx, ttft=budget)
-        dec_s = _colocated_decode(ops, spec, d.device_id) if pre is not None else None
-        if pre is None or dec_s is None:
-            return None
-        dec, stretch = dec_s
-        if op_devices(pre) != op_devices(dec):
-            # Different replica shapes cannot share replicas: serve the phases on separate
-            # replicas of this device type, moving the KV between them like any split.
-            moved = _transfer_s(spec, p, d)
-            if moved is None or (budget is not None and float(pre.latency_s) + moved > budget):
-                return None
-            dec = ops.get(d.device_id, m, "decode", ctx, tpot=tpot)
-            stretch, transfer = 1.0, moved
-            if dec is None:
-                return None
+    pre = ops.get(p.device_id, m, "prefill", ctx, ttft=budget)
+    if pre is None:
+        return []
+    options: list[tuple[Any, Any, float, float]] = []
+    dec_s = _colocated_decode(ops, spec, p.device_id)
+    if dec_s is not None and op_devices(pre) == op_devices(dec_s[0]):
+        options.append((pre, dec_s[0], dec_s[1], 0.0))
+    else:
+        plain = ops.get(p.device_id, m, "decode", ctx, tpot=tpot)
+        sizes = sorted({op_devices(pre)} | ({op_devices(plain)} if plain is not None else set()))
+        for size in sizes[::-1]:
+            shared = _shared_replica(ops, spec, p.device_id, size, budget)
+            if shared is not None:
+                options.append((*shared, 0.0))
+                break
+    moved = _transfer_s(spec, p, p)
+    dec = ops.get(p.device_id, m, "decode", ctx, tpot=tpot)
+    if moved is not None and dec is not None and (
+        budget is None or float(pre.latency_s) + moved <= budget
+    ):
+        options.append((pre, dec, 1.0, moved))
+    return options
+
+
+def _routes_for(ops: _Ops, spec: ClassSpec, p: Link, d: Link,
+                budget: float | None, tpot: float | None) -> list[Route]:
+    """Every feasible way to prefill on ``p`` and decode on ``d``."""
+    if p.device_id == d.device_id:
+        options = _same_type_options(ops, spec, p, budget, tpot)
     else:
         moved = _transfer_s(spec, p, d)
         if moved is None or (budget is not None and moved >= budget):
-            return None
-        transfer = moved
-        pre = ops.get(p.device_id, m, "prefill", ctx,
-                      ttft=None if budget is None else budget - transfer)
-        dec = ops.get(d.device_id, m, "decode", ctx, tpot=tpot)
-        stretch = 1.0
-        if pre is None or dec is None:
-            return None
+            return []
+        pre = ops.get(p.device_id, spec.model_id, "prefill", spec.context_tokens,
+                      ttft=None if budget is None else budget - moved)
+        dec = ops.get(d.device_id, spec.model_id, "decode", spec.context_tokens, tpot=tpot)
+        options = [] if pre is None or dec is None else [(pre, dec, 1.0, moved)]
+    routes = []
+    for pre, dec, stretch, transfer in options:
+        route = _route(spec, p, d, pre, dec, stretch, transfer)
+        if route is not None:
+            routes.append(route)
+    return routes
+
+
+def _route(spec: ClassSpec, p: Link, d: Link, pre: Any, dec: Any,
+           stretch: float, transfer: float) -> Route | None:
+    m, ctx = spec.model_id, spec.context_tokens
     ttft = float(pre.latency_s) + transfer
     tpot_eff = float(dec.latency_s) * stretch
     if pre.tokens_per_s <= 0 or dec.tokens_per_s <= 0 or not _meets_deadline(spec, ttft, tpot_eff):
