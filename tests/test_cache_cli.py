@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 
-from tests.conftest import invoke
+from conftest import invoke
 from tracelab.schema import conform
 
 

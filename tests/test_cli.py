@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import invoke
+from conftest import invoke
 from tracelab.cli import VERBS, app
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from conftest import REPO_ROOT
 
 
 def _readme_commands() -> list[str]:

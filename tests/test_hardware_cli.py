@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import invoke
+from conftest import invoke
 
 
 def _error(result) -> None:

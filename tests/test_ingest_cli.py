@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import invoke
+from conftest import invoke
 from tracelab.ingest import read_trace
 
 MOONCAKE = (

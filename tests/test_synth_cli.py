@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from tests.conftest import REPO_ROOT, invoke
+from conftest import REPO_ROOT, invoke
 from tracelab.synth.generate import generate_trace
 from tracelab.synth.samples import SAMPLES, write_samples
 
