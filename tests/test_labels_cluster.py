@@ -62,8 +62,8 @@ def test_estimator_contract_and_two_groups() -> None:
     names = labeled.drop_nulls("cluster").group_by("cluster").agg(pl.col("cluster_name").first())
     name_of = dict(names.iter_rows())
     assert name_of[1] == (
-        "interactive · short · prefill-heavy · small — 50% of requests, 69% of tokens")
-    assert name_of[0].startswith("interactive · short · decode-heavy · small — 50% of requests")
+        "interactive · short · prefill-heavy · small · 1,545 → 13 tokens — 50% of requests, 69% of tokens")
+    assert name_of[0].startswith("interactive · short · decode-heavy · small · ")
 
 
 def test_k_is_chosen_by_silhouette_within_bounds() -> None:
