@@ -1,0 +1,99 @@
+"""Rendering a summary: SVG charts, report.md, a self-contained report.html, the folder."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from test_report_summary import fake_summary
+
+from tracelab.errors import InputFileError
+from tracelab.report.charts import render_charts
+from tracelab.report.html import render_html
+from tracelab.report.markdown import render_markdown
+from tracelab.report.sections import build_sections
+from tracelab.report.write import write_report
+
+REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+ALL_CHARTS = ["lengths", "labels", "label_time", "arrivals", "token_flow", "fleet_cost",
+              "cache_curve"]
+
+
+@pytest.fixture(scope="module")
+def summary() -> dict:
+    return fake_summary()
+
+
+@pytest.fixture(scope="module")
+def charts(summary):
+    return render_charts(summary)
+
+
+def test_every_chart_renders_as_standalone_svg(charts):
+    assert [c.name for c in charts] == ALL_CHARTS
+    for chart in charts:
+        assert chart.svg.startswith("<svg")
+        root = ET.fromstring(chart.svg)  # well-formed XML
+        assert root.tag.endswith("svg")
+        assert "<metadata>" not in chart.svg
+        assert not REMOTE.search(chart.svg)
+
+
+def test_charts_are_deterministic(summary, charts):
+    again = render_charts(summary)
+    assert [c.svg for c in again] == [c.svg for c in charts]
+
+
+def test_charts_without_data_are_left_out(summary):
+    bare = dict(summary, plan=None, cache=None)
+    names = [c.name for c in render_charts(bare)]
+    assert names == ["lengths", "labels", "label_time", "arrivals"]
+
+
+def test_html_is_self_contained(summary, charts):
+    page = render_html(summary, charts)
+    assert page.startswith("<!DOCTYPE html>")
+    assert not REMOTE.search(page)
+    assert "<script" not in page
+    assert page.count("<svg") == len(ALL_CHARTS)
+    for title in ("Workload at a glance", "Labels and clusters", "Fleet and cost",
+                  "Top reasons", "Cache reuse", "What was assumed"):
+        assert title in page
+
+
+def test_markdown_links_the_charts_and_states_the_plan(summary, charts):
+    md = render_markdown(summary, charts)
+    for name in ALL_CHARTS:
+        assert f"](charts/{name}.svg)" in md
+    assert "Recommended fleet: **$10.00/hour**, $2.00 per 1M tokens" in md
+    assert "Against all on h100-sxm (colocated): $20.00/hour, $4.00 per 1M tokens → saves 50.0%." in md
+    assert "Against the best single device: no feasible fleet (cannot serve it)." in md
+    assert "| h100-sxm | llama-3.1-8b | colocated | 2 | 2 | $10.00 |" in md
+    assert "50.0% of block references were seen before" in md
+
+
+def test_sections_cover_the_issue_list(summary):
+    titles = [s.title for s in build_sections(summary)]
+    assert titles == ["Workload at a glance", "Labels and clusters", "Fleet and cost",
+                      "Top reasons", "Cache reuse", "What was assumed"]
+
+
+def test_no_reuse_evidence_says_so(summary):
+    md = render_markdown(dict(summary, cache={"evidence": "none"}), [])
+    assert "No reuse evidence in this trace" in md
+
+
+def test_write_report_writes_the_folder(tmp_path, summary):
+    files = write_report(summary, tmp_path / "out")
+    assert files.summary.read_text().startswith("{")
+    assert sorted(p.name for p in files.charts) == sorted(f"{n}.svg" for n in ALL_CHARTS)
+    assert (tmp_path / "out" / "report.md").is_file()
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_write_report_into_a_file_is_an_error(tmp_path, summary):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputFileError, match="cannot create the report folder"):
+        write_report(summary, blocker)

@@ -1,0 +1,208 @@
+"""The whole pipeline in one call: ingest → features → labels → cache reuse → plan → summary.
+
+```python
+from tracelab.pipeline import run_pipeline
+result = run_pipeline(["trace.parquet"], prices=["h100-sxm=2.10"])
+result.plan.usd_per_hour, result.summary["labels"]["label_mode"]
+```
+
+Library code: it never prints. Pass ``progress(step, done, total)`` to hear about each step.
+The summary is deterministic for a given input and options except ``generated_at`` and
+``elapsed_s`` (wall clock).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+Progress = Callable[[str, int, int], None]
+STEPS = ("ingest", "features and labels", "cache reuse", "plan", "summary")
+# The LRU capacity credited to the plan when none is given: the smallest cache reaching this
+# share of the achievable (infinite-cache) hits (tracelab.cache knees).
+DEFAULT_CACHE_KNEE = 0.8
+
+
+@dataclass
+class PipelineResult:
+    """Everything a report needs: each stage's result and the summary dict."""
+
+    trace: Any  # tracelab.ingest.Trace
+    labeled: Any  # tracelab.labels.LabeledTrace (its frame carries cache_hit_tokens)
+    cache: Any | None  # tracelab.cache.ReuseResult, None when not computed
+    plan: Any | None  # tracelab.plan.Plan; None when no request has a known model
+    summary: dict[str, Any]
+    elapsed_s: float
+
+
+def _knee_capacity(reuse: Any, fraction: float) -> int | None:
+    knees = reuse.knees
+    if knees.height == 0:
+        return None
+    row = knees.filter(pl.col("fraction") == fraction)
+    if row.height == 0:
+        row = knees.sort("fraction").tail(1)
+    value = row["capacity_blocks"].item()
+    return int(value) if value is not None else None
+
+
+def _with_cache_hits(frame: pl.LazyFrame, capacity: int) -> tuple[pl.LazyFrame, int, str | None]:
+    """Join the LRU hits of ``capacity`` blocks onto the frame by request_id."""
+    from tracelab.cache import compute_cache_hits
+
+    ids = frame.select(pl.col("request_id").n_unique().alias("u"), pl.len().alias("n")).collect()
+    if ids["u"].item() != ids["n"].item():
+        note = ("request ids are not unique, so simulated cache hits were not credited to the "
+                "plan (only the log's cached_input_tokens were)")
+        return frame, 0, note
+    hits = compute_cache_hits(frame, capacity).collect()
+    total = int(hits["cache_hit_tokens"].fill_null(0).sum())
+    names = frame.collect_schema().names()
+    base = frame.drop("cache_hit_tokens") if "cache_hit_tokens" in names else frame
+    return base.join(hits.lazy(), on="request_id", how="left"), total, None
+
+
+def run_pipeline(
+    paths: str | Path | Sequence[str | Path],
+    *,
+    format: str | None = None,
+    strict: bool = False,
+    config: Path | None = None,
+    k: int | None = None,
+    random_state: int = 0,
+    model_map: Mapping[str, str] | None = None,
+    assume_model: str | None = None,
+    catalog: Path | None = None,
+    prices: Sequence[str] = (),
+    profile: Path | None = None,
+    slos: Sequence[str] = (),
+    percentile: float = 95.0,
+    growth: float = 1.0,
+    window_s: float = 60.0,
+    cache_capacity: int | None = None,
+    only: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> PipelineResult:
+    """Run every stage on the traces at ``paths`` and summarise (see the module docstring).
+
+    ``cache_capacity``: LRU capacity in blocks whose hits the plan subtracts from prefill
+    demand; None takes the smallest capacity reaching 80% of the achievable hits.
+    """
+    from tracelab import __version__
+    from tracelab.cache import compute_reuse_curve
+    from tracelab.hardware.catalog import load_catalog, parse_prices
+    from tracelab.hardware.perf import PerfModel
+    from tracelab.hardware.profile import load_profile
+    from tracelab.ingest import read_trace
+    from tracelab.labels import label_trace, load_label_config
+    from tracelab.plan import fit_plan, load_slos
+    from tracelab.report.aggregate import compute_aggregates
+    from tracelab.report.stages import (
+        summarize_cache,
+        summarize_efficiencies,
+        summarize_input,
+        summarize_plan,
+        summarize_prices,
+        summarize_slos,
+    )
+    from tracelab.report.summary import finalize_summary
+
+    started = time.perf_counter()
+    tell: Progress = progress or (lambda step, done, total: None)
+    total = len(STEPS)
+    # Options are checked before any heavy work, so a typo fails fast.
+    slo_table = load_slos(overrides=list(slos))
+    devices = load_catalog(catalog, prices=parse_prices(prices))
+    perf_profile = load_profile(profile)
+    label_config = load_label_config(config) if config is not None else load_label_config()
+    mapping = dict(model_map or {})
+
+    tell(STEPS[0], 0, total)
+    trace = read_trace(paths, format=format, strict=strict)
+    tell(STEPS[1], 1, total)
+    labeled = label_trace(trace.frame, config=label_config, k=k, random_state=random_state,
+                          model_map=mapping or None, assume_model=assume_model)
+    tell(STEPS[2], 2, total)
+    reuse = compute_reuse_curve(trace.frame, model_map=mapping or None, assume_model=assume_model)
+    frame = labeled.frame
+    notes: list[str] = []
+    capacity: int | None = None
+    hit_tokens: int | None = None
+    capacity_how = "no reuse evidence: no cache credit"
+    if reuse.evidence != "none":
+        capacity = cache_capacity if cache_capacity is not None else _knee_capacity(
+            reuse, DEFAULT_CACHE_KNEE)
+        capacity_how = ("given with --cache-capacity" if cache_capacity is not None else
+                        f"smallest LRU capacity reaching {DEFAULT_CACHE_KNEE:.0%} of the "
+                        "achievable hits")
+        if capacity is not None:
+            frame, hit_tokens, note = _with_cache_hits(frame, capacity)
+            if note:
+                notes.append(note)
+    tell(STEPS[3], 3, total)
+    plan = None
+    modelled = frame.select(pl.col("model_id").is_not_null().sum()).collect().item()
+    if modelled:
+        perf = PerfModel(devices, profile=perf_profile)
+        plan = fit_plan(frame, perf, slos=slo_table, window_s=window_s, percentile=percentile,
+                        growth=growth, only=only, exclude=exclude)
+    else:
+        notes.append("no request names a model the registry knows, so no fleet was planned; "
+                     "pass --assume-model ID (e.g. llama-3.1-8b) or --model-map NAME=ID")
+    tell(STEPS[4], 4, total)
+    aggregates = compute_aggregates(frame, window_s=window_s)
+    label_assumptions = labeled.summary.get("assumptions", {})
+    assumed_work = label_assumptions.get("work_model_assumed_requests") or 0
+    if assumed_work:
+        notes.append(f"{assumed_work} requests had no known model: their work was estimated "
+                     "with the reference model (see model mapping)")
+    price_ids = ([p["device_id"] for p in plan.assumptions.get("prices", [])] if plan
+                 else [d.id for d in devices.plannable()])
+    assumptions = {
+        "prices": summarize_prices(devices, price_ids),
+        "slos": summarize_slos(slo_table),
+        "slo_source": "tracelab/data/slo.toml defaults" + (
+            f", overridden by --slo {' '.join(slos)}" if slos else ""),
+        "efficiencies": summarize_efficiencies(perf_profile),
+        "model_mapping": [],  # filled from the summary's models below
+        "defaults": {
+            "window_s": window_s,
+            "percentile": percentile,
+            "growth": growth,
+            "k": labeled.clusterer.k_,
+            "k_given": k is not None,
+            "random_state": random_state,
+            "cache_capacity_blocks": capacity,
+            "cache_capacity": capacity_how,
+            "model_map": ", ".join(f"{a}={b}" for a, b in sorted(mapping.items())) or "none",
+            "assume_model": assume_model or "none",
+            "label_config": "--config " + Path(config).name if config else "labels.toml (packaged)",
+            "catalog": "--catalog " + Path(catalog).name if catalog else "catalog.toml (packaged)",
+            "reference_device": plan.settings.get("reference_device") if plan else None,
+            "precision": plan.settings.get("precision") if plan else None,
+            "only": ", ".join(only or []) or "all priced devices",
+            "exclude": ", ".join(exclude or []) or "none",
+        },
+        "notes": notes,
+    }
+    elapsed = time.perf_counter() - started
+    summary = finalize_summary(
+        aggregates,
+        inputs=summarize_input(trace),
+        plan=summarize_plan(plan) if plan is not None else None,
+        cache=summarize_cache(reuse, capacity, hit_tokens),
+        assumptions=assumptions,
+        generated_at=datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        elapsed_s=elapsed,
+        version=__version__,
+    )
+    summary["assumptions"]["model_mapping"] = summary["models"]
+    tell("done", total, total)
+    return PipelineResult(trace, labeled, reuse, plan, summary, elapsed)

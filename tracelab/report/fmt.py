@@ -1,0 +1,68 @@
+"""Number formatting shared by the terminal, Markdown and HTML reports (one style everywhere)."""
+
+from __future__ import annotations
+
+import math
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    """A count or quantity for people: 1,234 / 1.23M / 0.0123; '—' when unknown."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    magnitude = abs(value)
+    if magnitude >= 1e9:
+        return f"{value / 1e9:.{digits}g}B"
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.{digits}g}M"
+    if float(value).is_integer() and magnitude < 1e6:
+        return f"{int(value):,}"
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def pct(share: float | None, digits: int = 1) -> str:
+    """A share (0..1) as a percentage: 0.4123 → '41.2%'."""
+    if _missing(share):
+        return "—"
+    assert share is not None
+    return f"{share * 100:.{digits}f}%"
+
+
+def usd(value: float | None) -> str:
+    """Dollars with sensible precision: $1,234 / $12.34 / $0.30 / $0.0123."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    if abs(value) >= 100:
+        return f"${value:,.0f}"
+    if abs(value) >= 0.1 or value == 0:
+        return f"${value:,.2f}"
+    return f"${value:.3g}"
+
+
+def signed_pct(change: float | None, digits: int = 1) -> str:
+    """A relative change: 0.1 → '+10.0%'."""
+    if _missing(change):
+        return "—"
+    assert change is not None
+    return f"{change * 100:+.{digits}f}%"
+
+
+def seconds(value: float | None) -> str:
+    """A duration: 0.0123 → '12.3 ms', 95 → '1.6 min', 7200 → '2.0 h'."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    if value < 1:
+        return f"{value * 1000:.3g} ms"
+    if value < 120:
+        return f"{value:.3g} s"
+    if value < 7200:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"

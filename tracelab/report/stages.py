@@ -1,0 +1,214 @@
+"""Summary sections of the other stages' results: the plan, the cache curve, the assumptions.
+
+Each function takes a stage's result object (``tracelab.plan.Plan``,
+``tracelab.cache.ReuseResult``, ``tracelab.ingest.Trace``) and returns a small JSON-ready dict
+for ``summary.json``; they read attributes only, so the report never re-computes a stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+TOP_REASONS = 8
+TOP_FLOW_LABELS = 8
+USER_PRICE_SOURCE = "--price given by the user"
+
+
+def summarize_input(trace: Any) -> dict[str, Any]:
+    """File names (not paths: the summary must not depend on where the checkout is), formats,
+    row counts and rejected-row reasons."""
+    files = [Path(f).name for f in trace.files]
+    formats = {Path(k).name: v for k, v in sorted(trace.formats.items())}
+    reasons: dict[str, int] = {}
+    rejected = trace.rejected
+    if rejected.height and "reason" in rejected.columns:
+        counts = rejected.group_by("reason").agg(pl.len().alias("n")).sort("reason")
+        reasons = dict(zip(counts["reason"].to_list(), counts["n"].to_list(), strict=True))
+    return {
+        "files": files,
+        "formats": formats,
+        "rows_read": trace.rows_read,
+        "rows_accepted": trace.rows_accepted,
+        "rows_rejected": trace.rows_rejected,
+        "rejected_reasons": reasons,
+    }
+
+
+def _token_flow(rollup: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rollup (class_id × phase × device) with the largest classes kept and the rest 'other'."""
+    if rollup.height == 0:
+        return []
+    top = (
+        rollup.group_by("class_id").agg(pl.col("tokens").sum())
+        .sort(["tokens", "class_id"], descending=[True, False])
+        .head(TOP_FLOW_LABELS)["class_id"].to_list()
+    )
+    flow = (
+        rollup.with_columns(
+            pl.when(pl.col("class_id").is_in(top)).then(pl.col("class_id"))
+            .otherwise(pl.lit("other")).alias("label"),
+            pl.when(pl.col("phase") == "cache-hit").then(pl.lit("cache"))
+            .otherwise(pl.col("device")).alias("device"),
+        )
+        .group_by("label", "phase", "device")
+        .agg(pl.col("tokens").sum(), pl.col("usd").sum())
+        .sort("label", "phase", "device")
+    )
+    return flow.to_dicts()
+
+
+def _top_reasons(ledger: pl.DataFrame) -> list[dict[str, Any]]:
+    usd = pl.col("prefill_usd").fill_null(0.0) + pl.col("decode_usd").fill_null(0.0)
+    return (
+        ledger.group_by("reason")
+        .agg(pl.len().alias("requests"), usd.sum().alias("usd"))
+        .sort(["requests", "reason"], descending=[True, False])
+        .head(TOP_REASONS)
+        .to_dicts()
+    )
+
+
+def summarize_plan(plan: Any) -> dict[str, Any]:
+    """The plan's cost, fleet, baselines, savings, token flow and top ledger reasons."""
+    mtok = plan.tokens / 1e6 if plan.tokens else 0.0
+
+    def baseline(key: str, label: str) -> dict[str, Any] | None:
+        base = plan.baselines.get(key)
+        if base is None:
+            return None
+        usd_per_hour = float(base["usd_per_hour"])
+        return {
+            "device_id": base.get("device_id"),
+            "label": label.format(device=base.get("device_id")),
+            "usd_per_hour": usd_per_hour,
+            "usd_per_mtok": usd_per_hour * plan.span_hours / mtok if mtok else None,
+        }
+
+    fleet = plan.fleet.sort("device_id", "model_id", "role").to_dicts()
+    ledger = plan.ledger
+    return {
+        "usd_per_hour": plan.usd_per_hour,
+        "usd_per_mtok": plan.usd_per_mtok,
+        "span_hours": plan.span_hours,
+        "fleet_usd": plan.fleet_usd,
+        "ledger_usd": plan.ledger_usd,
+        "idle_usd": plan.idle_usd,
+        "tokens": plan.tokens,
+        "cache_hit_tokens": int(ledger["cache_hit_tokens"].fill_null(0).sum())
+        if "cache_hit_tokens" in ledger.columns else 0,
+        "baselines": {
+            "h100": baseline("h100", "all on {device} (colocated)"),
+            "best_single": baseline("best_single", "best single device ({device})"),
+        },
+        "savings": plan.savings(),
+        "fleet": fleet,
+        "token_flow": _token_flow(plan.rollup),
+        "top_reasons": _top_reasons(ledger),
+        "settings": {k: v for k, v in sorted(plan.settings.items())},
+    }
+
+
+def summarize_cache(result: Any, capacity_blocks: int | None,
+                    hit_tokens: int | None) -> dict[str, Any]:
+    """The reuse curve (every grid point), knees, tier advice, and the capacity the plan used."""
+    data = result.to_json()
+    block_tokens = data.get("block_tokens")
+    return {
+        "evidence": data["evidence"],
+        "method": (data.get("method") or {}).get("name"),
+        "sample_rate": (data.get("method") or {}).get("sample_rate"),
+        "sampling_error": (data.get("method") or {}).get("error"),
+        "block_tokens": block_tokens,
+        "n_references": data.get("n_references"),
+        "n_distinct": data.get("n_distinct"),
+        "reuse_ratio_infinite": data.get("reuse_ratio_infinite"),
+        "model": data.get("model"),
+        "curve": data.get("curve") or [],
+        "knees": data.get("knees") or [],
+        "tiers": [_tier(t) for t in data.get("tiers") or []],
+        "capacity_blocks": capacity_blocks,
+        "capacity_tokens": capacity_blocks * block_tokens
+        if capacity_blocks is not None and block_tokens else None,
+        "hit_tokens": hit_tokens,
+        "rows_rejected": data.get("rows_rejected", 0),
+    }
+
+
+def _tier(t: Mapping[str, Any]) -> dict[str, Any]:
+    worth = "worth holding" if t.get("worth_it") else "slower to reload than to recompute"
+    text = (
+        f"{t.get('name', t.get('tier'))}: blocks {t.get('from_blocks')}–{t.get('to_blocks')} "
+        f"({t.get('capacity_gb', 0):.3g} GB) add {100 * (t.get('hit_ratio_added') or 0):.1f} "
+        f"points of hit ratio for ${t.get('hold_usd_per_hour', 0):.3g}/h; {worth}."
+    )
+    return {**t, "recommendation": text}
+
+
+def summarize_prices(catalog: Any, device_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Price, source, date and estimate flag of each device the plan could use."""
+    out = []
+    for device_id in sorted(set(device_ids)):
+        device = catalog.devices.get(device_id)
+        if device is None:
+            continue
+        out.append({
+            "device_id": device_id,
+            "usd_per_hour": device.usd_per_hour,
+            "source": device.price_source,
+            "as_of": device.as_of,
+            "estimated": "usd_per_hour" in device.estimated,
+            "override": device.price_source == USER_PRICE_SOURCE,
+        })
+    return out
+
+
+def summarize_slos(slos: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """SLO targets per mode (seconds; 0 = no target) with their source."""
+    out = {}
+    for mode, slo in sorted(slos.items()):
+        data = slo.to_dict() if hasattr(slo, "to_dict") else dict(slo)
+        data.pop("mode", None)
+        out[mode] = data
+    return out
+
+
+def _short_path(path: str) -> str:
+    """A data file's name, marked packaged when it ships with tracelab (no machine paths)."""
+    from tracelab.resources import data_path
+
+    if not path:
+        return ""
+    p = Path(path)
+    packaged = p.parent == data_path(p.name).parent
+    return f"{p.name} (packaged)" if packaged else p.name
+
+
+def summarize_efficiencies(profile: Any) -> dict[str, Any]:
+    """The performance profile (``tracelab.hardware.profile.PerfProfile``): where it came from,
+    the default efficiencies and overheads, and any per-tier or per-device overrides."""
+    from dataclasses import asdict, is_dataclass
+
+    if profile is None:
+        return {"source": "performance model defaults", "values": {}}
+    defaults = getattr(profile, "defaults", None)
+    values: dict[str, Any] = (
+        dict(asdict(defaults)) if is_dataclass(defaults) and not isinstance(defaults, type)
+        else {}
+    )
+    for scope in ("tiers", "devices"):
+        for name, overrides in sorted((getattr(profile, scope, None) or {}).items()):
+            for key, value in sorted(overrides.items()):
+                values[f"{scope[:-1]} {name}: {key}"] = value
+    provenance = getattr(profile, "provenance", None) or {}
+    described = "; ".join(f"{k}: {v}" for k, v in sorted(provenance.items())
+                          if isinstance(v, str | int | float))
+    source = _short_path(str(getattr(profile, "source", "") or ""))
+    return {
+        "source": ", ".join(x for x in (source, described) if x) or "performance profile",
+        "values": values,
+        "provenance": provenance,
+    }

@@ -1,0 +1,288 @@
+"""``summary.json``: the report's numbers, derived from merged aggregates, deterministic.
+
+:func:`finalize_summary` turns the counts and sums of ``tracelab.report.aggregate`` (plus the
+plan, cache and assumption sections the pipeline adds) into shares, quantiles and rates.
+:func:`dump_summary` writes it with sorted keys and floats rounded to 6 significant digits,
+so the same input gives the same bytes except under the wall-clock keys ``generated_at`` and
+``elapsed_s`` (drop them to compare runs). The layout is documented in
+``schemas/summary.schema.json``; :func:`validate_summary` checks it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tracelab.errors import InputFileError
+from tracelab.report.aggregate import (
+    BINS_PER_DECADE,
+    LABEL_AXES,
+    histogram_quantile,
+)
+
+SUMMARY_KIND = "tracelab-summary"
+SCHEMA_VERSION = 1
+WALL_CLOCK_KEYS = ("generated_at", "elapsed_s")
+SIGNIFICANT_DIGITS = 6
+_US = 1_000_000
+
+
+def round_sig(value: float, digits: int = SIGNIFICANT_DIGITS) -> float | None:
+    """``value`` rounded to ``digits`` significant digits; NaN/inf become None (JSON null)."""
+    if not math.isfinite(value):
+        return None
+    if value == 0:
+        return 0.0
+    return float(f"{value:.{digits}g}")
+
+
+def canonicalize(obj: Any) -> Any:
+    """Round every float, turn tuples into lists and keys into strings (recursively)."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, float):
+        return round_sig(obj)
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): canonicalize(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [canonicalize(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalars
+        return canonicalize(obj.item())
+    return str(obj)
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def _iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return datetime.fromtimestamp(us / _US, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _lengths(hists: Mapping[str, Mapping[str, int]],
+             totals: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column, hist in sorted(hists.items()):
+        count = sum(hist.values())
+        out[column] = {
+            "count": count,
+            "mean": totals[column] / count if count else None,
+            **{f"p{q}": histogram_quantile(hist, q / 100) for q in (50, 90, 99)},
+            "histogram": {
+                "bins_per_decade": BINS_PER_DECADE,
+                "buckets": [[int(k), n] for k, n in sorted(hist.items(), key=lambda i: int(i[0]))],
+            },
+        }
+    return out
+
+
+def _mix_rows(mix: Mapping[str, Mapping[str, float]]) -> list[dict[str, Any]]:
+    totals = {k: sum(v[k] for v in mix.values()) for k in ("requests", "tokens", "work_s")}
+    rows = []
+    for value, m in sorted(mix.items()):
+        rows.append(
+            {
+                "value": value,
+                "requests": m["requests"],
+                "tokens": m["tokens"],
+                "work_s": float(m["work_s"]),
+                "share_requests": _share(m["requests"], totals["requests"]),
+                "share_tokens": _share(m["tokens"], totals["tokens"]),
+                "share_work": _share(m["work_s"], totals["work_s"]),
+            }
+        )
+    return rows
+
+
+def _clusters(clusters: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = _mix_rows({k: v for k, v in clusters.items()})
+    for row in rows:
+        key = row.pop("value")
+        row["cluster"] = None if key == "none" else int(key)
+        row["name"] = clusters[key]["name"] if key != "none" else "unclustered"
+    return sorted(rows, key=lambda r: (r["cluster"] is None, r["cluster"] or 0))
+
+
+def _dense(counts: Mapping[str, int], start: int, n: int) -> list[int]:
+    out = [0] * n
+    for key, value in counts.items():
+        out[int(key) - start] = value
+    return out
+
+
+def _timeline(timeline: Mapping[str, Any]) -> dict[str, Any]:
+    keys = [int(k) for k in timeline["requests"]]
+    if not keys:
+        return {"bucket_s": timeline["bucket_s"], "start": None, "requests": [], "tokens": [],
+                "series": {}}
+    start, n = min(keys), max(keys) - min(keys) + 1
+    return {
+        "bucket_s": timeline["bucket_s"],
+        "start": _iso(start * timeline["bucket_s"] * _US),
+        "requests": _dense(timeline["requests"], start, n),
+        "tokens": _dense(timeline["tokens"], start, n),
+        "series": {
+            axis: {value: _dense(c, start, n) for value, c in sorted(per_value.items())}
+            for axis, per_value in sorted(timeline["series"].items())
+        },
+    }
+
+
+def _arrivals(arr: Mapping[str, Any]) -> dict[str, Any]:
+    window_s = float(arr["window_s"])
+    n_windows = arr["window_max"] - arr["window_min"] + 1
+    hist = {int(k): v for k, v in arr["window_counts"].items()}
+    hist[0] = hist.get(0, 0) + n_windows - sum(hist.values())
+    counts = sorted(hist.items())
+    total = sum(c * w for c, w in counts)
+    mean = total / n_windows
+    var = sum(w * (c - mean) ** 2 for c, w in counts) / n_windows
+    seen, p95 = 0, 0
+    for c, w in counts:
+        seen += w
+        if seen >= 0.95 * n_windows:
+            p95 = c
+            break
+    gap_n = arr["gap_n"]
+    gap_mean = arr["gap_sum_s"] / gap_n if gap_n else None
+    cv = None
+    if gap_n > 1 and gap_mean:
+        gap_var = max(arr["gap_sumsq_s2"] / gap_n - gap_mean**2, 0.0)
+        cv = math.sqrt(gap_var) / gap_mean
+    return {
+        "window_s": window_s,
+        "windows": n_windows,
+        "requests_per_s_mean": mean / window_s,
+        "requests_per_s_p95": p95 / window_s,
+        "requests_per_s_max": counts[-1][0] / window_s,
+        "interarrival_mean_s": gap_mean,
+        "interarrival_cv": cv,
+        "index_of_dispersion": var / mean if mean else None,
+    }
+
+
+def finalize_summary(
+    aggregates: Mapping[str, Any],
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
+    cache: Mapping[str, Any] | None = None,
+    assumptions: Mapping[str, Any] | None = None,
+    generated_at: str | None = None,
+    elapsed_s: float | None = None,
+    version: str = "",
+) -> dict[str, Any]:
+    """The summary dict (not yet rounded: :func:`dump_summary` rounds) from merged aggregates."""
+    span = aggregates["span"]
+    totals = dict(aggregates["totals"])
+    lo, hi = span["arrival_us_min"], span["arrival_us_max"]
+    bases = sorted(span["time_bases"])
+    tokens = {
+        name: totals[name] if totals.get(f"{name}_known", 1) else None
+        for name in totals if name.endswith("_tokens")
+    }
+    tokens["total_tokens"] = (tokens["input_tokens"] or 0) + (tokens["output_tokens"] or 0)
+    work = {"prefill_s": float(totals["prefill_device_s"]),
+            "decode_s": float(totals["decode_device_s"])}
+    labels = aggregates["labels"]
+    return {
+        "kind": SUMMARY_KIND,
+        "schema_version": SCHEMA_VERSION,
+        "tracelab_version": version,
+        "generated_at": generated_at,
+        "elapsed_s": elapsed_s,
+        "input": dict(inputs or {}),
+        "time": {
+            "time_base": bases[0] if len(bases) == 1 else ("mixed" if bases else None),
+            "start": _iso(lo),
+            "end": _iso(hi),
+            "span_s": (hi - lo) / _US if lo is not None else 0.0,
+        },
+        "workload": {
+            "requests": totals["requests"],
+            "status": dict(sorted(totals["status"].items())),
+            "tokens": tokens,
+            "work_s": work,
+            "prefill_work_share": _share(work["prefill_s"], work["prefill_s"] + work["decode_s"]),
+            "lengths": _lengths(aggregates["lengths"], totals),
+        },
+        "arrivals": _arrivals(aggregates["arrivals"]),
+        "labels": {axis: _mix_rows(labels[axis]) for axis in LABEL_AXES if axis in labels},
+        "clusters": _clusters(aggregates["clusters"]),
+        "models": [
+            {"model": name, **m} for name, m in sorted(aggregates["models"].items())
+        ],
+        "timeline": _timeline(aggregates["timeline"]),
+        "cache": dict(cache) if cache is not None else None,
+        "plan": dict(plan) if plan is not None else None,
+        "assumptions": dict(assumptions or {}),
+    }
+
+
+def dump_summary(summary: Mapping[str, Any]) -> str:
+    """Deterministic JSON text: sorted keys, floats at 6 significant digits, 2-space indent."""
+    return json.dumps(canonicalize(summary), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def drop_wall_clock(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary without ``generated_at`` and ``elapsed_s`` (for comparing runs)."""
+    return {k: v for k, v in summary.items() if k not in WALL_CLOCK_KEYS}
+
+
+def validate_summary(summary: Mapping[str, Any], source: str = "<summary>") -> None:
+    """Check a summary against ``schemas/summary.schema.json``; InputFileError if it does not fit."""
+    import jsonschema
+
+    from tracelab.resources import schema_path
+
+    schema = json.loads(schema_path("summary.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    error = next(iter(sorted(validator.iter_errors(summary), key=lambda e: list(e.path))), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        msg = (
+            f"{source}: not a tracelab summary.json: at {where}: {error.message}; "
+            "regenerate it with `tracelab report -o DIR`"
+        )
+        raise InputFileError(msg)
+
+
+def is_summary_file(path: Path) -> bool:
+    """True when ``path`` is a JSON file whose top-level ``kind`` is ``tracelab-summary``."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+        data = json.loads(head)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == SUMMARY_KIND
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """Load and validate a ``summary.json``; InputFileError naming the file when it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        msg = f"{path}: cannot read: {exc.strerror}; check the path"
+        raise InputFileError(msg) from None
+    except ValueError as exc:
+        msg = f"{path}: not valid JSON ({exc}); pass a summary.json written by `tracelab report`"
+        raise InputFileError(msg) from None
+    if not isinstance(data, dict) or data.get("kind") != SUMMARY_KIND:
+        msg = (
+            f"{path}: not a tracelab summary.json (no \"kind\": \"{SUMMARY_KIND}\"); "
+            "pass a trace or a summary.json written by `tracelab report`"
+        )
+        raise InputFileError(msg)
+    validate_summary(data, str(path))
+    return data
