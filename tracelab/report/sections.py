@@ -113,7 +113,7 @@ def fleet(s: Mapping[str, Any]) -> Section:
         f"(fleet {fmt.usd(plan.get('fleet_usd'))}, idle {fmt.usd(plan.get('idle_usd'))})."
     ]
     savings = plan.get("savings") or {}
-    names = {"h100": "everything on H100 (colocated)", "best_single": "the best single device"}
+    names = {"h100": "everything on H100", "best_single": "the best single device"}
     for key, base in sorted((plan.get("baselines") or {}).items()):
         if not base:
             lines.append(f"Against {names.get(key, key)}: no feasible fleet (cannot serve it).")

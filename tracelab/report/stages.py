@@ -101,7 +101,7 @@ def summarize_plan(plan: Any) -> dict[str, Any]:
         "cache_hit_tokens": int(ledger["cache_hit_tokens"].fill_null(0).sum())
         if "cache_hit_tokens" in ledger.columns else 0,
         "baselines": {
-            "h100": baseline("h100", "all on {device} (colocated)"),
+            "h100": baseline("h100", "all on {device}"),
             "best_single": baseline("best_single", "best single device ({device})"),
         },
         "savings": plan.savings(),
