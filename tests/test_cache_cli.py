@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import polars as pl
-
 from conftest import invoke
+
 from tracelab.schema import conform
 
 

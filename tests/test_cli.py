@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import invoke
+
 from tracelab.cli import VERBS, app
 
 

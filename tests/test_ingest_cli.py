@@ -7,9 +7,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import invoke
 from polars.testing import assert_frame_equal
 
-from conftest import invoke
 from tracelab.ingest import read_trace
 
 MOONCAKE = (

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import REPO_ROOT, invoke
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from conftest import REPO_ROOT, invoke
 from tracelab.synth.generate import generate_trace
 from tracelab.synth.samples import SAMPLES, write_samples
 

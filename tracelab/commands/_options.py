@@ -1,4 +1,10 @@
-"""Options shared by the verbs that read traces, so every verb spells them the same way."""
+"""Options shared by the verbs, so every verb spells them (and their units) the same way.
+
+Each option is one ``Annotated`` alias with one help text; a verb sets the default in its
+own signature. Where a verb gives an option a different meaning it gets its own alias with
+a name saying so (``AssumeModelForKv``, ``OutputFile`` against ``OutputDir``). The parsing
+helpers at the bottom turn the raw option values into what the library takes.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import typer
 if TYPE_CHECKING:
     from tracelab.ingest import Trace
 
+# ---------------------------------------------------------------- reading a trace
 Inputs = Annotated[
     list[str] | None,
     typer.Argument(
@@ -25,16 +32,132 @@ Format = Annotated[
 Strict = Annotated[
     bool, typer.Option("--strict", help="Fail (exit 2) if any row is rejected.")
 ]
+
+# ---------------------------------------------------------------- output
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
-Output = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Where to write the result.")
+OutputFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="File to write the result to (format: see the command's help)."
+    ),
+]
+OutputDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Folder to write the result files into, created if missing "
+        "(files: see the command's help).",
+    ),
+]
+
+# ---------------------------------------------------------------- models
+ModelMap = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model-map", help="Map a logged model name to a registry id: NAME=ID (repeatable)."
+    ),
+]
+AssumeModel = Annotated[
+    str | None,
+    typer.Option(
+        "--assume-model", help="Registry id for requests whose model is unknown or missing."
+    ),
+]
+AssumeModelForKv = Annotated[
+    str | None,
+    typer.Option(
+        "--assume-model",
+        help="Registry id whose KV bytes per token turn cache blocks into bytes when no "
+        "request's model is known.",
+    ),
+]
+
+# ---------------------------------------------------------------- labels and clusters
+Config = Annotated[
+    Path | None,
+    typer.Option("--config", help="Label thresholds TOML overriding the bundled labels.toml."),
+]
+K = Annotated[
+    int | None,
+    typer.Option(
+        "--k", min=1, help="Number of clusters (default: chosen by silhouette, 2..8)."
+    ),
+]
+RandomState = Annotated[
+    int, typer.Option("--random-state", help="Seed for sampling and k-means.")
+]
+
+# ---------------------------------------------------------------- hardware
+Catalog = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        help="Hardware catalog TOML adding or overriding devices over the bundled one "
+        "(see schemas/catalog.schema.json).",
+    ),
+]
+Price = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--price",
+        help="Override a device price: ID=USD per device-hour, e.g. h100-sxm=2.10 (repeatable).",
+    ),
+]
+Profile = Annotated[
+    Path | None,
+    typer.Option("--profile", help="Performance profile TOML (e.g. from `tracelab calibrate`)."),
+]
+Precision = Annotated[
+    str,
+    typer.Option("--precision", help="Number format of weights, KV and math: bf16, fp8 or fp4."),
+]
+
+# ---------------------------------------------------------------- planning
+Slo = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--slo",
+        help="Override an SLO: MODE.FIELD=SECONDS, e.g. interactive.tpot_s=0.02 (repeatable).",
+    ),
+]
+Percentile = Annotated[
+    float,
+    typer.Option("--percentile", help="Plan for this percentile (0-100) of demand windows."),
+]
+Growth = Annotated[
+    float, typer.Option("--growth", help="Demand multiplier, e.g. 2.0 for twice the load.")
+]
+WindowS = Annotated[float, typer.Option("--window-s", help="Demand window length, seconds.")]
+Only = Annotated[
+    str | None,
+    typer.Option("--only", help="Plan only on these catalog devices: ID,ID,... (comma-separated)."),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Leave a catalog device out: ID (repeatable)."),
 ]
 
 
 def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool) -> Trace:
     """Read the given traces (or the bundled sample when none are given)."""
     from tracelab.ingest import read_trace
+
+    return read_trace(input_paths(inputs), format=fmt, strict=strict)
+
+
+def input_paths(inputs: list[str] | None) -> list[str]:
+    """The INPUT arguments, or the bundled sample trace when there are none."""
     from tracelab.resources import default_sample_trace
 
-    paths = list(inputs) if inputs else [str(default_sample_trace())]
-    return read_trace(paths, format=fmt, strict=strict)
+    return list(inputs) if inputs else [str(default_sample_trace())]
+
+
+def parse_model_map_option(items: list[str] | None) -> dict[str, str] | None:
+    """``--model-map NAME=ID`` items → mapping, None when none given (ConfigError if malformed)."""
+    from tracelab.hardware.registry import parse_model_map
+
+    return parse_model_map(items or []) or None
+
+
+def parse_only(text: str | None) -> list[str] | None:
+    """``--only a, b,`` → ``["a", "b"]`` (blanks dropped); None when the option is absent."""
+    return [s.strip() for s in text.split(",") if s.strip()] if text else None

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._options import Format, Inputs, Json, Strict, load_inputs
+from tracelab.commands._options import (
+    AssumeModelForKv,
+    Format,
+    Inputs,
+    Json,
+    ModelMap,
+    Strict,
+    load_inputs,
+    parse_model_map_option,
+)
 from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,16 +36,6 @@ SampleRate = Annotated[
     typer.Option(
         "--sample-rate",
         help="SHARDS spatial sampling rate in (0, 1] for large traces; the error is reported.",
-    ),
-]
-ModelMap = Annotated[
-    list[str] | None,
-    typer.Option("--model-map", help="Map a logged model name to a registry id: NAME=ID."),
-]
-AssumeModel = Annotated[
-    str | None,
-    typer.Option(
-        "--assume-model", help="Registry id for capacity in bytes when the model is unknown."
     ),
 ]
 
@@ -101,12 +100,11 @@ def cache(
     capacities: Capacities = None,
     sample_rate: SampleRate = None,
     model_map: ModelMap = None,
-    assume_model: AssumeModel = None,
+    assume_model: AssumeModelForKv = None,
     json_out: Json = False,
 ) -> None:
     """Prefix reuse: LRU hit ratio against KV capacity, and which memory tier should hold it."""
     from tracelab.cache import compute_reuse_curve
-    from tracelab.hardware.registry import parse_model_map
 
     caps = parse_capacities(capacities)
     trace = load_inputs(inputs, fmt, strict)
@@ -114,7 +112,7 @@ def cache(
         trace.frame,
         capacities_blocks=caps,
         sample_rate=sample_rate,
-        model_map=parse_model_map(model_map or []),
+        model_map=parse_model_map_option(model_map),
         assume_model=assume_model,
     )
     rejected = result.rejected.height
@@ -124,12 +122,9 @@ def cache(
         sys.stderr.write(
             "No reuse evidence: the trace has neither prefix_hash_blocks nor session_id; no curve.\n"
         )
-        if json_out:
-            sys.stdout.write(json.dumps(result.to_json()) + "\n")
-        return
     if json_out:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
-    else:
+    elif result.evidence != "none":
         _print_table(result)
 
 

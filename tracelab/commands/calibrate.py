@@ -10,35 +10,33 @@ from typing import Annotated
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands.hardware import CatalogOpt, JsonOpt, PrecisionOpt, ProfileOpt
+from tracelab.commands._hardware import read_catalog
+from tracelab.commands._options import Catalog, Json, OutputFile, Precision, Profile
 
 
 def calibrate(
     measured: Annotated[
         Path, typer.Argument(help="CSV with model, phase, batch, context, ms[, device].")
     ],
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the fitted profile TOML here.")
-    ] = None,
+    output: OutputFile = None,
     device: Annotated[
         str, typer.Option("--device", help="Device for rows without a device column.")
     ] = "h100-sxm",
-    precision: PrecisionOpt = "bf16",
-    catalog: CatalogOpt = None,
-    profile: ProfileOpt = None,
-    json_out: JsonOpt = False,
+    precision: Precision = "bf16",
+    catalog: Catalog = None,
+    profile: Profile = None,
+    json_out: Json = False,
 ) -> None:
     """Fit mfu, mbu and per-layer overheads (least squares on log error); print the error."""
     from datetime import UTC, datetime
 
     from tracelab.hardware.calibrate import FIT_TERMS, fit_profile, read_measurements
-    from tracelab.hardware.catalog import load_catalog
     from tracelab.hardware.profile import dump_profile, load_profile
     from tracelab.hardware.registry import load_models
 
     frame = read_measurements(measured)
     base = load_profile(profile)
-    result = fit_profile(frame, load_catalog(catalog), load_models(), base, device, precision)
+    result = fit_profile(frame, read_catalog(catalog, None), load_models(), base, device, precision)
     fitted = result.profile
     provenance = {
         "fitted_on": f"{measured.name} ({result.rows} rows)",
@@ -75,6 +73,8 @@ def calibrate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("calibrate", help="Fit the performance profile to your measurements.")(
-        boundary(calibrate)
-    )
+    app.command(
+        "calibrate",
+        help="Fit the performance profile to your measurements; -o FILE writes the fitted "
+        "profile TOML (use it with --profile).",
+    )(boundary(calibrate))

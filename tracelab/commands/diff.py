@@ -10,12 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._options import Format, Json, Strict
-from tracelab.commands.report import (
+from tracelab.commands._options import (
     AssumeModel,
     Catalog,
     Config,
+    Format,
     Growth,
+    Json,
     K,
     ModelMap,
     Percentile,
@@ -23,10 +24,10 @@ from tracelab.commands.report import (
     Profile,
     RandomState,
     Slo,
+    Strict,
     WindowS,
-    pipeline_options,
-    run_with_progress,
 )
+from tracelab.commands.report import pipeline_options, run_with_progress
 
 HELP = (
     "Compare BASE and CURRENT (each a trace, a summary.json or a report folder holding one): "

@@ -5,30 +5,13 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tracelab.commands._boundary import boundary
-
-CatalogOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--catalog",
-        help="Your TOML adding or overriding devices (see schemas/catalog.schema.json).",
-    ),
-]
-PriceOpt = Annotated[
-    list[str] | None,
-    typer.Option("--price", help="Override a price: ID=USD_PER_DEVICE_HOUR (repeatable)."),
-]
-ProfileOpt = Annotated[
-    Path | None,
-    typer.Option("--profile", help="Performance profile TOML (e.g. from `tracelab calibrate`)."),
-]
-PrecisionOpt = Annotated[str, typer.Option("--precision", help="bf16 | fp8 | fp4.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+from tracelab.commands._hardware import load_perf_model, read_catalog, resolve_model
+from tracelab.commands._options import Catalog, Json, Precision, Price, Profile
 
 
 def _num(value: float | None) -> Any:
@@ -44,38 +27,29 @@ def hardware(
         int, typer.Option("--prompt", help="Prompt tokens for the $/M input column.")
     ] = 2048,
     context: Annotated[
-        int, typer.Option("--context", help="Mean decode context for $/M output.")
+        int, typer.Option("--context", help="Mean decode context for $/M output, tokens.")
     ] = 2048,
     ttft: Annotated[float | None, typer.Option("--ttft", help="TTFT target, seconds.")] = None,
     tpot: Annotated[float | None, typer.Option("--tpot", help="TPOT target, seconds.")] = None,
-    precision: PrecisionOpt = "bf16",
-    catalog: CatalogOpt = None,
-    price: PriceOpt = None,
-    profile: ProfileOpt = None,
-    json_out: JsonOpt = False,
+    precision: Precision = "bf16",
+    catalog: Catalog = None,
+    price: Price = None,
+    profile: Profile = None,
+    json_out: Json = False,
 ) -> None:
     """List devices: tier, peak rates, memory, unit, price and sources."""
     from tracelab.errors import ConfigError
-    from tracelab.hardware.catalog import TIERS, load_catalog, parse_prices
+    from tracelab.hardware.catalog import TIERS
 
-    cat = load_catalog(catalog, parse_prices(price or []))
+    cat = read_catalog(catalog, price)
     if tier is not None and tier not in TIERS:
         msg = f"--tier '{tier}': unknown; use one of {', '.join(TIERS)}"
         raise ConfigError(msg)
     devices = [d for d in cat.devices.values() if tier is None or d.tier == tier]
     costs: dict[str, tuple[float, float]] = {}
     if model is not None:
-        from tracelab.hardware.perf import PerfModel
-        from tracelab.hardware.profile import load_profile
-        from tracelab.hardware.registry import match_model
-
-        model_id, how = match_model(model)
-        if model_id is None:
-            msg = f"--model '{model}': not in the registry; run `tracelab models` for the ids"
-            raise ConfigError(msg)
-        if how != "exact" or model_id != model:
-            sys.stderr.write(f"model '{model}' read as '{model_id}' ({how})\n")
-        pm = PerfModel(cat, profile=load_profile(profile))
+        model_id, _how = resolve_model(model)
+        pm = load_perf_model(cat, profile)
         for d in devices:
             if d.tflops(precision) is not None:
                 costs[d.id] = pm.usd_per_mtok(

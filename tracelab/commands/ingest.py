@@ -10,23 +10,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._options import Format, Inputs, Json, Strict, load_inputs
+from tracelab.commands._options import Format, Inputs, Json, OutputFile, Strict, load_inputs
 
-OutputPath = Annotated[
-    Path,
-    typer.Option("--output", "-o", help="Output file: .parquet, .csv or .jsonl."),
-]
+DEFAULT_OUTPUT = Path("trace.parquet")
 
 
 @boundary
 def ingest(
     inputs: Inputs = None,
-    output: OutputPath = Path("trace.parquet"),
+    output: OutputFile = DEFAULT_OUTPUT,
     fmt: Format = None,
     strict: Strict = False,
     json_out: Json = False,
@@ -34,6 +30,7 @@ def ingest(
     """Read trace files and write the canonical request frame."""
     from tracelab.ingest.writer import output_kind, rejected_path, write_frame
 
+    output = output or DEFAULT_OUTPUT
     output_kind(output)
     trace = load_inputs(inputs, fmt, strict)
     frame = trace.frame.collect()
@@ -62,4 +59,8 @@ def ingest(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("ingest", help="Convert trace files to the canonical request frame.")(ingest)
+    app.command(
+        "ingest",
+        help="Convert trace files to the canonical request frame; -o FILE picks the format "
+        "by extension: .parquet, .csv or .jsonl.",
+    )(ingest)

@@ -10,7 +10,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._options import Format, Inputs, Json, Output, Strict, load_inputs
+from tracelab.commands._options import (
+    AssumeModel,
+    Config,
+    Format,
+    Inputs,
+    Json,
+    K,
+    ModelMap,
+    OutputFile,
+    RandomState,
+    Strict,
+    load_inputs,
+    parse_model_map_option,
+)
 from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -18,7 +31,8 @@ if TYPE_CHECKING:
 
 HELP = (
     "Label each request (phase, context, mode, model size, placement, each with its reason) "
-    "and cluster the workload; -o writes every row plus features, labels and cluster."
+    "and cluster the workload; -o FILE (.parquet or .csv) writes every row plus features, "
+    "labels and cluster."
 )
 
 
@@ -87,37 +101,31 @@ def label(
     inputs: Inputs = None,
     fmt: Format = None,
     strict: Strict = False,
-    output: Output = None,
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="Label thresholds TOML overriding the defaults (see labels.toml).")] = None,
-    k: Annotated[int | None, typer.Option(
-        "--k", min=1, help="Number of clusters (default: chosen by silhouette, 2..8).")] = None,
-    random_state: Annotated[int, typer.Option(
-        "--random-state", help="Seed for sampling and k-means.")] = 0,
+    output: OutputFile = None,
+    config: Config = None,
+    k: K = None,
+    random_state: RandomState = 0,
     model: Annotated[Path | None, typer.Option(
         "--model", help="Apply a saved cluster model (JSON from --save-model).")] = None,
     save_model: Annotated[Path | None, typer.Option(
         "--save-model", help="Save the fitted cluster model as JSON.")] = None,
-    model_map: Annotated[list[str] | None, typer.Option(
-        "--model-map", help="Map a logged model name to a registry id: NAME=ID (repeatable).")] = None,
-    assume_model: Annotated[str | None, typer.Option(
-        "--assume-model", help="Registry id for requests whose model is unknown or missing.")] = None,
+    model_map: ModelMap = None,
+    assume_model: AssumeModel = None,
     as_json: Json = False,
 ) -> None:
     """Label each request and cluster the workload."""
     from rich.console import Console
 
-    from tracelab.hardware.registry import parse_model_map
     from tracelab.labels import label_trace, load_label_config, read_cluster_model
     from tracelab.labels.cluster_io import write_cluster_model
 
     cfg = load_label_config(config)
     clusterer = read_cluster_model(model) if model is not None else None
-    mapping = parse_model_map(model_map or [])
+    mapping = parse_model_map_option(model_map)
     trace = load_inputs(inputs, fmt, strict)
     result = label_trace(
         trace.frame, config=cfg, clusterer=clusterer, k=k, random_state=random_state,
-        model_map=mapping or None, assume_model=assume_model,
+        model_map=mapping, assume_model=assume_model,
     )
     if output is not None:
         frame = result.frame.collect()

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from tracelab.commands._boundary import boundary
+from tracelab.commands._options import Json
 
 
 def models(
@@ -19,7 +20,7 @@ def models(
     models_file: Annotated[
         Path | None, typer.Option("--models", help="Your TOML adding or overriding models.")
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    json_out: Json = False,
 ) -> None:
     """List registry models with parameters, shape and KV bytes per token."""
     from tracelab.hardware.registry import load_models, resolve_models

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands.hardware import CatalogOpt, JsonOpt, PrecisionOpt, PriceOpt, ProfileOpt
+from tracelab.commands._hardware import load_perf_model, read_catalog, resolve_model
+from tracelab.commands._options import Catalog, Json, Precision, Price, Profile
 
 
 def perf(
@@ -26,30 +27,21 @@ def perf(
     chunk: Annotated[
         int, typer.Option("--chunk", min=0, help="Decode only: co-scheduled prefill chunk, tokens.")
     ] = 0,
-    precision: PrecisionOpt = "bf16",
-    catalog: CatalogOpt = None,
-    price: PriceOpt = None,
-    profile: ProfileOpt = None,
-    json_out: JsonOpt = False,
+    precision: Precision = "bf16",
+    catalog: Catalog = None,
+    price: Price = None,
+    profile: Profile = None,
+    json_out: Json = False,
 ) -> None:
     """Predict one prefill (B prompts × L tokens) or one decode step (B sequences at context L)."""
     from tracelab.errors import ConfigError
-    from tracelab.hardware.catalog import load_catalog, parse_prices
-    from tracelab.hardware.perf import PerfModel
-    from tracelab.hardware.profile import load_profile
-    from tracelab.hardware.registry import match_model
 
     if phase not in ("prefill", "decode"):
         msg = f"--phase '{phase}': use prefill or decode"
         raise ConfigError(msg)
-    cat = load_catalog(catalog, parse_prices(price or []))
-    model_id, how = match_model(model)
-    if model_id is None:
-        msg = f"--model '{model}': not in the registry; run `tracelab models` for the ids"
-        raise ConfigError(msg)
-    if model_id != model:
-        sys.stderr.write(f"model '{model}' read as '{model_id}' ({how})\n")
-    pm = PerfModel(cat, profile=load_profile(profile))
+    cat = read_catalog(catalog, price)
+    model_id, how = resolve_model(model)
+    pm = load_perf_model(cat, profile)
     dev = cat.get(device)
     devices = pm.replica_devices(device, model_id, precision)
     if devices is None:

@@ -10,7 +10,29 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._options import Format, Inputs, Json, Strict, load_inputs
+from tracelab.commands._hardware import load_perf_model, native_stdout_to_stderr, read_catalog
+from tracelab.commands._options import (
+    AssumeModel,
+    Catalog,
+    Exclude,
+    Format,
+    Growth,
+    Inputs,
+    Json,
+    ModelMap,
+    Only,
+    OutputDir,
+    Percentile,
+    Precision,
+    Price,
+    Profile,
+    Slo,
+    Strict,
+    WindowS,
+    load_inputs,
+    parse_model_map_option,
+    parse_only,
+)
 from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -22,8 +44,6 @@ HELP = (
     "and best-single-device baselines and the ledger roll-up; -o DIR writes fleet.csv, "
     "fleet.parquet, ledger.parquet and plan.json."
 )
-
-Many = list[str] | None
 
 
 def _money(value: float | None) -> str:
@@ -83,29 +103,20 @@ def plan(
     inputs: Inputs = None,
     fmt: Format = None,
     strict: Strict = False,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Folder for fleet.csv/.parquet, ledger.parquet and plan.json.")] = None,
-    price: Annotated[Many, typer.Option(
-        "--price", help="Override a device price: ID=USD per device-hour (repeatable).")] = None,
-    slo: Annotated[Many, typer.Option(
-        "--slo", help="Override an SLO: MODE.FIELD=SECONDS, e.g. interactive.tpot_s=0.02.")] = None,
-    exclude: Annotated[Many, typer.Option("--exclude", help="Leave a device out (repeatable).")] = None,
-    only: Annotated[str | None, typer.Option(
-        "--only", help="Plan only on these devices: ID,ID,...")] = None,
-    growth: Annotated[float, typer.Option("--growth", help="Scale demand, e.g. 2.0.")] = 1.0,
-    percentile: Annotated[float, typer.Option(
-        "--percentile", help="Plan for this percentile of windows.")] = 95.0,
-    window_s: Annotated[float, typer.Option("--window-s", help="Demand window, seconds.")] = 60.0,
+    output: OutputDir = None,
+    price: Price = None,
+    slo: Slo = None,
+    exclude: Exclude = None,
+    only: Only = None,
+    growth: Growth = 1.0,
+    percentile: Percentile = 95.0,
+    window_s: WindowS = 60.0,
     by: Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")] = "labels",
-    catalog: Annotated[Path | None, typer.Option(
-        "--catalog", help="Hardware catalog TOML merged over the bundled one.")] = None,
-    profile: Annotated[Path | None, typer.Option(
-        "--profile", help="Performance profile TOML (from `tracelab calibrate`).")] = None,
-    precision: Annotated[str, typer.Option("--precision", help="bf16, fp8 or fp4.")] = "bf16",
-    model_map: Annotated[Many, typer.Option(
-        "--model-map", help="Map a logged model name to a registry id: NAME=ID (repeatable).")] = None,
-    assume_model: Annotated[str | None, typer.Option(
-        "--assume-model", help="Registry id for requests whose model is unknown or missing.")] = None,
+    catalog: Catalog = None,
+    profile: Profile = None,
+    precision: Precision = "bf16",
+    model_map: ModelMap = None,
+    assume_model: AssumeModel = None,
     as_json: Json = False,
 ) -> None:
     """Plan the hardware tier mix for a trace."""
@@ -115,23 +126,19 @@ def plan(
 
     from rich.console import Console
 
-    from tracelab.hardware.catalog import load_catalog, parse_prices
-    from tracelab.hardware.perf import PerfModel
-    from tracelab.hardware.profile import load_profile
-    from tracelab.hardware.registry import load_models, parse_model_map
     from tracelab.labels import label_trace
 
-    cat = load_catalog(catalog, prices=parse_prices(price or []))
-    perf = PerfModel(cat, models=load_models(), profile=load_profile(profile))
-    mapping = parse_model_map(model_map or [])
+    cat = read_catalog(catalog, price)
+    perf = load_perf_model(cat, profile)
+    mapping = parse_model_map_option(model_map)
     trace = load_inputs(inputs, fmt, strict)
-    labeled = label_trace(trace.frame, model_map=mapping or None, assume_model=assume_model)
-    only_ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
-    result = fit_plan(
-        labeled.frame, perf, slos=slos, by=by, window_s=window_s, percentile=percentile,
-        growth=growth, only=only_ids, exclude=exclude or None, precision=precision,
-        devices=cat.plannable(),
-    )
+    labeled = label_trace(trace.frame, model_map=mapping, assume_model=assume_model)
+    with native_stdout_to_stderr():
+        result = fit_plan(
+            labeled.frame, perf, slos=slos, by=by, window_s=window_s, percentile=percentile,
+            growth=growth, only=parse_only(only), exclude=exclude or None, precision=precision,
+            devices=cat.plannable(),
+        )
     if output is not None:
         paths = write_plan(result, output)
         sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")

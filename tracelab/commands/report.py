@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,31 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._options import Format, Inputs, Json, Strict
+from tracelab.commands._hardware import native_stdout_to_stderr
+from tracelab.commands._options import (
+    AssumeModel,
+    Catalog,
+    Config,
+    Exclude,
+    Format,
+    Growth,
+    Inputs,
+    Json,
+    K,
+    ModelMap,
+    Only,
+    OutputDir,
+    Percentile,
+    Price,
+    Profile,
+    RandomState,
+    Slo,
+    Strict,
+    WindowS,
+    input_paths,
+    parse_model_map_option,
+    parse_only,
+)
 
 if TYPE_CHECKING:
     from tracelab.pipeline import PipelineResult
@@ -24,51 +47,26 @@ HELP = (
 )
 DEFAULT_OUTPUT = Path("tracelab-report")
 
-Many = list[str] | None
-Config = Annotated[Path | None, typer.Option(
-    "--config", help="Label thresholds TOML over the bundled labels.toml.")]
-K = Annotated[int | None, typer.Option("--k", help="Number of clusters (default: chosen).")]
-RandomState = Annotated[int, typer.Option("--random-state", help="Seed for clustering.")]
-ModelMap = Annotated[Many, typer.Option(
-    "--model-map", help="Map a logged model name to a registry id: NAME=ID (repeatable).")]
-AssumeModel = Annotated[str | None, typer.Option(
-    "--assume-model", help="Registry id for requests whose model is unknown or missing.")]
-Catalog = Annotated[Path | None, typer.Option(
-    "--catalog", help="Hardware catalog TOML merged over the bundled one.")]
-Price = Annotated[Many, typer.Option(
-    "--price", help="Override a device price: ID=USD per device-hour (repeatable).")]
-Profile = Annotated[Path | None, typer.Option(
-    "--profile", help="Performance profile TOML (from `tracelab calibrate`).")]
-Slo = Annotated[Many, typer.Option(
-    "--slo", help="Override an SLO: MODE.FIELD=SECONDS, e.g. interactive.tpot_s=0.02.")]
-Percentile = Annotated[float, typer.Option(
-    "--percentile", help="Plan for this percentile of demand windows.")]
-Growth = Annotated[float, typer.Option("--growth", help="Scale demand, e.g. 2.0.")]
-WindowS = Annotated[float, typer.Option("--window-s", help="Demand window, seconds.")]
 CacheCapacity = Annotated[int | None, typer.Option(
     "--cache-capacity", help="LRU prefix-cache capacity (blocks) credited to the plan "
     "(default: the smallest reaching 80% of achievable hits).")]
-Only = Annotated[str | None, typer.Option("--only", help="Plan only on these devices: ID,ID,...")]
-Exclude = Annotated[Many, typer.Option("--exclude", help="Leave a device out (repeatable).")]
 
 
 def pipeline_options(
     *, fmt: str | None, strict: bool, config: Path | None, k: int | None, random_state: int,
-    model_map: Many, assume_model: str | None, catalog: Path | None, price: Many,
-    profile: Path | None, slo: Many, percentile: float, growth: float, window_s: float,
-    cache_capacity: int | None = None, only: str | None = None, exclude: Many = None,
+    model_map: list[str] | None, assume_model: str | None, catalog: Path | None,
+    price: list[str] | None, profile: Path | None, slo: list[str] | None, percentile: float,
+    growth: float, window_s: float, cache_capacity: int | None = None, only: str | None = None,
+    exclude: list[str] | None = None,
 ) -> dict[str, Any]:
     """CLI options → ``run_pipeline`` keyword arguments (option errors raise ConfigError)."""
-    from tracelab.hardware.registry import parse_model_map
-
     return {
         "format": fmt, "strict": strict, "config": config, "k": k,
-        "random_state": random_state, "model_map": parse_model_map(model_map or []) or None,
+        "random_state": random_state, "model_map": parse_model_map_option(model_map),
         "assume_model": assume_model, "catalog": catalog, "prices": list(price or []),
         "profile": profile, "slos": list(slo or []), "percentile": percentile,
         "growth": growth, "window_s": window_s, "cache_capacity": cache_capacity,
-        "only": [s.strip() for s in only.split(",") if s.strip()] if only else None,
-        "exclude": list(exclude or []) or None,
+        "only": parse_only(only), "exclude": list(exclude or []) or None,
     }
 
 
@@ -91,40 +89,17 @@ def progress_bar() -> Iterator[Any]:
         yield update
 
 
-@contextmanager
-def native_stdout_to_stderr() -> Iterator[None]:
-    """Send whatever native code writes to file descriptor 1 (HiGHS prints solver notes there)
-    to stderr while the pipeline runs, so stdout carries only data (``--json > out.json``)."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def run_with_progress(inputs: list[str] | None, options: dict[str, Any]) -> PipelineResult:
     """Run the pipeline on ``inputs`` (the bundled sample when empty) with a progress bar."""
     from tracelab.pipeline import run_pipeline
-    from tracelab.resources import default_sample_trace
 
-    paths = list(inputs) if inputs else [str(default_sample_trace())]
     with progress_bar() as update, native_stdout_to_stderr():
-        return run_pipeline(paths, progress=update, **options)
+        return run_pipeline(input_paths(inputs), progress=update, **options)
 
 
 def report(
     inputs: Inputs = None,
-    output: Annotated[Path, typer.Option(
-        "--output", "-o", help="Folder for report.md, charts/, report.html and summary.json.")
-    ] = DEFAULT_OUTPUT,
+    output: OutputDir = DEFAULT_OUTPUT,
     fmt: Format = None,
     strict: Strict = False,
     config: Config = None,
@@ -148,6 +123,8 @@ def report(
     from tracelab.report.summary import dump_summary
     from tracelab.report.write import write_report
 
+    folder = output or DEFAULT_OUTPUT
+
     options = pipeline_options(
         fmt=fmt, strict=strict, config=config, k=k, random_state=random_state,
         model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
@@ -155,7 +132,7 @@ def report(
         cache_capacity=cache_capacity, only=only, exclude=exclude,
     )
     result = run_with_progress(inputs, options)
-    files = write_report(result.summary, output)
+    files = write_report(result.summary, folder)
     if as_json:
         sys.stdout.write(dump_summary(result.summary))
     else:
@@ -166,7 +143,7 @@ def report(
         Console(file=sys.stdout).print(render_terminal(result.summary))
     sys.stderr.write(
         f"wrote {files.markdown.name} (+ {len(files.charts)} charts in charts/), "
-        f"{files.html.name} and {files.summary.name} to {output} "
+        f"{files.html.name} and {files.summary.name} to {folder} "
         f"in {result.elapsed_s:.1f} s\n"
     )
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tracelab.commands._boundary import boundary
+from tracelab.commands._options import OutputFile
 from tracelab.errors import ConfigError
 
 HELP = (
@@ -19,9 +20,7 @@ HELP = (
 
 @boundary
 def synth(
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write the trace to.")
-    ] = None,
+    output: OutputFile = None,
     rows: Annotated[int, typer.Option("--rows", "-n", help="Number of requests.")] = 5000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same trace).")] = 0,
     fmt: Annotated[

@@ -23,8 +23,13 @@ def route_reason(
             f"{route.stretch:.2f}×)"
         )
     else:
+        split = (
+            f"prefill and decode on separate {route.prefill_device} replicas"
+            if route.prefill_device == route.decode_device
+            else "disaggregated"
+        )
         head += (
-            f" (disaggregated; {route.kv_bytes / 1e6:.1f} MB of KV per request adds "
+            f" ({split}; {route.kv_bytes / 1e6:.1f} MB of KV per request adds "
             f"{route.transfer_s * 1000:.1f} ms to TTFT)"
         )
     tpot = spec.slo.tpot_budget_s()
