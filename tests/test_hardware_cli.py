@@ -181,3 +181,18 @@ def test_calibrate_errors(runner, tmp_path) -> None:
     csv.write_text("model,phase,batch\nllama-3.1-8b,prefill,1\n")
     _error(invoke(runner, ["calibrate", str(csv)]))
     _error(invoke(runner, ["calibrate", str(tmp_path / "missing.csv")]))
+
+
+def test_perf_devices_forces_the_replica_size(runner):
+    import json
+
+    auto = json.loads(invoke(runner, ["perf", "--device", "h100-sxm", "--model", "llama-3.1-70b",
+                                      "--phase", "decode", "--batch", "8", "--json"]).stdout)
+    one = invoke(runner, ["perf", "--device", "h100-sxm", "--model", "llama-3.1-70b",
+                          "--phase", "decode", "--batch", "8", "--devices", "1", "--json"])
+    assert one.exit_code == 0, one.output
+    single = json.loads(one.stdout)
+    assert auto["devices"] > 1 and auto["weights_fit"] is True
+    assert single["devices"] == 1 and single["weights_fit"] is False
+    # One device streams every weight itself: slower than the tensor-parallel group.
+    assert single["ms"] > auto["ms"]

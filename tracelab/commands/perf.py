@@ -27,6 +27,16 @@ def perf(
     chunk: Annotated[
         int, typer.Option("--chunk", min=0, help="Decode only: co-scheduled prefill chunk, tokens.")
     ] = 0,
+    devices_opt: Annotated[
+        int | None,
+        typer.Option(
+            "--devices",
+            min=1,
+            help="Devices per replica (tensor-parallel group). Default: the fewest that hold "
+            "the model's weights. A count too small to hold them still predicts the time, "
+            "with weights_fit false.",
+        ),
+    ] = None,
     precision: Precision = "bf16",
     catalog: Catalog = None,
     price: Price = None,
@@ -43,16 +53,17 @@ def perf(
     model_id, how = resolve_model(model)
     pm = load_perf_model(cat, profile)
     dev = cat.get(device)
-    devices = pm.replica_devices(device, model_id, precision)
-    if devices is None:
-        msg = f"model '{model_id}' does not fit on '{device}' at {precision}; try --precision fp8 or another device"
+    needed = pm.replica_devices(device, model_id, precision)
+    if needed is None and devices_opt is None:
+        msg = f"model '{model_id}' does not fit on '{device}' at {precision}; try --precision fp8, --devices N or another device"
         raise ConfigError(msg)
+    devices = devices_opt or needed or 1
     if phase == "prefill":
-        seconds = pm.prefill_s(device, model_id, batch, context, precision)
+        seconds = pm.prefill_s(device, model_id, batch, context, precision, devices)
         tokens = batch * context
         stretch = None
     else:
-        seconds = pm.decode_step_s(device, model_id, batch, context, precision)
+        seconds = pm.decode_step_s(device, model_id, batch, context, precision, devices)
         tokens = batch
         stretch = (
             pm.colocation_stretch(device, model_id, batch, context, chunk, precision)
@@ -74,7 +85,9 @@ def perf(
         "devices": devices,
         "ms": seconds * 1e3,
         "tokens_per_s": tps,
-        "fits_memory": batch * context <= kv_cap or dev.tier == "sram",
+        "weights_fit": needed is not None and devices >= needed,
+        "fits_memory": (needed is not None and devices >= needed)
+        and (batch * context <= kv_cap or dev.tier == "sram"),
         "kv_capacity_tokens": kv_cap,
         "usd_per_hour": None if math.isnan(usd_h) else usd_h,
         "usd_per_mtok": None if math.isnan(usd_h) else usd_h / (tps * 3600) * 1e6,
