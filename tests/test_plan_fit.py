@@ -155,3 +155,19 @@ def test_to_json_validates_against_schema():
     doc = json.loads(json.dumps(_fit().to_json()))
     jsonschema.validate(doc, json.loads(schema_path("plan.schema.json").read_text()))
     assert doc["usd_per_hour"] == pytest.approx(3.5)
+
+
+def test_split_phases_need_their_own_replicas():
+    # Light demand: P = 300 tok/s, D = 30 tok/s on one device type. Colocated: 0.3 + 30/(100/2)
+    # = 0.9 -> 1 replica ($2). Split: prefill 0.3 -> 1 replica, decode 0.3 -> 1 replica ($4):
+    # the two phases cannot share one replica without paying the colocation stretch.
+    frame = labeled_frame([
+        {"id": "r1", "t": 0, "prefill": 15_000, "decode": 1_500},
+        {"id": "r2", "t": 100, "prefill": 15_000, "decode": 1_500},
+    ])
+    perf = FakePerf({"h100-sxm": FakeDevice("h100-sxm", 2.0, 1000.0, 0.5,
+                                            [(8, 0.015, 100.0)], stretch=2.0)})
+    plan = _fit(frame, perf)
+    assert plan.usd_per_hour == pytest.approx(2.0)
+    assert plan.fleet["role"].to_list() == ["colocated"]
+    assert plan.routes["colocated"].to_list() == [True]

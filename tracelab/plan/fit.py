@@ -92,14 +92,6 @@ def _specs(classes: pl.DataFrame, slos: dict[str, Slo], perf: Any) -> list[Class
 
 
 def _fleet(solution: Solution) -> pl.DataFrame:
-    roles: dict[tuple[str, str, int], set[str]] = {}
-    for chosen in solution.fractions.values():
-        for route, _ in chosen:
-            if route.colocated:
-                roles.setdefault(route.prefill_pool, set()).add("colocated")
-            else:
-                roles.setdefault(route.prefill_pool, set()).add("prefill")
-                roles.setdefault(route.decode_pool, set()).add("decode")
     rows = [
         {
             "device_id": pool[0],
@@ -107,14 +99,14 @@ def _fleet(solution: Solution) -> pl.DataFrame:
             "replicas": n,
             "devices": n * pool[2],
             "usd_per_hour": n * solution.pool_usd_per_hour[pool],
-            "role": "+".join(sorted(roles.get(pool, {"spare"}))),
+            "role": pool[3],
         }
         for pool, n in sorted(solution.replicas.items())
     ]
     return pl.DataFrame(rows, schema=FLEET_SCHEMA)
 
 
-def _routes_frame(solution: Solution, reasons: dict[tuple[str, str, str], str]) -> pl.DataFrame:
+def _routes_frame(solution: Solution, reasons: dict[tuple[str, Route], str]) -> pl.DataFrame:
     rows = []
     for class_id, chosen in sorted(solution.fractions.items()):
         for route, z in chosen:
@@ -125,7 +117,7 @@ def _routes_frame(solution: Solution, reasons: dict[tuple[str, str, str], str]) 
                 "stretch": route.stretch, "kv_transfer_s": route.transfer_s,
                 "prefill_tokens_per_s_per_replica": route.prefill_tokens_per_s,
                 "decode_tokens_per_s_per_replica": route.decode_tokens_per_s,
-                "reason": reasons[(class_id, route.prefill_device, route.decode_device)],
+                "reason": reasons[(class_id, route)],
             })
     return pl.DataFrame(rows)
 
@@ -200,10 +192,10 @@ def fit_plan(
     if reference not in allowed:
         ref_sol = solve(restrict(every, lambda r: r.single_type and r.prefill_device == reference))
     by_id = {s.class_id: s for s in specs}
-    reasons: dict[tuple[str, str, str], str] = {}
+    reasons: dict[tuple[str, Route], str] = {}
     for class_id, chosen in solution.fractions.items():
         for route, _ in chosen:
-            reasons[(class_id, route.prefill_device, route.decode_device)] = route_reason(
+            reasons[(class_id, route)] = route_reason(
                 by_id[class_id], route, perf, precision, reference
             )
     ledger = compute_ledger(demand.requests, compute_route_table(solution.fractions, reasons)).collect()

@@ -26,7 +26,7 @@ UNPLANNED_REASON = (
 
 
 def compute_route_table(
-    fractions: Mapping[str, Sequence[tuple[Route, float]]], reasons: Mapping[tuple[str, str, str], str]
+    fractions: Mapping[str, Sequence[tuple[Route, float]]], reasons: Mapping[tuple[str, Route], str]
 ) -> pl.DataFrame:
     """One row per (class, chosen route): cumulative bounds ``lo``/``hi`` in [0, 1) and the
     charge per token (USD) of each phase."""
@@ -49,7 +49,7 @@ def compute_route_table(
                     "decode_usd_per_token": route.decode_usd_per_hour
                     / 3600.0
                     / route.decode_tokens_per_s,
-                    "reason": reasons[(class_id, route.prefill_device, route.decode_device)],
+                    "reason": reasons[(class_id, route)],
                 }
             )
             lo = hi

@@ -1,6 +1,6 @@
 """The tier-mix MILP (``scipy.optimize.milp``, HiGHS).
 
-Variables: integer replicas ``n_k`` per pool k = (device, model, devices per replica) and
+Variables: integer replicas ``n_k`` per pool k = (device, model, devices per replica, role) and
 continuous route fractions ``z_cr`` ≥ 0. Constraints: ``Σ_r z_cr = 1`` per class;
 ``Σ_{c,r} z_cr·load_{cr,k} ≤ n_k`` per pool. Objective: ``Σ_k n_k·usd_per_hour_k`` plus a
 negligible tie-break (1e-7 × the routes' linear cost) so equal-cost optima pick the routes
@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tracelab.plan.routes import Route
+from tracelab.plan.routes import Pool, Route
 
-Pool = tuple[str, str, int]
 TIE_BREAK = 1e-7
 MIN_FRACTION = 1e-9
 

@@ -72,6 +72,12 @@ def op_devices(op: Any) -> int:
     return 1
 
 
+# A pool of identical replicas: (device, model, devices per replica, role). The role keeps
+# replicas that colocate both phases apart from prefill-only and decode-only replicas, so a
+# split route cannot share one replica between its phases and dodge the colocation stretch.
+Pool = tuple[str, str, int, str]
+
+
 @dataclass(frozen=True)
 class Route:
     """One way to serve a class; loads are replica-units at route fraction 1."""
@@ -80,8 +86,8 @@ class Route:
     model_id: str
     prefill_device: str
     decode_device: str
-    prefill_pool: tuple[str, str, int]
-    decode_pool: tuple[str, str, int]
+    prefill_pool: Pool
+    decode_pool: Pool
     prefill_load: float
     decode_load: float
     prefill_tokens_per_s: float  # per replica
@@ -98,7 +104,7 @@ class Route:
     @property
     def colocated(self) -> bool:
         """Both phases on the same replicas (no KV moves between them)."""
-        return self.prefill_pool == self.decode_pool and self.transfer_s == 0.0
+        return self.prefill_pool == self.decode_pool
 
     @property
     def single_type(self) -> bool:
@@ -287,13 +293,14 @@ def _route(spec: ClassSpec, p: Link, d: Link, pre: Any, dec: Any,
     if pre.tokens_per_s <= 0 or dec.tokens_per_s <= 0 or not _meets_deadline(spec, ttft, tpot_eff):
         return None
     q = float(dec.tokens_per_s) / stretch
+    shared = p.device_id == d.device_id and transfer == 0.0
     return Route(
         class_id=spec.class_id,
         model_id=m,
         prefill_device=p.device_id,
         decode_device=d.device_id,
-        prefill_pool=(p.device_id, m, op_devices(pre)),
-        decode_pool=(d.device_id, m, op_devices(dec)),
+        prefill_pool=(p.device_id, m, op_devices(pre), "colocated" if shared else "prefill"),
+        decode_pool=(d.device_id, m, op_devices(dec), "colocated" if shared else "decode"),
         prefill_load=spec.prefill_tokens_per_s / float(pre.tokens_per_s),
         decode_load=spec.decode_tokens_per_s / q,
         prefill_tokens_per_s=float(pre.tokens_per_s),
