@@ -171,3 +171,11 @@ def test_split_phases_need_their_own_replicas():
     assert plan.usd_per_hour == pytest.approx(2.0)
     assert plan.fleet["role"].to_list() == ["colocated"]
     assert plan.routes["colocated"].to_list() == [True]
+
+
+def test_usd_per_mtok_counts_the_grown_demand():
+    base, grown = _fit(), _fit(growth=2.0)
+    # $5.5/h (see test_growth_scales_demand_and_cost) serves twice the trace's tokens.
+    assert grown.usd_per_mtok == pytest.approx(
+        grown.fleet_usd / (2 * base.tokens / 1e6))
+    assert grown.usd_per_mtok < grown.fleet_usd / (base.tokens / 1e6)

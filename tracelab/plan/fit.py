@@ -220,7 +220,8 @@ def fit_plan(
         ledger_usd=ledger_usd,
         idle_usd=fleet_usd - ledger_usd,
         tokens=tokens,
-        usd_per_mtok=fleet_usd / (tokens / 1e6) if tokens else 0.0,
+        # The fleet is sized for the trace's demand × growth, so it serves that many tokens.
+        usd_per_mtok=fleet_usd / (tokens * growth / 1e6) if tokens else 0.0,
         slos={m: s.to_dict() for m, s in slos.items()},
         settings={
             "by": by, "window_s": window_s, "percentile": percentile, "growth": growth,
