@@ -3,6 +3,13 @@
 Run: ``python benchmarks/bench_cache.py [N_REFERENCES]``. Prints timings and the SHARDS
 hit-ratio error against the exact curve. Not a test: timings depend on the machine.
 
+``python benchmarks/bench_cache.py --trace PATH [--sample-rate R] [--old-api]`` measures what
+``tracelab report`` does on a real trace file: ``compute_reuse_curve`` then the per-request
+hits at the 80% knee capacity (``ReuseResult.compute_cache_hits``; ``--old-api`` calls the
+standalone ``compute_cache_hits(frame, capacity)`` instead, which also runs on older
+versions of tracelab for a before/after comparison). Prints wall seconds per step and the
+process's peak RSS (``ru_maxrss``); run one measurement per process.
+
 The synthetic trace mimics Mooncake's shape: each request reads a shared system-prompt
 block, then a Zipf-popular document prefix of a few blocks, then its own fresh blocks.
 """
@@ -56,8 +63,48 @@ def synthetic_frame(n_refs: int, seed: int = 0) -> pl.LazyFrame:
     )
 
 
+def measure_trace(path: str, sample_rate: float | None, old_api: bool) -> None:
+    """One trace, one process: curve + per-request hits, wall times and peak RSS."""
+    import resource
+
+    from tracelab.cache import compute_cache_hits
+    from tracelab.ingest import read_trace
+
+    t0 = time.perf_counter()
+    frame = read_trace([path]).frame
+    t1 = time.perf_counter()
+    kwargs = {} if sample_rate is None else {"sample_rate": sample_rate}
+    result = compute_reuse_curve(frame, **kwargs)  # type: ignore[arg-type]
+    t2 = time.perf_counter()
+    knees = result.knees
+    capacity = int(knees.filter(pl.col("fraction") == 0.8)["capacity_blocks"].item())
+    if old_api:
+        hits = compute_cache_hits(frame, capacity).collect()
+    else:
+        hits = result.compute_cache_hits(capacity).collect()
+    t3 = time.perf_counter()
+    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+    total = int(hits["cache_hit_tokens"].fill_null(0).sum())
+    print(
+        f"{path}: method {result.method} (rate {result.sample_rate}), "
+        f"{result.n_references:,} block reads, {result.n_distinct:,} distinct, "
+        f"reuse {result.reuse_ratio_infinite:.6f}; 80% knee {capacity:,} blocks, "
+        f"hit tokens {total:,}; error {result.sampling_error}"
+    )
+    print(
+        f"read_trace {t1 - t0:.2f} s, compute_reuse_curve {t2 - t1:.2f} s, "
+        f"per-request hits ({'compute_cache_hits(frame)' if old_api else 'ReuseResult'}) "
+        f"{t3 - t2:.2f} s, total {t3 - t0:.2f} s, peak RSS {rss_gib:.2f} GiB"
+    )
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
+    args = sys.argv[1:]
+    if args and args[0] == "--trace":
+        rate = float(args[args.index("--sample-rate") + 1]) if "--sample-rate" in args else None
+        measure_trace(args[1], rate, "--old-api" in args)
+        return
+    n = int(args[0]) if args else 10_000_000
     t0 = time.perf_counter()
     frame = synthetic_frame(n).collect().lazy()
     print(f"built synthetic frame: {time.perf_counter() - t0:.1f} s", file=sys.stderr)

@@ -184,3 +184,55 @@ def test_mooncake_reuse_ratio_matches_brute_force(shared_dir) -> None:
     assert 500 in caps
     assert 2000 in caps
     assert np.all(np.diff(result.curve["hit_ratio"].to_numpy()) >= 0)
+
+
+def test_result_cache_hits_reuse_the_distances() -> None:
+    result = compute_reuse_curve(block_frame())
+    for capacity in (0, 1, 2, 3, 10):
+        assert_frame_equal(
+            result.compute_cache_hits(capacity).collect(),
+            compute_cache_hits(block_frame(), capacity).collect(),
+        )
+    assert result.method == "exact"
+    assert "exact" in result.method_how
+
+
+def test_result_cache_hits_sessions_and_no_evidence() -> None:
+    frame = conform(
+        pl.LazyFrame(
+            {
+                "request_id": ["a1", "a2"],
+                "arrival_ts": [ts(0), ts(5)],
+                "session_id": ["s", "s"],
+                "input_tokens": [20, 40],
+                "output_tokens": [12, 5],
+            }
+        )
+    )
+    assert compute_reuse_curve(frame).compute_cache_hits(100).collect()[
+        "cache_hit_tokens"
+    ].to_list() == [0, 32]
+    none = conform(pl.LazyFrame({"request_id": ["x"], "input_tokens": [5], "output_tokens": [1]}))
+    assert compute_reuse_curve(none).compute_cache_hits(5).collect()[
+        "cache_hit_tokens"
+    ].to_list() == [None]
+
+
+def test_large_streams_switch_to_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracelab.cache.curve as curve
+
+    monkeypatch.setattr(curve, "AUTO_SHARDS_REFERENCES", 4)  # block_frame has 7 references
+    result = compute_reuse_curve(block_frame())
+    assert result.method == "shards"
+    assert result.sample_rate == pytest.approx(4 / 7)
+    assert "automatically" in result.method_how
+    assert result.to_json()["method"]["how"] == result.method_how
+    assert result.sampling_error is not None
+    hits = result.compute_cache_hits(10).collect()
+    assert hits["request_id"].to_list() == ["r1", "r2", "r3"]
+    # each request's estimate stays within the tokens its block reads could save
+    assert all(0 <= h <= m for h, m in zip(hits["cache_hit_tokens"], [20, 20, 30], strict=True))
+    exact = compute_reuse_curve(block_frame(), sample_rate=1)
+    assert exact.method == "exact"
+    assert exact.sample_rate is None
+    assert exact.reuse_ratio_infinite == pytest.approx(3 / 7)

@@ -18,7 +18,7 @@ order), each request's blocks in prompt order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -44,7 +44,8 @@ class BlockRefs:
     ``block_ids`` (uint64), ``request_index`` (int64, row of ``requests``), ``counted`` (bool:
     reads count toward hit ratios, writes do not) and ``hit_tokens`` (int64: prompt tokens a
     hit on that reference saves) are aligned arrays. ``requests`` holds the accepted rows in
-    reference order (``request_id``, ``model``, ``input_tokens``, ``arrival_ts``).
+    reference order (``request_id``, ``model``); ``span_hours`` is their arrival span (None
+    under two timestamps or a zero span).
     """
 
     evidence: str
@@ -56,11 +57,22 @@ class BlockRefs:
     requests: pl.DataFrame
     rejected: pl.DataFrame
     rows_without_evidence: int
+    span_hours: float | None = None
 
     @property
     def n_references(self) -> int:
         """Block reads (the references hit ratios are computed over)."""
         return int(self.counted.sum())
+
+    def sampled(self, mask: np.ndarray) -> BlockRefs:
+        """The references where ``mask`` is True (e.g. a SHARDS sample), same requests."""
+        return replace(
+            self,
+            block_ids=self.block_ids[mask],
+            request_index=self.request_index[mask],
+            counted=self.counted[mask],
+            hit_tokens=self.hit_tokens[mask],
+        )
 
 
 def _empty_refs(
@@ -235,6 +247,18 @@ def _session_block_refs(
     return refs, kept, rejected
 
 
+def _in_order(rows: pl.DataFrame) -> bool:
+    """Rows already sorted by ``_ORDER`` (no nulls in it), so sorting would change nothing."""
+    if rows.height < 2:
+        return True
+    later = pl.lit(False)
+    for name in reversed(_ORDER):  # lexicographic: (a, b, c) >= previous row
+        col, before = pl.col(name), pl.col(name).shift(1)
+        later = (col > before) | ((col == before) & later) if name != _ORDER[-1] else col >= before
+    keys_present = pl.all_horizontal(pl.col(n).is_not_null() for n in _ORDER).all()
+    return bool(rows.select(keys_present & later.slice(1).all()).item())
+
+
 def compute_block_references(
     frame: pl.LazyFrame, session_block_tokens: int = SESSION_BLOCK_TOKENS
 ) -> BlockRefs:
@@ -252,11 +276,9 @@ def compute_block_references(
         if name not in columns
     )
     frame, _ = _parse_blocks(frame)
-    rows = (
-        frame.select([*needed, "_reason"])
-        .sort(_ORDER, nulls_last=True, maintain_order=True)
-        .collect()
-    )
+    rows = frame.select([*needed, "_reason"]).collect()
+    if not _in_order(rows):  # logs are usually in arrival order: skip the sort's full copy
+        rows = rows.sort(_ORDER, nulls_last=True, maintain_order=True)
     malformed = rows.filter(pl.col("_reason").is_not_null()).height
     if rows.filter(pl.col("prefix_hash_blocks").is_not_null()).height or malformed:
         refs, kept, rejected, block_tokens = _prefix_block_refs(rows)
@@ -266,10 +288,12 @@ def compute_block_references(
         evidence, evidence_col, block_tokens = "sessions", "session_id", session_block_tokens
     else:
         kept, rejected = _split_rejected(rows)
-        return _empty_refs(
-            "none", kept.select("request_id", "model", "input_tokens", "arrival_ts"), rejected, None
-        )
-    requests = kept.select("request_id", "model", "input_tokens", "arrival_ts", evidence_col)
+        return _empty_refs("none", kept.select("request_id", "model"), rejected, None)
+    requests = kept.select("request_id", pl.col("model").cast(pl.Categorical()), evidence_col)
+    span = kept.select(
+        (pl.col("arrival_ts").max() - pl.col("arrival_ts").min()).dt.total_seconds(fractional=True)
+    ).item()
+    del rows, kept
     return BlockRefs(
         evidence=evidence,
         block_tokens=block_tokens,
@@ -280,4 +304,5 @@ def compute_block_references(
         requests=requests.drop(evidence_col),
         rejected=rejected,
         rows_without_evidence=requests.filter(pl.col(evidence_col).is_null()).height,
+        span_hours=float(span) / 3600.0 if span else None,
     )

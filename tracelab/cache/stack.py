@@ -21,10 +21,14 @@ Exact algorithm, O(n log n), numpy only (no Python loop over references):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 # SHARDS hash modulus P: a block is sampled iff hash(block) mod P < R·P.
 SHARDS_MODULUS = 1 << 24
+SHARDS_CHUNK = 1 << 22
 
 
 def compute_previous_reference(block_ids: np.ndarray) -> np.ndarray:
@@ -45,52 +49,62 @@ def _count_nested(values: np.ndarray) -> np.ndarray:
     """For each position i, how many earlier positions hold a larger value (values distinct).
 
     ``values`` must be a permutation of ``0..m-1``. Bit-by-bit wavelet pass, see module doc.
+    Works in int32 when ``m`` fits (half the memory traffic of int64); since the values are
+    distinct, the final order (sorted by value) is known, so only the values and the running
+    counts are permuted per level.
     """
     m = values.shape[0]
     counts = np.zeros(m, dtype=np.int64)
     if m < 2:
         return counts
-    positions = np.arange(m, dtype=np.int64)
-    perm = np.arange(m, dtype=np.int64)  # current order: by (value >> (b + 1), position)
-    acc = np.zeros(m, dtype=np.int64)  # counts, aligned with perm
+    dt = np.dtype(np.int32 if m < np.iinfo(np.int32).max else np.int64)
+    vals: npt.NDArray[np.signedinteger[Any]] = values.astype(
+        dt
+    )  # current order: by (value >> (b + 1), position)
+    positions = np.arange(m, dtype=dt)
+    acc: npt.NDArray[np.signedinteger[Any]] = np.zeros(m, dtype=dt)  # counts, aligned with vals
     for b in range(int(m - 1).bit_length() - 1, -1, -1):
-        vals = values[perm]
         bits = (vals >> b) & 1
-        group_start = (vals >> (b + 1)) << (b + 1)
-        ones_before = np.cumsum(bits) - bits  # exclusive running count of ones
         # values are dense ranks, so the group holding values [g·2^(b+1), (g+1)·2^(b+1))
         # starts at array position g·2^(b+1)
-        starts = group_start
+        starts = (vals >> (b + 1)) << (b + 1)
+        ones_before = np.cumsum(bits, dtype=dt)
+        ones_before -= bits  # exclusive running count of ones
         ones_in_group_before = ones_before - ones_before[starts]
         zero = bits == 0
-        acc += np.where(zero, ones_in_group_before, 0)
+        acc += np.where(zero, ones_in_group_before, 0).astype(dt, copy=False)
         # stable split of each group: zeros first, then ones
-        half = np.minimum(starts + (1 << b), m)
-        zeros_in_group = half - starts
         new_pos = np.where(
             zero,
             positions - ones_in_group_before,
-            starts + zeros_in_group + ones_in_group_before,
+            np.minimum(starts + (1 << b), m) + ones_in_group_before,
         )
-        new_perm = np.empty_like(perm)
-        new_perm[new_pos] = perm
+        new_vals = np.empty_like(vals)
+        new_vals[new_pos] = vals
         new_acc = np.empty_like(acc)
         new_acc[new_pos] = acc
-        perm, acc = new_perm, new_acc
-    counts[perm] = acc
-    return counts
+        vals, acc = new_vals, new_acc
+    counts[vals] = acc  # counts by value
+    return counts[values]
 
 
-def compute_stack_distances(block_ids: np.ndarray) -> np.ndarray:
-    """LRU stack distance of every reference (int64); -1 for a first (cold) reference."""
-    prev = compute_previous_reference(block_ids)
+def compute_stack_distances(block_ids: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
+    """LRU stack distance of every reference (int64); -1 for a first (cold) reference.
+
+    ``prev``: ``compute_previous_reference(block_ids)`` when the caller already has it.
+    """
+    if prev is None:
+        prev = compute_previous_reference(block_ids)
     dist = np.full(prev.shape[0], -1, dtype=np.int64)
     reuse = np.flatnonzero(prev >= 0)
     if reuse.size == 0:
         return dist
     p = prev[reuse]
-    ranks = np.empty(p.shape[0], dtype=np.int64)
-    ranks[np.argsort(p, kind="stable")] = np.arange(p.shape[0], dtype=np.int64)
+    # each reference is the previous one of at most one reuse, so ``p`` is distinct: its dense
+    # rank is a running count over a marker array (no sort)
+    marked = np.zeros(prev.shape[0], dtype=np.int64)
+    marked[p] = 1
+    ranks = (np.cumsum(marked) - 1)[p]
     dist[reuse] = (reuse - p - 1) - _count_nested(ranks)
     return dist
 
@@ -107,9 +121,18 @@ def hash_blocks(block_ids: np.ndarray) -> np.ndarray:
 
 
 def compute_shards_mask(block_ids: np.ndarray, sample_rate: float) -> np.ndarray:
-    """SHARDS spatial sample: keep a reference iff hash(block) mod P < R·P (boolean mask)."""
+    """SHARDS spatial sample: keep a reference iff hash(block) mod P < R·P (boolean mask).
+
+    Hashed in chunks of ``SHARDS_CHUNK`` references, so the temporaries stay small on
+    streams of tens of millions of references.
+    """
+    ids = np.asarray(block_ids)
     threshold = np.uint64(round(sample_rate * SHARDS_MODULUS))
-    return (hash_blocks(block_ids) % np.uint64(SHARDS_MODULUS)) < threshold
+    mask = np.empty(ids.shape[0], dtype=bool)
+    for lo in range(0, ids.shape[0], SHARDS_CHUNK):
+        hashed = hash_blocks(ids[lo : lo + SHARDS_CHUNK])
+        mask[lo : lo + SHARDS_CHUNK] = (hashed % np.uint64(SHARDS_MODULUS)) < threshold
+    return mask
 
 
 def compute_shards_distances(
@@ -141,11 +164,23 @@ def compute_hit_ratios(
     d = np.asarray(distances)
     if counted is not None:
         d = d[counted]
-    total = float(d.size) if expected_total is None else float(expected_total)
+    return hit_ratios_from_sorted(np.sort(d[d >= 0]), d.size, capacities, expected_total)
+
+
+def hit_ratios_from_sorted(
+    warm_sorted: np.ndarray,
+    n_counted: int,
+    capacities: np.ndarray,
+    expected_total: float | None = None,
+) -> np.ndarray:
+    """``compute_hit_ratios`` from the sorted warm (>= 0) distances of ``n_counted`` references.
+
+    Sort once, evaluate many capacities: each call is a binary search per capacity.
+    """
+    total = float(n_counted) if expected_total is None else float(expected_total)
     if total <= 0:
         return np.zeros(len(capacities), dtype=np.float64)
-    warm = np.sort(d[d >= 0])
     caps = np.asarray(capacities, dtype=np.float64)
-    hits = np.searchsorted(warm, caps, side="left").astype(np.float64)
-    hits += np.where(caps > 0, total - d.size, 0.0)
+    hits = np.searchsorted(warm_sorted, caps, side="left").astype(np.float64)
+    hits += np.where(caps > 0, total - n_counted, 0.0)
     return np.clip(hits / total, 0.0, 1.0)
