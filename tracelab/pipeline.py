@@ -52,16 +52,17 @@ def _knee_capacity(reuse: Any, fraction: float) -> int | None:
     return int(value) if value is not None else None
 
 
-def _with_cache_hits(frame: pl.LazyFrame, capacity: int) -> tuple[pl.LazyFrame, int, str | None]:
-    """Join the LRU hits of ``capacity`` blocks onto the frame by request_id."""
-    from tracelab.cache import compute_cache_hits
-
+def _with_cache_hits(
+    frame: pl.LazyFrame, reuse: Any, capacity: int
+) -> tuple[pl.LazyFrame, int, str | None]:
+    """Join the LRU hits of ``capacity`` blocks (from the reuse result's distances) onto the
+    frame by request_id."""
     ids = frame.select(pl.col("request_id").n_unique().alias("u"), pl.len().alias("n")).collect()
     if ids["u"].item() != ids["n"].item():
         note = ("request ids are not unique, so simulated cache hits were not credited to the "
                 "plan (only the log's cached_input_tokens were)")
         return frame, 0, note
-    hits = compute_cache_hits(frame, capacity).collect()
+    hits = reuse.compute_cache_hits(capacity).collect()
     total = int(hits["cache_hit_tokens"].fill_null(0).sum())
     names = frame.collect_schema().names()
     base = frame.drop("cache_hit_tokens") if "cache_hit_tokens" in names else frame
@@ -143,7 +144,7 @@ def run_pipeline(
                         f"smallest LRU capacity reaching {DEFAULT_CACHE_KNEE:.0%} of the "
                         "achievable hits")
         if capacity is not None:
-            frame, hit_tokens, note = _with_cache_hits(frame, capacity)
+            frame, hit_tokens, note = _with_cache_hits(frame, reuse, capacity)
             if note:
                 notes.append(note)
     tell(STEPS[3], 3, total)

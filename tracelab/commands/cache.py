@@ -67,6 +67,8 @@ def _print_table(result: ReuseResult) -> None:
             f" (rate {result.sample_rate:g}, max |error| {result.sampling_error['max_abs_error']:.4f} "
             f"on {int(result.sampling_error['subset_references']):,} references)"
         )
+    if result.method_how:
+        method += f": {result.method_how}"
     err.print(
         f"evidence: {result.evidence}; method: {method}; {result.n_references:,} block reads, "
         f"{result.n_distinct:,} distinct blocks of {result.block_tokens} tokens; "
