@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,11 @@ from tracelab.schema import empty_frame
 
 PathsLike = str | Path | Sequence[str | Path]
 
+# Inputs larger than this on disk are validated once and their accepted rows spilled to a
+# temporary Parquet file (streaming), so every later stage scans typed, validated columns
+# with projection pushdown instead of re-running validation over every column.
+SPILL_BYTES = 64 * 1024 * 1024
+
 
 @dataclass
 class Trace:
@@ -32,6 +38,8 @@ class Trace:
     rows_read: int
     files: list[Path]
     formats: dict[str, str] = field(default_factory=dict)
+    # Holds the spilled accepted rows of large inputs; removed when the Trace is collected.
+    spill: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     @property
     def rows_accepted(self) -> int:
@@ -94,17 +102,24 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     ``RejectedRowsError`` if any row is rejected.
     """
     plans = _plan(paths, format)
+    spill = tempfile.TemporaryDirectory(prefix="tracelab-") if _large(plans) else None
     accepted, rejected, rows_read = [], [], 0
-    for path, _, checked in plans:
+    for index, (path, _, checked) in enumerate(plans):
+        good = validate.accepted(checked)
+        queries = [checked.select(pl.len()), validate.rejected(checked)]
+        if spill is not None:
+            target = Path(spill.name) / f"part-{index:05d}.parquet"
+            queries.append(good.sink_parquet(target, lazy=True))
+            good = pl.scan_parquet(target)
         try:
-            counted, bad = pl.collect_all([checked.select(pl.len()), validate.rejected(checked)])
+            counted, bad, *_ = pl.collect_all(queries)
         except pl.exceptions.PolarsError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             msg = f"{path}: cannot read the file ({first}); check it is a well-formed file of its format"
             raise InputFileError(msg) from None
         rows_read += int(counted.item())
         rejected.append(bad)
-        accepted.append(validate.accepted(checked))
+        accepted.append(good)
     rejects = (
         pl.concat(rejected) if rejected else pl.DataFrame(schema=validate.REJECT_SCHEMA)
     ).cast(validate.REJECT_SCHEMA)  # type: ignore[arg-type]
@@ -122,4 +137,16 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
         rows_read=rows_read,
         files=[path for path, _, _ in plans],
         formats={str(path): adapter.name for path, adapter, _ in plans},
+        spill=spill,
     )
+
+
+def _large(plans: list[tuple[Path, Adapter, pl.LazyFrame]]) -> bool:
+    """Whether the local input files together exceed ``SPILL_BYTES``."""
+    total = 0
+    for path, _, _ in plans:
+        try:
+            total += Path(path).stat().st_size
+        except (OSError, TypeError, ValueError):
+            return False
+    return total > SPILL_BYTES

@@ -27,7 +27,7 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.String(),
     "reason": pl.String(),
 }
-_FIELD, _VALUE, _REASON = "__reject_field", "__reject_value", "__reject_reason"
+_FIELD, _REASON = "__reject_field", "__reject_reason"
 
 _LATENCIES = ("ttft_s", "e2e_latency_s")
 _TRUE = ("true", "1", "yes", "t")
@@ -86,8 +86,10 @@ def check(frame: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
     """Typed canonical columns plus ``__reject_*`` columns (null on usable rows)."""
     schema = frame.collect_schema()
     present = [name for name in CANONICAL_SCHEMA if name in schema]
+    # The raw values are kept as they came (no text conversion here): only rejected rows
+    # need them as text, and ``rejected`` converts those few after filtering.
     raws = [
-        _text(pl.col(name), schema[name]).alias(f"{RAW_PREFIX}{name}")
+        pl.col(name).alias(f"{RAW_PREFIX}{name}")
         for name in present
         if f"{RAW_PREFIX}{name}" not in schema
     ]
@@ -150,14 +152,12 @@ def check(frame: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
         rules.append((pl.col(part) > pl.col(whole), part, why))
 
     field: pl.Expr = pl.lit(None, pl.String)
-    value: pl.Expr = pl.lit(None, pl.String)
     reason: pl.Expr = pl.lit(None, pl.String)
     for condition, name, why in reversed(rules):  # first rule wins
         hit = condition.fill_null(False)
         field = pl.when(hit).then(pl.lit(name)).otherwise(field)
-        value = pl.when(hit).then(pl.col(f"{RAW_PREFIX}{name}")).otherwise(value)
         reason = pl.when(hit).then(pl.lit(why)).otherwise(reason)
-    return frame.with_columns(field.alias(_FIELD), value.alias(_VALUE), reason.alias(_REASON))
+    return frame.with_columns(field.alias(_FIELD), reason.alias(_REASON))
 
 
 def accepted(checked: pl.LazyFrame) -> pl.LazyFrame:
@@ -168,11 +168,19 @@ def accepted(checked: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def rejected(checked: pl.LazyFrame) -> pl.LazyFrame:
-    """The rejected rows of a ``check`` result as ``REJECT_SCHEMA``."""
+    """The rejected rows of a ``check`` result as ``REJECT_SCHEMA``; ``value`` is the
+    offending field's raw value as text."""
+    schema = checked.collect_schema()
+    value: pl.Expr = pl.lit(None, pl.String)
+    for name in CANONICAL_SCHEMA:
+        raw = f"{RAW_PREFIX}{name}"
+        if raw in schema:
+            text = _text(pl.col(raw), schema[raw])
+            value = pl.when(pl.col(_FIELD) == name).then(text).otherwise(value)
     return checked.filter(pl.col(_REASON).is_not_null()).select(
         pl.col("source_file"),
         pl.col("source_row"),
         pl.col(_FIELD).alias("field"),
-        pl.col(_VALUE).alias("value"),
+        value.alias("value"),
         pl.col(_REASON).alias("reason"),
     )
