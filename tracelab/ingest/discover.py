@@ -4,13 +4,20 @@ A directory is searched recursively for ``.parquet``/``.pq``, ``.jsonl``/``.ndjs
 ``.json`` and ``.csv`` files (each optionally ``.gz``), so hive-partitioned Parquet
 (``dir/day=2024-05-10/part-0.parquet``) is read whole; the ``key=value`` folder names
 become extra columns (see ``hive_columns``).
+
+Object storage: ``s3://``, ``gs://``, ``az://`` … URLs are read by polars' native cloud
+readers, which take credentials and the endpoint from the environment
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``…).
+A URL names one object, a glob (``s3://bucket/logs/**/*.parquet``) or a prefix ending in
+``/`` (every Parquet object below it); remote files must be Parquet or plain CSV. They
+travel as ``ObjectPath``: a ``Path`` whose text keeps the ``scheme://`` intact.
 """
 
 from __future__ import annotations
 
 import glob
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PosixPath
 
 from tracelab.errors import InputFileError
 from tracelab.ingest.formats.base import FileKind
@@ -24,6 +31,65 @@ _KINDS: dict[str, FileKind] = {
     ".csv": "csv",
 }
 _GLOB_CHARS = set("*?[")
+_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://", "abfss://", "https://")
+REMOTE_KINDS = ("parquet", "csv")
+
+
+class ObjectPath(PosixPath):
+    """An object-storage URL as a ``Path``: ``str()``/``fspath`` give the URL back whole.
+
+    Only the pure parts (``name``, ``suffixes``, ``parent``) are meaningful; nothing calls
+    filesystem methods on it (``discover`` and ``load`` check ``is_remote`` first).
+    """
+
+    def __str__(self) -> str:
+        parts = self.parts
+        return parts[0] + "//" + "/".join(parts[1:])
+
+    def __fspath__(self) -> str:
+        return str(self)
+
+
+def is_remote(path: str | Path) -> bool:
+    """True for an object-storage URL (``s3://bucket/key`` …)."""
+    return isinstance(path, ObjectPath) or str(path).lower().startswith(_SCHEMES)
+
+
+def as_path(text: str | Path) -> Path:
+    """``text`` as a ``Path``, or an ``ObjectPath`` for a URL."""
+    if isinstance(text, Path):
+        return text
+    return ObjectPath(text) if is_remote(text) else Path(text)
+
+
+def _discover_remote(url: str) -> list[Path]:
+    """Objects named by a URL: itself, or the Parquet objects a glob or ``prefix/`` matches."""
+    import polars as pl
+
+    pattern = url + "**/*.parquet" if url.endswith("/") else url
+    if not (_GLOB_CHARS & set(pattern.split("://", 1)[1])):
+        return [ObjectPath(url)]
+    try:
+        names = (
+            pl.scan_parquet(pattern, include_file_paths="__file", hive_partitioning=False)
+            .select(pl.col("__file").unique())
+            .collect()
+            .get_column("__file")
+            .sort()
+            .to_list()
+        )
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "expanded paths were empty" in first:
+            names = []
+        else:
+            msg = (f"{url}: cannot list the objects ({first}); check the URL and the "
+                   "credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_ENDPOINT_URL")
+            raise InputFileError(msg) from None
+    if not names:
+        msg = f"{url}: matches no Parquet object; check the bucket and prefix"
+        raise InputFileError(msg)
+    return [ObjectPath(name) for name in names]
 
 
 def file_kind(path: Path) -> FileKind | None:
@@ -47,6 +113,9 @@ def discover(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     found: list[Path] = []
     for item in items:
         text = str(item)
+        if is_remote(item):
+            found.extend(_discover_remote(text))
+            continue
         if _GLOB_CHARS & set(text) and not Path(text).exists():
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))  # noqa: PTH207 (absolute patterns)
             files = [m for m in matches if m.is_file()]
@@ -74,6 +143,10 @@ def discover(paths: str | Path | Sequence[str | Path]) -> list[Path]:
                 f"{path}: unknown file type {''.join(path.suffixes) or '(none)'}; "
                 "rename it to .parquet, .jsonl[.gz] or .csv[.gz]"
             )
+            raise InputFileError(msg)
+        if is_remote(path) and (file_kind(path) not in REMOTE_KINDS or is_gzip(path)):
+            msg = (f"{path}: only Parquet and plain CSV objects are read from object storage; "
+                   "download the file first or convert it with tracelab ingest")
             raise InputFileError(msg)
     return unique
 

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from tracelab.errors import InputFileError
-from tracelab.ingest.discover import file_kind, hive_columns, is_gzip
+from tracelab.ingest.discover import file_kind, hive_columns, is_gzip, is_remote
 from tracelab.ingest.formats.base import FileKind, RawSource, Sample
 
 SAMPLE_RECORDS = 20
@@ -58,7 +58,7 @@ def sample(path: Path) -> Sample:
             return Sample(path, kind, frozenset(names) | frozenset(hive_columns(path)))
         if kind == "csv":
             head = pl.read_csv(
-                io.BytesIO(_read_bytes(path)),
+                str(path) if is_remote(path) else io.BytesIO(_read_bytes(path)),
                 n_rows=5,
                 infer_schema=False,
                 truncate_ragged_lines=True,
@@ -68,7 +68,8 @@ def sample(path: Path) -> Sample:
         msg = f"{path}: cannot read as {kind} ({_first_line(exc)})"
         raise InputFileError(msg) from None
     except OSError as exc:
-        msg = f"{path}: cannot read as {kind} ({exc})"
+        remote = "; check the URL and AWS_* credentials" if is_remote(path) else ""
+        msg = f"{path}: cannot read as {kind} ({_first_line(exc)}){remote}"
         raise InputFileError(msg) from None
     records: list[dict[str, Any]] = []
     for number, line in enumerate(_text(path).splitlines(), start=1):
