@@ -54,19 +54,20 @@ def _knee_capacity(reuse: Any, fraction: float) -> int | None:
 
 def _with_cache_hits(
     frame: pl.LazyFrame, reuse: Any, capacity: int
-) -> tuple[pl.LazyFrame, int, str | None]:
+) -> tuple[pl.LazyFrame, int, int, str | None]:
     """Join the LRU hits of ``capacity`` blocks (from the reuse result's distances) onto the
-    frame by request_id."""
+    frame by request_id; also the total hit tokens and how many requests have a value."""
     ids = frame.select(pl.col("request_id").n_unique().alias("u"), pl.len().alias("n")).collect()
     if ids["u"].item() != ids["n"].item():
         note = ("request ids are not unique, so simulated cache hits were not credited to the "
                 "plan (only the log's cached_input_tokens were)")
-        return frame, 0, note
+        return frame, 0, 0, note
     hits = reuse.compute_cache_hits(capacity).collect()
     total = int(hits["cache_hit_tokens"].fill_null(0).sum())
+    known = int(hits["cache_hit_tokens"].is_not_null().sum())
     names = frame.collect_schema().names()
     base = frame.drop("cache_hit_tokens") if "cache_hit_tokens" in names else frame
-    return base.join(hits.lazy(), on="request_id", how="left"), total, None
+    return base.join(hits.lazy(), on="request_id", how="left"), total, known, None
 
 
 def run_pipeline(
@@ -90,11 +91,17 @@ def run_pipeline(
     only: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     progress: Progress | None = None,
+    executor: Any | None = None,
 ) -> PipelineResult:
     """Run every stage on the traces at ``paths`` and summarise (see the module docstring).
 
     ``cache_capacity``: LRU capacity in blocks whose hits the plan subtracts from prefill
     demand; None takes the smallest capacity reaching 80% of the achievable hits.
+    ``executor``: a ``tracelab.scale`` executor (local or Dask). With one, the summary's
+    workload aggregates (labels, clusters, lengths, arrivals, timeline) are computed per
+    partition on it and merged on the client in partition order, so a Dask run and a local
+    partitioned run give the same summary; without one, they come from the whole frame in
+    this process.
     """
     from tracelab import __version__
     from tracelab.cache import compute_reuse_curve
@@ -136,6 +143,7 @@ def run_pipeline(
     notes: list[str] = []
     capacity: int | None = None
     hit_tokens: int | None = None
+    hits_known = 0
     capacity_how = "no reuse evidence: no cache credit"
     if reuse.evidence != "none":
         capacity = cache_capacity if cache_capacity is not None else _knee_capacity(
@@ -144,7 +152,7 @@ def run_pipeline(
                         f"smallest LRU capacity reaching {DEFAULT_CACHE_KNEE:.0%} of the "
                         "achievable hits")
         if capacity is not None:
-            frame, hit_tokens, note = _with_cache_hits(frame, reuse, capacity)
+            frame, hit_tokens, hits_known, note = _with_cache_hits(frame, reuse, capacity)
             if note:
                 notes.append(note)
     tell(STEPS[3], 3, total)
@@ -158,7 +166,21 @@ def run_pipeline(
         notes.append("no request names a model the registry knows, so no fleet was planned; "
                      "pass --assume-model ID (e.g. llama-3.1-8b) or --model-map NAME=ID")
     tell(STEPS[4], 4, total)
-    aggregates = compute_aggregates(frame, window_s=window_s)
+    if executor is None:
+        aggregates = compute_aggregates(frame, window_s=window_s)
+        cluster_k = labeled.clusterer.k_
+    else:
+        from tracelab.scale.aggregate import LabelSettings, run_aggregates
+
+        settings = LabelSettings(config=label_config, model_map=mapping or None,
+                                 assume_model=assume_model, k=k, random_state=random_state,
+                                 window_s=window_s)
+        aggregates, partitioned = run_aggregates(paths, executor=executor, format=format,
+                                                 settings=settings)
+        # Simulated cache hits come from the whole-trace reuse pass, not from partitions.
+        aggregates["totals"]["cache_hit_tokens"] = hit_tokens or 0
+        aggregates["totals"]["cache_hit_tokens_known"] = hits_known
+        cluster_k = partitioned.k_
     label_assumptions = labeled.summary.get("assumptions", {})
     assumed_work = label_assumptions.get("work_model_assumed_requests") or 0
     if assumed_work:
@@ -177,7 +199,7 @@ def run_pipeline(
             "window_s": window_s,
             "percentile": percentile,
             "growth": growth,
-            "k": labeled.clusterer.k_,
+            "k": cluster_k,
             "k_given": k is not None,
             "random_state": random_state,
             "cache_capacity_blocks": capacity,

@@ -161,3 +161,23 @@ def parse_model_map_option(items: list[str] | None) -> dict[str, str] | None:
 def parse_only(text: str | None) -> list[str] | None:
     """``--only a, b,`` → ``["a", "b"]`` (blanks dropped); None when the option is absent."""
     return [s.strip() for s in text.split(",") if s.strip()] if text else None
+
+
+# Where per-partition work runs (tracelab.scale): in this process as a whole frame
+# (inline), partition by partition in this process (local), or on Dask workers (dask).
+Executor = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="inline (whole frame in this process), local (partition by partition here) or "
+        "dask (partitions on Dask workers; same summary as local).",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."),
+]
+LocalCluster = Annotated[
+    int | None,
+    typer.Option("--local-cluster", min=1, help="Start N Dask workers on 127.0.0.1 to try it."),
+]

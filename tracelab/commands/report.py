@@ -17,11 +17,13 @@ from tracelab.commands._options import (
     Catalog,
     Config,
     Exclude,
+    Executor,
     Format,
     Growth,
     Inputs,
     Json,
     K,
+    LocalCluster,
     ModelMap,
     Only,
     OutputDir,
@@ -29,6 +31,7 @@ from tracelab.commands._options import (
     Price,
     Profile,
     RandomState,
+    Scheduler,
     Slo,
     Strict,
     WindowS,
@@ -117,6 +120,9 @@ def report(
     cache_capacity: CacheCapacity = None,
     only: Only = None,
     exclude: Exclude = None,
+    executor: Executor = "inline",
+    scheduler: Scheduler = None,
+    local_cluster: LocalCluster = None,
     as_json: Json = False,
 ) -> None:
     """Report on a trace: terminal summary, report.md, report.html, summary.json."""
@@ -131,7 +137,18 @@ def report(
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude,
     )
-    result = run_with_progress(inputs, options)
+    if executor == "inline":
+        if scheduler is not None or local_cluster is not None:
+            from tracelab.errors import ConfigError
+
+            msg = "--scheduler and --local-cluster need --executor dask"
+            raise ConfigError(msg)
+        result = run_with_progress(inputs, options)
+    else:
+        from tracelab.scale import make_executor
+
+        with make_executor(executor, scheduler=scheduler, local_cluster=local_cluster) as runner:
+            result = run_with_progress(inputs, {**options, "executor": runner})
     files = write_report(result.summary, folder)
     if as_json:
         sys.stdout.write(dump_summary(result.summary))

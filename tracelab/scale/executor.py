@@ -147,5 +147,5 @@ def make_executor(
         return LocalExecutor()
     if executor == "dask":
         return DaskExecutor(scheduler, local_cluster, processes=processes)
-    msg = f"unknown executor {executor!r}; use --executor local or --executor dask"
+    msg = f"unknown executor {executor!r}; use --executor inline, local or dask"
     raise ConfigError(msg)
