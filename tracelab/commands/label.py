@@ -36,18 +36,19 @@ HELP = (
 )
 
 
-def _write(frame: pl.DataFrame, path: Path) -> None:
-    """Parquet, or CSV with list columns encoded as space-separated values."""
+def _write(frame: pl.LazyFrame, path: Path) -> None:
+    """Parquet, or CSV with list columns encoded as space-separated values; streamed from
+    the lazy labelled frame (never held in memory whole)."""
     import polars as pl
 
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        frame.write_parquet(path)
+        frame.sink_parquet(path)
     elif suffix == ".csv":
-        lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List)]
+        lists = [n for n, t in frame.collect_schema().items() if isinstance(t, pl.List)]
         frame.with_columns(
             pl.col(n).cast(pl.List(pl.String)).list.join(" ") for n in lists
-        ).write_csv(path)
+        ).sink_csv(path)
     else:
         msg = f"--output {path}: unsupported extension '{suffix}'; use .parquet or .csv"
         raise ConfigError(msg)
@@ -128,9 +129,8 @@ def label(
         model_map=mapping, assume_model=assume_model,
     )
     if output is not None:
-        frame = result.frame.collect()
-        _write(frame, output)
-        sys.stderr.write(f"wrote {frame.height:,} labeled rows to {output}\n")
+        _write(result.frame, output)
+        sys.stderr.write(f"wrote {result.summary['requests']:,} labeled rows to {output}\n")
     if save_model is not None:
         write_cluster_model(result.clusterer, save_model)
         sys.stderr.write(f"saved cluster model (k = {result.clusterer.k_}) to {save_model}\n")

@@ -2,6 +2,9 @@
 
 ``FEATURES`` lists every column with unit, formula and inputs; ``compute_features`` adds
 them to the canonical request frame lazily (a few tiny collects: distinct model names).
+Every join keeps the left (input) order, so the plan needs no final sort and runs on polars'
+streaming engine; features that need other rows are group_bys or one sort of the sessioned
+rows, joined back on a private row index.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import polars as pl
 from tracelab.features.context import (
     ROW,
     compute_arrival_features,
+    compute_co_submitted,
     compute_evidence_features,
     compute_session_features,
 )
@@ -52,7 +56,7 @@ def compute_features(
     lf = frame.with_row_index(ROW).with_columns(compute_token_features())
     lf = compute_model_features(lf, hardware, model_map, assume_model)
     lf = compute_session_features(lf)
-    lf = lf.with_columns(compute_evidence_features())
+    lf = compute_co_submitted(lf.with_columns(compute_evidence_features()))
     lf = compute_arrival_features(lf, window_s)
     kept = [c for c in input_columns if c not in FEATURE_NAMES]
-    return lf.sort(ROW).select(*kept, *FEATURE_NAMES)
+    return lf.select(*kept, *FEATURE_NAMES)

@@ -40,27 +40,45 @@ def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
             _seconds(pl.col("arrival_ts") - prev_end).over("session_id").alias("think_time_s"),
         )
     )
-    return lf.join(sessions, on=ROW, how="left")
+    return lf.join(sessions, on=ROW, how="left", maintain_order="left")
 
 
 def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]:
-    """has_ttft, is_batch_endpoint, co_submitted, hour_utc (interactivity / batch evidence)."""
-    second = pl.col("arrival_ts").dt.truncate("1s")
-    non_streaming = pl.col("is_streaming").not_()
+    """has_ttft, is_batch_endpoint, hour_utc (interactivity / batch evidence; row-wise).
+
+    co_submitted needs other rows: ``compute_co_submitted``.
+    """
     base = pl.col("time_base") if time_base is None else time_base
     return [
         pl.col("ttft_s").is_not_null().alias("has_ttft"),
         (pl.col("endpoint") == "batch").alias("is_batch_endpoint"),
-        pl.when(non_streaming & pl.col("arrival_ts").is_not_null())
-        .then(pl.len().over(["tenant_id", second, "is_streaming"]))
-        .otherwise(None)
-        .cast(pl.Int64)
-        .alias("co_submitted"),
         pl.when(base == "absolute")
         .then(pl.col("arrival_ts").dt.hour().cast(pl.Int64))
         .otherwise(None)
         .alias("hour_utc"),
     ]
+
+
+def compute_co_submitted(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Add co_submitted: non-streaming requests of the same tenant (null tenant = one group)
+    arriving in the same whole second; null unless is_streaming is false and arrival_ts known.
+
+    A group_by joined back (not a window ``over``), so the streaming engine keeps only the
+    per-(tenant, second) counts in memory.
+    """
+    second = pl.col("arrival_ts").dt.truncate("1s").alias("_second")
+    batchy = pl.col("is_streaming").not_() & pl.col("arrival_ts").is_not_null()
+    counts = (
+        lf.filter(batchy)
+        .group_by("tenant_id", second)
+        .agg(pl.len().cast(pl.Int64).alias("co_submitted"))
+    )
+    keyed = lf.with_columns(
+        pl.when(batchy).then(pl.col("arrival_ts").dt.truncate("1s")).alias("_second")
+    )
+    return keyed.join(
+        counts, on=["tenant_id", "_second"], how="left", nulls_equal=True, maintain_order="left"
+    ).drop("_second")
 
 
 def compute_arrival_features(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
@@ -87,16 +105,12 @@ def compute_arrival_features(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
         .otherwise(None)
         .alias("window_interarrival_cv"),
         pl.len().alias("_n"),
-    )
-    squares = (
-        keyed.group_by("_window", "_second")
-        .agg(pl.len().alias("_c"))
-        .group_by("_window")
-        .agg((pl.col("_c").cast(pl.Float64) ** 2).sum().alias("_c2"))
+        # Σ over the window's seconds of (arrivals in that second)²
+        (pl.col("_second").unique_counts().cast(pl.Float64) ** 2).sum().alias("_c2"),
     )
     mean = pl.col("_n") / bins
     dispersion = (pl.col("_c2") / bins - mean**2) / mean
-    stats = per_window.join(squares, on="_window").select(
+    stats = per_window.select(
         "_window",
         "window_requests_per_s",
         "window_tokens_per_s",
@@ -105,6 +119,6 @@ def compute_arrival_features(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
     )
     return (
         lf.with_columns(pl.col("arrival_ts").dt.truncate(every).alias("_window"))
-        .join(stats, on="_window", how="left")
+        .join(stats, on="_window", how="left", maintain_order="left")
         .drop("_window")
     )

@@ -41,15 +41,17 @@ def compute_model_features(
 ) -> pl.LazyFrame:
     """Add model_id, model_match, the model facts, kv_bytes and the work columns."""
     names = resolve_model_frame(lf, hardware, model_map, assume_model)
-    lf = lf.join(names.lazy(), on="model", how="left", nulls_equal=True).with_columns(
+    lf = lf.join(
+        names.lazy(), on="model", how="left", nulls_equal=True, maintain_order="left"
+    ).with_columns(
         pl.col("model_match").fill_null("unknown")
     )
     facts = hardware.facts.select(FACT_COLUMNS).with_columns(pl.col("model_id").cast(pl.String))
-    lf = lf.join(facts.lazy(), on="model_id", how="left").with_columns(
+    lf = lf.join(facts.lazy(), on="model_id", how="left", maintain_order="left").with_columns(
         (pl.col("context_tokens") * pl.col("kv_bytes_per_token")).cast(pl.Float64).alias("kv_bytes")
     )
 
-    ids = lf.select(pl.col("model_id").drop_nulls().unique()).collect().get_column("model_id")
+    ids = names.get_column("model_id").drop_nulls().unique().sort()  # the ids lf has
     costed = []
     for model_id in ids.to_list():  # a handful of models: the loop is over models, not rows
         try:
@@ -64,7 +66,8 @@ def compute_model_features(
         .alias("work_model_id"),
         known.not_().alias("work_model_assumed"),
         pl.lit(hardware.device, dtype=pl.String).alias("work_device"),
-    ).join(coeffs.lazy().rename({"model_id": "work_model_id"}), on="work_model_id", how="left")
+    ).join(coeffs.lazy().rename({"model_id": "work_model_id"}), on="work_model_id", how="left",
+           maintain_order="left")
     return lf.with_columns(compute_work_features()).drop(COEFF_COLUMNS)
 
 

@@ -1,8 +1,11 @@
 """Workload clusters: k-means on standardised log-features, with a scikit-learn contract.
 
 Fitting uses a bounded sample (``sample_size`` rows with the smallest hash of request_id, so
-the sample does not depend on row order and a 10M-row trace never enters the fit); k comes
-from the silhouette on a sample (``k_range``) unless given. Clusters are then numbered by
+the sample does not depend on row order and a 10M-row trace never enters the fit; only the
+columns the fit and the names need are collected, with polars' streaming engine). k comes
+from the silhouette (``k_range``) unless given: the k-means fits for every candidate k run on
+the first ``SILHOUETTE_SAMPLE`` rows of that hash-ordered sample, and only the chosen k is
+then fitted on the whole sample. Clusters are then numbered by
 sorting the centroids lexicographically in original units (prefill tokens, decode tokens,
 prefill work share), so numbers and names do not depend on row order or k-means' own
 numbering. Every row is assigned with a polars expression (nearest centroid).
@@ -29,6 +32,8 @@ PROFILE_COLUMNS = (
     "prefill_device_s", "decode_device_s",
 )
 SILHOUETTE_SAMPLE = 2_000
+# k-means restarts (deterministic: seeded by random_state); 3 features, so few are needed.
+N_INIT = 4
 # Parsimony: the smallest k whose silhouette is within this of the best k's is chosen
 # (silhouettes of neighbouring k often differ in the third decimal on continuous data).
 SILHOUETTE_TOLERANCE = 0.01
@@ -68,33 +73,38 @@ class WorkloadClusterer:
 
     # -- fitting ---------------------------------------------------------------------
     def _sample(self, labeled: pl.LazyFrame) -> pl.DataFrame:
+        """The ``sample_size`` rows with complete features and the smallest request_id hash,
+        in hash order, with only the columns fitting and naming need."""
         names = [name for name, _ in CLUSTER_FEATURES]
+        needed = list(dict.fromkeys(["request_id", *names, *NAME_AXES, *PROFILE_COLUMNS]))
         return (
-            labeled.filter(pl.all_horizontal(pl.col(n).is_not_null() for n in names))
+            labeled.select(needed)
+            .filter(pl.all_horizontal(pl.col(n).is_not_null() for n in names))
             .with_columns(pl.col("request_id").hash(seed=self.random_state).alias("_h"))
             .sort(["_h", "request_id"])
             .head(self.sample_size)
-            .collect()
+            .collect(engine="streaming")
         )
 
     def _choose_k(self, x: np.ndarray) -> int:
+        """k given (capped by the distinct points), else the parsimonious silhouette best over
+        ``k_range`` on the first SILHOUETTE_SAMPLE rows of ``x`` (hash order: no row-order
+        dependence)."""
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
 
-        distinct = len(np.unique(x.round(9), axis=0))
         if self.k is not None:
-            return max(1, min(self.k, distinct))
+            return max(1, min(self.k, len(np.unique(x.round(9), axis=0))))
+        sub = x[:SILHOUETTE_SAMPLE]
+        distinct = len(np.unique(sub.round(9), axis=0))
         low, high = self.k_range
         high = min(high, distinct - 1 if distinct > 2 else distinct)
         if high < 2:
             return max(1, min(distinct, low))
         scores: dict[int, float] = {}
         for k in range(low, high + 1):
-            model = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(x)
-            scores[k] = float(silhouette_score(
-                x, model.labels_, sample_size=min(SILHOUETTE_SAMPLE, len(x)),
-                random_state=self.random_state,
-            ))
+            model = KMeans(n_clusters=k, n_init=N_INIT, random_state=self.random_state).fit(sub)
+            scores[k] = float(silhouette_score(sub, model.labels_))
         self.silhouette_: dict[int, float] = scores
         best = max(scores.values())
         return min(k for k, score in scores.items() if score >= best - SILHOUETTE_TOLERANCE)
@@ -116,7 +126,7 @@ class WorkloadClusterer:
         x = (raw - mean) / scale
         self.silhouette_ = {}
         k = self._choose_k(x)
-        model = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(x)
+        model = KMeans(n_clusters=k, n_init=N_INIT, random_state=self.random_state).fit(x)
         centers = np.asarray(model.cluster_centers_)
         original = _inverse(centers * scale + mean)
         order = sorted(range(k), key=lambda i: tuple(np.round(original[i], 9)))
