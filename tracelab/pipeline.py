@@ -70,6 +70,19 @@ def _with_cache_hits(
     return base.join(hits.lazy(), on="request_id", how="left"), total, known, None
 
 
+def _materialise(frame: pl.LazyFrame, spill: Any | None) -> pl.LazyFrame:
+    """Compute the labelled frame once: the later stages each read it several times.
+
+    Small inputs are collected in memory; large ones (those ingest spilled to disk) are
+    streamed to a Parquet file in the same temporary folder and scanned from there.
+    """
+    if spill is None:
+        return frame.collect().lazy()
+    target = Path(spill.name) / "labeled.parquet"
+    frame.sink_parquet(target)
+    return pl.scan_parquet(target)
+
+
 def run_pipeline(
     paths: str | Path | Sequence[str | Path],
     *,
@@ -139,7 +152,7 @@ def run_pipeline(
                           model_map=mapping or None, assume_model=assume_model)
     tell(STEPS[2], 2, total)
     reuse = compute_reuse_curve(trace.frame, model_map=mapping or None, assume_model=assume_model)
-    frame = labeled.frame
+    frame = _materialise(labeled.frame, trace.spill)
     notes: list[str] = []
     capacity: int | None = None
     hit_tokens: int | None = None
