@@ -112,6 +112,12 @@ def fleet(s: Mapping[str, Any]) -> Section:
         f"{fmt.num(plan.get('span_hours'))} h of trace "
         f"(fleet {fmt.usd(plan.get('fleet_usd'))}, idle {fmt.usd(plan.get('idle_usd'))})."
     ]
+    gap = (plan.get("settings") or {}).get("optimality_gap") or 0.0
+    if gap > 1e-6:
+        lines.append(
+            f"The optimiser stopped within {fmt.pct(gap)} of the cheapest possible fleet "
+            "(its time limit on a large program)."
+        )
     savings = plan.get("savings") or {}
     names = {"h100": "everything on H100", "best_single": "the best single device"}
     for key, base in sorted((plan.get("baselines") or {}).items()):
