@@ -22,7 +22,7 @@ PathsLike = str | Path | Sequence[str | Path]
 # Inputs larger than this on disk are validated once and their accepted rows spilled to a
 # temporary Parquet file (streaming), so every later stage scans typed, validated columns
 # with projection pushdown instead of re-running validation over every column.
-SPILL_BYTES = 64 * 1024 * 1024
+SPILL_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
