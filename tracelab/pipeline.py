@@ -70,12 +70,22 @@ def _with_cache_hits(
     return base.join(hits.lazy(), on="request_id", how="left"), total, known, None
 
 
+# Columns no later stage reads, and the widest per row (text reasons, block-id lists,
+# paths): the labelled frame is materialised without them. `tracelab label` keeps them all.
+NOT_MATERIALISED = (
+    "label_phase_reason", "label_context_reason", "label_mode_reason", "label_model_reason",
+    "label_placement_reason", "prefix_hash_blocks", "source_file",
+)
+
+
 def _materialise(frame: pl.LazyFrame, spill: Any | None) -> pl.LazyFrame:
     """Compute the labelled frame once: the later stages each read it several times.
 
     Small inputs are collected in memory; large ones (those ingest spilled to disk) are
     streamed to a Parquet file in the same temporary folder and scanned from there.
     """
+    names = frame.collect_schema().names()
+    frame = frame.drop([name for name in NOT_MATERIALISED if name in names])
     if spill is None:
         return frame.collect().lazy()
     target = Path(spill.name) / "labeled.parquet"
