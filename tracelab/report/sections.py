@@ -112,6 +112,14 @@ def fleet(s: Mapping[str, Any]) -> Section:
         f"{fmt.num(plan.get('span_hours'))} h of trace "
         f"(fleet {fmt.usd(plan.get('fleet_usd'))}, idle {fmt.usd(plan.get('idle_usd'))})."
     ]
+    fleet_usd, idle_usd = plan.get("fleet_usd") or 0.0, plan.get("idle_usd") or 0.0
+    if fleet_usd > 0 and idle_usd / fleet_usd > 0.5:
+        lines.append(
+            f"{fmt.pct(idle_usd / fleet_usd)} of the fleet's cost is idle capacity: at this "
+            "load each model's pools need at least one whole replica (and the plan covers the "
+            f"p{fmt.num(plan.get('settings', {}).get('percentile'))} window, not the mean); "
+            "more traffic on the same fleet would cost little more."
+        )
     gap = (plan.get("settings") or {}).get("optimality_gap") or 0.0
     if gap > 1e-6:
         lines.append(
