@@ -137,17 +137,13 @@ def report(
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude,
     )
-    if executor == "inline":
-        if scheduler is not None or local_cluster is not None:
-            from tracelab.errors import ConfigError
+    from tracelab.scale.executor import make_executor
 
-            msg = "--scheduler and --local-cluster need --executor dask"
-            raise ConfigError(msg)
+    runner = make_executor(executor, scheduler=scheduler, local_cluster=local_cluster)
+    if runner is None:
         result = run_with_progress(inputs, options)
     else:
-        from tracelab.scale import make_executor
-
-        with make_executor(executor, scheduler=scheduler, local_cluster=local_cluster) as runner:
+        with runner:
             result = run_with_progress(inputs, {**options, "executor": runner})
     files = write_report(result.summary, folder)
     if as_json:

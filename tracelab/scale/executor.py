@@ -138,14 +138,17 @@ def make_executor(
     scheduler: str | None = None,
     local_cluster: int | None = None,
     processes: bool = True,
-) -> LocalExecutor | DaskExecutor:
-    """The executor a CLI's ``--executor/--scheduler/--local-cluster`` options name."""
+) -> LocalExecutor | DaskExecutor | None:
+    """The executor a CLI's ``--executor/--scheduler/--local-cluster`` options name; None
+    for ``inline`` (the whole frame in this process, no partitions)."""
+    if executor not in ("inline", "local", "dask"):
+        msg = f"unknown executor {executor!r}; use --executor inline, local or dask"
+        raise ConfigError(msg)
+    if executor != "dask" and (scheduler is not None or local_cluster is not None):
+        msg = "--scheduler and --local-cluster need --executor dask"
+        raise ConfigError(msg)
+    if executor == "inline":
+        return None
     if executor == "local":
-        if scheduler is not None or local_cluster is not None:
-            msg = "--scheduler and --local-cluster need --executor dask"
-            raise ConfigError(msg)
         return LocalExecutor()
-    if executor == "dask":
-        return DaskExecutor(scheduler, local_cluster, processes=processes)
-    msg = f"unknown executor {executor!r}; use --executor inline, local or dask"
-    raise ConfigError(msg)
+    return DaskExecutor(scheduler, local_cluster, processes=processes)
