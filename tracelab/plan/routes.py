@@ -244,19 +244,18 @@ def _same_type_options(ops: _Ops, spec: ClassSpec, p: Link,
     if pre is None:
         return []
     options: list[tuple[Any, Any, float, float]] = []
+    dec = ops.get(p.device_id, m, "decode", ctx, tpot=tpot)  # unstretched, own replica size
     dec_s = _colocated_decode(ops, spec, p.device_id)
     if dec_s is not None and op_devices(pre) == op_devices(dec_s[0]):
         options.append((pre, dec_s[0], dec_s[1], 0.0))
     else:
-        plain = ops.get(p.device_id, m, "decode", ctx, tpot=tpot)
-        sizes = sorted({op_devices(pre)} | ({op_devices(plain)} if plain is not None else set()))
+        sizes = sorted({op_devices(pre)} | ({op_devices(dec)} if dec is not None else set()))
         for size in sizes[::-1]:
             shared = _shared_replica(ops, spec, p.device_id, size, budget)
             if shared is not None:
                 options.append((*shared, 0.0))
                 break
     moved = _transfer_s(spec, p, p)
-    dec = ops.get(p.device_id, m, "decode", ctx, tpot=tpot)
     if moved is not None and dec is not None and (
         budget is None or float(pre.latency_s) + moved <= budget
     ):
