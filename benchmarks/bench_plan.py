@@ -71,7 +71,7 @@ def main() -> None:
     print(f"fleet              {plan.fleet.height} pools, ${plan.usd_per_hour:,.2f}/h")
     print(f"baseline h100      {plan.baseline_h100_usd_per_hour}")
     print(f"best single        {plan.baselines['best_single']}")
-    print(f"ledger rows        {plan.ledger.height:,}; idle ${plan.idle_usd:,.2f} "
+    print(f"ledger rows        {plan.requests:,}; idle ${plan.idle_usd:,.2f} "
           f"of ${plan.fleet_usd:,.2f}")
 
 

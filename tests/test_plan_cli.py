@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import polars as pl
 import pytest
 from conftest import invoke
 
@@ -38,6 +39,14 @@ def test_plan_on_the_sample_writes_every_export(runner, tmp_path):
     assert doc["fleet_usd"] == pytest.approx(doc["ledger_usd"] + doc["idle_usd"])
     for name in ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json"):
         assert (tmp_path / name).exists()
+    ledger = pl.read_parquet(tmp_path / "ledger.parquet")  # streamed by sink_parquet
+    assert ledger.columns == ["request_id", "class_id", "prefill_device", "decode_device",
+                              "prefill_usd", "decode_usd", "cache_hit_tokens", "prefill_tokens",
+                              "decode_tokens", "reason"]
+    assert ledger.height == doc["requests"]
+    assert ledger["prefill_usd"].sum() + ledger["decode_usd"].sum() == pytest.approx(
+        doc["ledger_usd"], rel=1e-9)
+    assert "HighsMipSolverData" not in result.stdout
 
 
 def test_infeasible_slo_is_exit_2(runner):

@@ -36,7 +36,7 @@ def test_disaggregated_optimum_by_hand():
 
 def test_ledger_charges_replica_seconds_and_identity_holds():
     plan = _fit()
-    ledger = plan.ledger.sort("request_id")
+    ledger = plan.ledger.collect().sort("request_id")
     # prefill: 50,000 tok / 1000 tok/s x $2/h; decode: 5,000 / 1000 tok/s x $1.5/h.
     assert ledger["prefill_usd"].to_list() == pytest.approx([100 / 3600] * 2)
     assert ledger["decode_usd"].to_list() == pytest.approx([7.5 / 3600] * 2)
@@ -54,10 +54,10 @@ def test_ledger_charges_replica_seconds_and_identity_holds():
 def test_cache_hits_cut_prefill_and_show_on_their_own_line():
     frame = two_requests().with_columns(cache_hit_tokens=pl.lit(25_000))
     plan = _fit(frame)
-    assert plan.ledger["cache_hit_tokens"].to_list() == [25_000, 25_000]
+    assert plan.ledger.collect()["cache_hit_tokens"].to_list() == [25_000, 25_000]
     # P halves to 500 tok/s: b colocated (1.25 + 0.1 -> 2 x $1.5 = $3/h) now wins.
     assert plan.usd_per_hour == pytest.approx(3.0)
-    assert plan.ledger["prefill_usd"].sum() == pytest.approx(2 * 25_000 / 400 * 1.5 / 3600)
+    assert plan.ledger.collect()["prefill_usd"].sum() == pytest.approx(2 * 25_000 / 400 * 1.5 / 3600)
     hits = plan.rollup.filter(pl.col("phase") == "cache-hit")
     assert hits["tokens"].to_list() == [50_000]
     assert hits["usd"].to_list() == [0.0]
@@ -116,8 +116,8 @@ def test_ledger_independent_of_row_order_and_split_is_deterministic():
     perf = FakePerf({
         "h100-sxm": FakeDevice("h100-sxm", 2.0, 1000.0, 0.5, [(8, 0.02, 100.0)]),
     })
-    a = _fit(labeled_frame(rows), perf).ledger.sort("request_id")
-    b = _fit(labeled_frame(rows[::-1]), perf).ledger.sort("request_id")
+    a = _fit(labeled_frame(rows), perf).ledger.collect().sort("request_id")
+    b = _fit(labeled_frame(rows[::-1]), perf).ledger.collect().sort("request_id")
     assert_frame_equal(a, b)
 
 
@@ -129,7 +129,7 @@ def test_batch_mode_is_planned_at_its_mean_rate_without_latency_targets():
     plan = fit_plan(labeled_frame(rows), two_devices(), window_s=60.0)
     row = plan.classes.row(0, named=True)
     assert row["prefill_tokens_per_s"] == pytest.approx(200_000 / 300)
-    assert "no per-token latency target" in plan.ledger["reason"][0]
+    assert "no per-token latency target" in plan.ledger.collect()["reason"][0]
 
 
 def test_unknown_model_is_in_the_ledger_at_zero_cost():
@@ -139,7 +139,7 @@ def test_unknown_model_is_in_the_ledger_at_zero_cost():
         {"id": "x", "t": 50, "prefill": 10, "decode": 10, "model_id": None},
     ]
     plan = _fit(labeled_frame(rows))
-    unplanned = plan.ledger.filter(pl.col("request_id") == "x")
+    unplanned = plan.ledger.filter(pl.col("request_id") == "x").collect()
     assert unplanned["prefill_usd"].to_list() == [0.0]
     assert "--model-map" in unplanned["reason"][0]
     assert plan.usd_per_hour == pytest.approx(3.5)

@@ -94,7 +94,7 @@ def write_plan(plan: Plan, directory: Path) -> list[Path]:
     paths = [directory / n for n in ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json")]
     plan.fleet.write_csv(paths[0])
     plan.fleet.write_parquet(paths[1])
-    plan.ledger.write_parquet(paths[2])
+    plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
     paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
     return paths
 

@@ -3,7 +3,8 @@
 ```python
 from tracelab.plan import fit_plan, load_slos
 plan = fit_plan(labeled.frame, perf, slos=load_slos(overrides=["interactive.tpot_s=0.02"]))
-plan.fleet, plan.usd_per_hour, plan.baselines, plan.ledger, plan.idle_usd
+plan.fleet, plan.usd_per_hour, plan.baselines, plan.ledger_groups, plan.idle_usd
+plan.ledger.sink_parquet("ledger.parquet")  # per request, lazy: stream it, never collect it
 ```
 """
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
 
 from tracelab.errors import ConfigError, InfeasibleError
+from tracelab.plan.budget import PLAN_BUDGET_S, Deadline
 from tracelab.plan.demand import compute_demand, slo_of_class
 from tracelab.plan.explain import raise_infeasible, route_reason
-from tracelab.plan.ledger import compute_ledger, compute_rollup, compute_route_table
+from tracelab.plan.ledger import (
+    compute_ledger,
+    compute_ledger_groups,
+    compute_rollup,
+    compute_route_table,
+)
 from tracelab.plan.milp import Solution, restrict, solve, solve_baselines
 from tracelab.plan.model import FLEET_SCHEMA, Plan
 from tracelab.plan.routes import (
@@ -26,6 +33,8 @@ from tracelab.plan.routes import (
 from tracelab.plan.slo import Slo, load_slos
 
 REFERENCE_DEVICE = "h100-sxm"
+# Share of PLAN_BUDGET_S the plan's own program may use before the baselines run.
+MAIN_SHARE = 0.6
 
 
 def _catalog_devices(perf: Any) -> list[Any]:
@@ -123,23 +132,18 @@ def _routes_frame(solution: Solution, reasons: dict[tuple[str, Route], str]) -> 
 
 
 def _baseline(sol: Solution | None, device: str) -> dict[str, Any] | None:
-    return None if sol is None else {"device_id": device, "usd_per_hour": sol.usd_per_hour}
+    return None if sol is None else {"device_id": device, "usd_per_hour": sol.usd_per_hour,
+                                     "optimality_gap": sol.gap}
 
 
 def _assumptions(perf: Any, devices: Sequence[Any], allowed: Sequence[str],
-                 requests: pl.LazyFrame) -> dict[str, Any]:
+                 mapping_frame: pl.DataFrame | None) -> dict[str, Any]:
     prices = [
         {"device_id": str(d.id), "usd_per_hour": getattr(d, "usd_per_hour", None),
          "source": str(getattr(d, "price_source", "") or getattr(d, "source", "") or "catalog")}
         for d in devices if str(d.id) in allowed
     ]
-    names = requests.collect_schema().names()
-    mapping: list[dict[str, Any]] = []
-    if "model" in names:
-        mapping = (
-            requests.group_by("model", "model_id").agg(pl.len().alias("requests"))
-            .sort("model", "model_id", nulls_last=True).collect().to_dicts()
-        )
+    mapping = [] if mapping_frame is None else mapping_frame.to_dicts()
     describe = getattr(perf, "assumptions", None)
     return {
         "prices": prices,
@@ -179,22 +183,32 @@ def fit_plan(
     specs = _specs(demand.classes, slos, perf)
     ids = set(allowed) | ({reference} & {str(d.id) for d in all_devices})
     links = [Link(str(d.id), getattr(d, "link_gbs", None)) for d in all_devices if str(d.id) in ids]
+    wall, cpu = time.monotonic(), time.process_time()
     every = compute_routes(perf, specs, links, precision)
+    # Routing is single-threaded Python: the CPU fraction it got calibrates the budget.
+    routing = Deadline(0.0)
+    routing.observe(time.monotonic() - wall, time.process_time() - cpu)
     main = restrict(every, lambda r: r.prefill_device in allowed and r.decode_device in allowed)
     for spec in specs:
         if not main[spec.class_id]:
             raise_infeasible(perf, spec, allowed, precision)
-    solution = solve(main)
+    # One CPU budget for every solve: the plan may use MAIN_SHARE of it, the baselines get
+    # what is left (a component past the deadline still gets MIN_SHARE_S).
+    budget = routing.part(PLAN_BUDGET_S)
+    main_budget = budget.part(MAIN_SHARE * PLAN_BUDGET_S)
+    solution = solve(main, deadline=main_budget)
+    budget.cpu_fraction = main_budget.cpu_fraction
     if solution is None:
         msg = "the optimiser found no fleet within its time limit; narrow --only or --window-s"
         raise InfeasibleError(msg)
-    ref_sol, best = solve_baselines(main)
+    ref_sol, best = solve_baselines(main, reference, deadline=budget)
     if best is not None and best[1].usd_per_hour < solution.usd_per_hour:
         # A large program stops within its gap; a baseline's routes are a subset of the
         # plan's, so its (optimal) fleet is a valid plan too and never loses to one.
         solution = best[1]
     if reference not in allowed:
-        ref_sol = solve(restrict(every, lambda r: r.single_type and r.prefill_device == reference))
+        ref_sol = solve(restrict(every, lambda r: r.single_type and r.prefill_device == reference),
+                        deadline=budget)
     by_id = {s.class_id: s for s in specs}
     reasons: dict[tuple[str, Route], str] = {}
     for class_id, chosen in solution.fractions.items():
@@ -202,12 +216,18 @@ def fit_plan(
             reasons[(class_id, route)] = route_reason(
                 by_id[class_id], route, perf, precision, reference
             )
-    ledger = compute_ledger(demand.requests, compute_route_table(solution.fractions, reasons)).collect()
+    table = compute_route_table(solution.fractions, reasons)
+    # Everything the plan reports comes from the ledger summed per (class, route) (at most
+    # one streaming pass, over the classes split across routes); the per-request ledger
+    # itself stays lazy.
+    groups = compute_ledger_groups(demand.requests, table, demand.totals)
     span_hours = demand.span_s / 3600.0
     usd_per_hour = solution.usd_per_hour
     fleet_usd = usd_per_hour * span_hours
-    ledger_usd = math.fsum(ledger["prefill_usd"].to_list()) + math.fsum(ledger["decode_usd"].to_list())
-    tokens = int(ledger.select(pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")).item() or 0)
+    ledger_usd = math.fsum([*groups["prefill_usd"], *groups["decode_usd"]])
+    tokens = int(groups.select(
+        pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")
+    ).item() or 0)
     return Plan(
         fleet=_fleet(solution),
         usd_per_hour=usd_per_hour,
@@ -217,8 +237,9 @@ def fit_plan(
         },
         routes=_routes_frame(solution, reasons),
         classes=demand.classes,
-        ledger=ledger,
-        rollup=compute_rollup(ledger),
+        ledger=compute_ledger(demand.requests, table),
+        ledger_groups=groups,
+        rollup=compute_rollup(groups),
         span_hours=span_hours,
         fleet_usd=fleet_usd,
         ledger_usd=ledger_usd,
@@ -233,7 +254,7 @@ def fit_plan(
             "reference_device": reference, "windows": demand.windows,
             "optimality_gap": solution.gap,
         },
-        assumptions=_assumptions(perf, all_devices, sorted(ids), demand.requests),
+        assumptions=_assumptions(perf, all_devices, sorted(ids), demand.model_mapping),
     )
 
 

@@ -67,10 +67,9 @@ def route_unit() -> pl.Expr:
     return ((rid.hash(seed=0) // 2048).cast(pl.Float64) / UNIT_SCALE).alias("route_u")
 
 
-def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.LazyFrame:
-    """One row per request: route, ``prefill_usd``, ``decode_usd``, ``cache_hit_tokens``,
-    ``reason`` plus the class and token columns the roll-up needs."""
-    matched = (
+def _matched(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.LazyFrame:
+    """Each request with its class's route (null route columns when the class is unplanned)."""
+    return (
         requests.with_columns(route_unit())
         .join(route_table.lazy(), on="class_id", how="left")
         .filter(
@@ -78,37 +77,100 @@ def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.Lazy
             | ((pl.col("route_u") >= pl.col("lo")) & (pl.col("route_u") < pl.col("hi")))
         )
     )
-    return matched.select(
+
+
+PREFILL_USD = (pl.col("plan_prefill_tokens") * pl.col("prefill_usd_per_token").fill_null(0.0))
+DECODE_USD = (pl.col("plan_decode_tokens") * pl.col("decode_usd_per_token").fill_null(0.0))
+TOKENS = {
+    "cache_hit_tokens": pl.col("plan_cache_hit_tokens").cast(pl.Int64),
+    "prefill_tokens": pl.col("plan_prefill_tokens").cast(pl.Int64),
+    "decode_tokens": pl.col("plan_decode_tokens").cast(pl.Int64),
+}  # ``Demand.totals`` holds their per-class sums under these names
+
+
+def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.LazyFrame:
+    """One row per request: route, ``prefill_usd``, ``decode_usd``, ``cache_hit_tokens``,
+    ``reason`` plus the class and token columns the roll-up needs. Lazy: sink it
+    (``sink_parquet``) or aggregate it, never collect a large one."""
+    return _matched(requests, route_table).select(
         "request_id",
         "class_id",
         "prefill_device",
         "decode_device",
-        (pl.col("plan_prefill_tokens") * pl.col("prefill_usd_per_token").fill_null(0.0)).alias(
-            "prefill_usd"
-        ),
-        (pl.col("plan_decode_tokens") * pl.col("decode_usd_per_token").fill_null(0.0)).alias(
-            "decode_usd"
-        ),
-        pl.col("plan_cache_hit_tokens").cast(pl.Int64).alias("cache_hit_tokens"),
-        pl.col("plan_prefill_tokens").cast(pl.Int64).alias("prefill_tokens"),
-        pl.col("plan_decode_tokens").cast(pl.Int64).alias("decode_tokens"),
+        PREFILL_USD.alias("prefill_usd"),
+        DECODE_USD.alias("decode_usd"),
+        *[expr.alias(name) for name, expr in TOKENS.items()],
         pl.col("reason").fill_null(UNPLANNED_REASON),
     )
 
 
-def compute_rollup(ledger: pl.DataFrame) -> pl.DataFrame:
+GROUPS_SCHEMA: dict[str, pl.DataType] = {
+    "class_id": pl.String(), "prefill_device": pl.String(), "decode_device": pl.String(),
+    "reason": pl.String(), "requests": pl.Int64(), "prefill_tokens": pl.Int64(),
+    "decode_tokens": pl.Int64(), "cache_hit_tokens": pl.Int64(), "prefill_usd": pl.Float64(),
+    "decode_usd": pl.Float64(),
+}
+
+
+def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
+                          totals: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The ledger summed per (class, route): ``requests``, token totals and $ — everything
+    the plan reports, without materialising a per-request row.
+
+    A class on one route takes its sums from ``totals`` (per class: ``requests``, the
+    ``plan_prefill_tokens``/``plan_decode_tokens`` float sums and the integer token totals,
+    as ``Demand.totals``); only the requests of classes split across routes are read again,
+    in one streaming ``group_by`` by (class, route row). Without ``totals`` every request is
+    read. Devices and ``reason`` are joined to the few groups afterwards."""
+    table = route_table.with_row_index("route")
+    charges = table.drop("reason", "prefill_device", "decode_device")
+    split = table.group_by("class_id").len().filter(pl.col("len") > 1)["class_id"]
+    frames = []
+    if totals is not None:
+        single = totals.filter(~pl.col("class_id").is_in(split.implode()))
+        frames.append(
+            single.join(charges, on="class_id", how="left").select(
+                "class_id", "route", pl.col("requests").cast(pl.Int64), *TOKENS,
+                PREFILL_USD.alias("prefill_usd"), DECODE_USD.alias("decode_usd"),
+            )
+        )
+    if totals is None or split.len():
+        rows = requests if totals is None else requests.filter(pl.col("class_id").is_in(split.implode()))
+        frames.append(
+            _matched(rows, charges)
+            .group_by("class_id", "route")
+            .agg(
+                pl.len().cast(pl.Int64).alias("requests"),
+                *[expr.sum().alias(name) for name, expr in TOKENS.items()],
+                PREFILL_USD.sum().alias("prefill_usd"),
+                DECODE_USD.sum().alias("decode_usd"),
+            )
+            .collect(engine="streaming")
+        )
+    routes = table.select("route", "prefill_device", "decode_device", "reason")
+    return (
+        pl.concat(frames, how="vertical_relaxed")
+        .join(routes, on="route", how="left")
+        .with_columns(pl.col("reason").fill_null(UNPLANNED_REASON))
+        .select([pl.col(c).cast(t) for c, t in GROUPS_SCHEMA.items()])
+        .sort("class_id", "prefill_device", "decode_device", nulls_last=True)
+    )
+
+
+def compute_rollup(groups: pl.DataFrame) -> pl.DataFrame:
     """Tokens and $ by label (class) × phase × device, with shares of all tokens and all
-    ledger $. Cache hits get their own line: tokens that never needed prefill, $0."""
+    ledger $, from the ledger's groups (``compute_ledger_groups``; a per-request ledger
+    frame works too). Cache hits get their own line: tokens that never needed prefill, $0."""
     parts = [
-        ledger.select(
+        groups.select(
             "class_id", pl.lit("prefill").alias("phase"), pl.col("prefill_device").alias("device"),
             pl.col("prefill_tokens").alias("tokens"), pl.col("prefill_usd").alias("usd"),
         ),
-        ledger.select(
+        groups.select(
             "class_id", pl.lit("decode").alias("phase"), pl.col("decode_device").alias("device"),
             pl.col("decode_tokens").alias("tokens"), pl.col("decode_usd").alias("usd"),
         ),
-        ledger.select(
+        groups.select(
             "class_id", pl.lit("cache-hit").alias("phase"), pl.lit(None, pl.String).alias("device"),
             pl.col("cache_hit_tokens").alias("tokens"), pl.lit(0.0).alias("usd"),
         ),

@@ -25,8 +25,12 @@ class Plan:
     ``fleet``: one row per (device, model, replica shape) with ``replicas``, ``devices``
     (replicas × devices per replica), ``usd_per_hour`` (for all its replicas) and ``role``
     (prefill, decode, colocated or prefill+decode). ``baselines``: ``h100`` and
-    ``best_single`` (each None when infeasible) with their $/h. ``ledger``: one row per
-    request. ``fleet_usd = usd_per_hour × span_hours = Σ ledger $ + idle_usd``.
+    ``best_single`` (each None when infeasible) with their $/h and optimality gap.
+    ``ledger``: one row per request, lazy (a plan over the input: ``sink_parquet`` it or
+    aggregate it). ``ledger_groups``: the ledger summed per (class, route) — ``requests``,
+    token totals, ``prefill_usd``/``decode_usd`` and the route's ``reason`` — from which
+    ``ledger_usd``, ``tokens`` and ``rollup`` come.
+    ``fleet_usd = usd_per_hour × span_hours = Σ ledger $ + idle_usd``.
     """
 
     fleet: pl.DataFrame
@@ -34,7 +38,8 @@ class Plan:
     baselines: dict[str, dict[str, Any] | None]
     routes: pl.DataFrame
     classes: pl.DataFrame
-    ledger: pl.DataFrame
+    ledger: pl.LazyFrame
+    ledger_groups: pl.DataFrame
     rollup: pl.DataFrame
     span_hours: float
     fleet_usd: float
@@ -45,6 +50,16 @@ class Plan:
     slos: dict[str, dict[str, Any]]
     settings: dict[str, Any]
     assumptions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        """Requests in the ledger (planned or not)."""
+        return int(self.ledger_groups["requests"].sum() or 0)
+
+    @property
+    def cache_hit_tokens(self) -> int:
+        """Prompt tokens served from cache (the log's cached tokens plus simulated hits)."""
+        return int(self.ledger_groups["cache_hit_tokens"].sum() or 0)
 
     @property
     def baseline_h100_usd_per_hour(self) -> float | None:
@@ -80,7 +95,7 @@ class Plan:
             "idle_usd": self.idle_usd,
             "tokens": self.tokens,
             "usd_per_mtok": self.usd_per_mtok,
-            "requests": self.ledger.height,
+            "requests": self.requests,
             "fleet": _records(self.fleet),
             "routes": _records(self.routes),
             "classes": _records(self.classes),

@@ -61,11 +61,12 @@ def _token_flow(rollup: pl.DataFrame) -> list[dict[str, Any]]:
     return flow.to_dicts()
 
 
-def _top_reasons(ledger: pl.DataFrame) -> list[dict[str, Any]]:
+def _top_reasons(groups: pl.DataFrame) -> list[dict[str, Any]]:
+    """The most common routing reasons, from the ledger summed per (class, route)."""
     usd = pl.col("prefill_usd").fill_null(0.0) + pl.col("decode_usd").fill_null(0.0)
     return (
-        ledger.group_by("reason")
-        .agg(pl.len().alias("requests"), usd.sum().alias("usd"))
+        groups.group_by("reason")
+        .agg(pl.col("requests").sum(), usd.sum().alias("usd"))
         .sort(["requests", "reason"], descending=[True, False])
         .head(TOP_REASONS)
         .to_dicts()
@@ -89,7 +90,6 @@ def summarize_plan(plan: Any) -> dict[str, Any]:
         }
 
     fleet = plan.fleet.sort("device_id", "model_id", "role").to_dicts()
-    ledger = plan.ledger
     return {
         "usd_per_hour": plan.usd_per_hour,
         "usd_per_mtok": plan.usd_per_mtok,
@@ -98,8 +98,7 @@ def summarize_plan(plan: Any) -> dict[str, Any]:
         "ledger_usd": plan.ledger_usd,
         "idle_usd": plan.idle_usd,
         "tokens": plan.tokens,
-        "cache_hit_tokens": int(ledger["cache_hit_tokens"].fill_null(0).sum())
-        if "cache_hit_tokens" in ledger.columns else 0,
+        "cache_hit_tokens": plan.cache_hit_tokens,
         "baselines": {
             "h100": baseline("h100", "all on {device}"),
             "best_single": baseline("best_single", "best single device ({device})"),
@@ -107,7 +106,7 @@ def summarize_plan(plan: Any) -> dict[str, Any]:
         "savings": plan.savings(),
         "fleet": fleet,
         "token_flow": _token_flow(plan.rollup),
-        "top_reasons": _top_reasons(ledger),
+        "top_reasons": _top_reasons(plan.ledger_groups),
         "settings": {k: v for k, v in sorted(plan.settings.items())},
     }
 
