@@ -135,3 +135,21 @@ def test_nothing_is_lost(tmp_path: Path, rows: list[tuple[str, str, str, str]]) 
     kept = trace.frame.collect()["source_row"].to_list()
     dropped = trace.rejected["source_row"].to_list()
     assert sorted(kept + dropped) == list(range(1, len(rows) + 1))
+
+
+def test_large_inputs_drop_the_same_rows_without_rerunning_the_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracelab.ingest.reader as reader
+
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD)
+    small = read_trace(path)
+    monkeypatch.setattr(reader, "LARGE_BYTES", 0)
+    large = read_trace(path)
+    assert small.workdir is None
+    assert large.workdir is not None
+    assert large.rejected.equals(small.rejected)
+    assert large.frame.collect().equals(small.frame.collect())
+    pieces = pl.concat([piece.collect() for piece in large.slices(4)])
+    assert pieces.equals(small.frame.collect())

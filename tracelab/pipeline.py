@@ -70,29 +70,6 @@ def _with_cache_hits(
     return base.join(hits.lazy(), on="request_id", how="left"), total, known, None
 
 
-# Columns no later stage reads, and the widest per row (text reasons, block-id lists,
-# paths): the labelled frame is materialised without them. `tracelab label` keeps them all.
-NOT_MATERIALISED = (
-    "label_phase_reason", "label_context_reason", "label_mode_reason", "label_model_reason",
-    "label_placement_reason", "prefix_hash_blocks", "source_file",
-)
-
-
-def _materialise(frame: pl.LazyFrame, spill: Any | None) -> pl.LazyFrame:
-    """Compute the labelled frame once: the later stages each read it several times.
-
-    Small inputs are collected in memory; large ones (those ingest spilled to disk) are
-    streamed to a Parquet file in the same temporary folder and scanned from there.
-    """
-    names = frame.collect_schema().names()
-    frame = frame.drop([name for name in NOT_MATERIALISED if name in names])
-    if spill is None:
-        return frame.collect().lazy()
-    target = Path(spill.name) / "labeled.parquet"
-    frame.sink_parquet(target)
-    return pl.scan_parquet(target)
-
-
 def run_pipeline(
     paths: str | Path | Sequence[str | Path],
     *,
@@ -132,7 +109,7 @@ def run_pipeline(
     from tracelab.hardware.perf import PerfModel
     from tracelab.hardware.profile import load_profile
     from tracelab.ingest import read_trace
-    from tracelab.labels import label_trace, load_label_config
+    from tracelab.labels import cluster_labeled, load_label_config, materialise_labels
     from tracelab.plan import fit_plan, load_slos
     from tracelab.report.aggregate import compute_aggregates
     from tracelab.report.stages import (
@@ -158,11 +135,13 @@ def run_pipeline(
     tell(STEPS[0], 0, total)
     trace = read_trace(paths, format=format, strict=strict)
     tell(STEPS[1], 1, total)
-    labeled = label_trace(trace.frame, config=label_config, k=k, random_state=random_state,
-                          model_map=mapping or None, assume_model=assume_model)
+    features = materialise_labels(trace, config=label_config, model_map=mapping or None,
+                                  assume_model=assume_model)
+    labeled = cluster_labeled(features, config=label_config, k=k, random_state=random_state,
+                              model_map=mapping or None, assume_model=assume_model)
     tell(STEPS[2], 2, total)
     reuse = compute_reuse_curve(trace.frame, model_map=mapping or None, assume_model=assume_model)
-    frame = _materialise(labeled.frame, trace.spill)
+    frame = labeled.frame
     notes: list[str] = []
     capacity: int | None = None
     hit_tokens: int | None = None

@@ -2,8 +2,8 @@
 
 ``FEATURES`` lists every column with unit, formula and inputs; ``compute_features`` adds
 them to the canonical request frame lazily (a few tiny collects: distinct model names).
-Every join keeps the left (input) order, so the plan needs no final sort and runs on polars'
-streaming engine; features that need other rows are group_bys or one sort of the sessioned
+Every join keeps the left (input) order unless ``keep_order=False``, so the plan needs no
+final sort and runs on polars' streaming engine; features that need other rows are group_bys or one sort of the sessioned
 rows, joined back on a private row index.
 """
 
@@ -13,8 +13,11 @@ import polars as pl
 
 from tracelab.features.context import (
     ROW,
+    ContextTables,
+    Order,
     compute_arrival_features,
     compute_co_submitted,
+    compute_context_tables,
     compute_evidence_features,
     compute_session_features,
 )
@@ -26,8 +29,10 @@ from tracelab.features.work import compute_model_features, compute_work_features
 __all__ = [
     "FEATURES",
     "FEATURE_NAMES",
+    "ContextTables",
     "Feature",
     "ReferenceHardware",
+    "compute_context_tables",
     "compute_features",
     "compute_work_features",
     "describe_features",
@@ -42,21 +47,30 @@ def compute_features(
     assume_model: str | None = None,
     window_s: float = 60.0,
     hardware: ReferenceHardware | None = None,
+    context: ContextTables | None = None,
+    keep_order: bool = True,
 ) -> pl.LazyFrame:
     """The canonical frame plus every column of ``FEATURES``, rows in input order.
 
     ``model_map`` maps logged names to registry ids (``--model-map NAME=ID``);
     ``assume_model`` is used for names the registry does not know and for rows without a
     model. ``hardware`` defaults to ``load_reference_hardware()`` (h100-sxm, bf16, decode
-    batch 32, reference model llama-3.1-8b).
+    batch 32, reference model llama-3.1-8b). ``context`` (``compute_context_tables`` of
+    the whole trace) is given when ``frame`` is one part of a trace holding whole sessions,
+    so arrival-window and co-submission features still see every request.
+    ``keep_order=False`` lets the rows come out in any order (faster joins), for callers
+    that only aggregate them.
     """
     if hardware is None:
         hardware = load_reference_hardware()
     input_columns = frame.collect_schema().names()
     lf = frame.with_row_index(ROW).with_columns(compute_token_features())
     lf = compute_model_features(lf, hardware, model_map, assume_model)
-    lf = compute_session_features(lf)
-    lf = compute_co_submitted(lf.with_columns(compute_evidence_features()))
-    lf = compute_arrival_features(lf, window_s)
+    order: Order = "left" if keep_order else "none"
+    lf = compute_session_features(lf, order)
+    lf = compute_co_submitted(lf.with_columns(compute_evidence_features()),
+                              None if context is None else context.co_submitted, order)
+    lf = compute_arrival_features(lf, window_s, None if context is None else context.windows,
+                                  order)
     kept = [c for c in input_columns if c not in FEATURE_NAMES]
     return lf.select(*kept, *FEATURE_NAMES)

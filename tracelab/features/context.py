@@ -6,17 +6,23 @@ so a request's values never depend on the order of the input rows. Times are sec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import polars as pl
 
 ROW = "_row"
 _US = 1_000_000.0
+# Joins back onto the requests keep their order ("left") unless the caller does not need it
+# ("none": faster, e.g. when the rows are only aggregated later).
+Order = Literal["left", "none"]
 
 
 def _seconds(delta: pl.Expr) -> pl.Expr:
     return delta.dt.total_microseconds().cast(pl.Float64) / _US
 
 
-def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
+def compute_session_features(lf: pl.LazyFrame, order: Order = "left") -> pl.LazyFrame:
     """Add turn_index, session_turns, session_context_tokens, think_time_s (null without a
     session_id: sessions are never inferred).
 
@@ -24,14 +30,14 @@ def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
     this arrival minus the previous turn's end (its arrival + e2e_latency_s when known, else
     its arrival, which makes the gap an upper bound); it is negative when turns overlap.
     """
-    order = ["session_id", "arrival_ts", "source_file", "source_row", "request_id"]
+    keys = ["session_id", "arrival_ts", "source_file", "source_row", "request_id"]
     prev_end = pl.col("arrival_ts").shift(1) + pl.duration(
         microseconds=(pl.col("e2e_latency_s").shift(1).fill_null(0.0) * _US).round(0).cast(pl.Int64)
     )
     sessions = (
         lf.filter(pl.col("session_id").is_not_null())
-        .select(ROW, *order, "e2e_latency_s", "context_tokens")
-        .sort(order, nulls_last=True)
+        .select(ROW, *keys, "e2e_latency_s", "context_tokens")
+        .sort(keys, nulls_last=True)
         .select(
             ROW,
             (pl.int_range(pl.len()).over("session_id") + 1).cast(pl.Int64).alias("turn_index"),
@@ -40,7 +46,7 @@ def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
             _seconds(pl.col("arrival_ts") - prev_end).over("session_id").alias("think_time_s"),
         )
     )
-    return lf.join(sessions, on=ROW, how="left", maintain_order="left")
+    return lf.join(sessions, on=ROW, how="left", maintain_order=order)
 
 
 def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]:
@@ -59,36 +65,45 @@ def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]
     ]
 
 
-def compute_co_submitted(lf: pl.LazyFrame) -> pl.LazyFrame:
+def _second_key() -> pl.Expr:
+    batchy = pl.col("is_streaming").not_() & pl.col("arrival_ts").is_not_null()
+    return pl.when(batchy).then(pl.col("arrival_ts").dt.truncate("1s")).alias("_second")
+
+
+def compute_co_submitted_counts(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """[tenant_id, _second, co_submitted]: non-streaming arrivals per tenant and whole second."""
+    return (
+        lf.select("tenant_id", _second_key())
+        .drop_nulls("_second")
+        .group_by("tenant_id", "_second")
+        .agg(pl.len().cast(pl.Int64).alias("co_submitted"))
+    )
+
+
+def compute_co_submitted(
+    lf: pl.LazyFrame, counts: pl.DataFrame | None = None, order: Order = "left"
+) -> pl.LazyFrame:
     """Add co_submitted: non-streaming requests of the same tenant (null tenant = one group)
     arriving in the same whole second; null unless is_streaming is false and arrival_ts known.
 
     A group_by joined back (not a window ``over``), so the streaming engine keeps only the
-    per-(tenant, second) counts in memory.
+    per-(tenant, second) counts in memory. ``counts`` (``compute_co_submitted_counts`` of the
+    whole trace) is given when ``lf`` is one part of it.
     """
-    second = pl.col("arrival_ts").dt.truncate("1s").alias("_second")
-    batchy = pl.col("is_streaming").not_() & pl.col("arrival_ts").is_not_null()
-    counts = (
-        lf.filter(batchy)
-        .group_by("tenant_id", second)
-        .agg(pl.len().cast(pl.Int64).alias("co_submitted"))
-    )
-    keyed = lf.with_columns(
-        pl.when(batchy).then(pl.col("arrival_ts").dt.truncate("1s")).alias("_second")
-    )
-    return keyed.join(
-        counts, on=["tenant_id", "_second"], how="left", nulls_equal=True, maintain_order="left"
+    table = compute_co_submitted_counts(lf) if counts is None else counts.lazy()
+    return lf.with_columns(_second_key()).join(
+        table, on=["tenant_id", "_second"], how="left", nulls_equal=True, maintain_order=order
     ).drop("_second")
 
 
-def compute_arrival_features(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
-    """Add window_requests_per_s, window_tokens_per_s, window_interarrival_cv and
-    window_dispersion over tumbling windows of ``window_s`` seconds aligned to the epoch.
+def compute_window_stats(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
+    """[_window, window_requests_per_s, window_tokens_per_s, window_interarrival_cv,
+    window_dispersion] per tumbling window of ``window_s`` seconds aligned to the epoch.
 
     Dispersion is the variance / mean of per-second counts over the window's
     ``window_s`` one-second bins (empty bins count as 0): 1 for Poisson arrivals.
     """
-    every = f"{round(window_s * _US)}us"
+    every = _every(window_s)
     bins = window_s  # one-second bins per window
     keyed = lf.select(
         pl.col("arrival_ts").dt.truncate(every).alias("_window"),
@@ -110,15 +125,52 @@ def compute_arrival_features(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
     )
     mean = pl.col("_n") / bins
     dispersion = (pl.col("_c2") / bins - mean**2) / mean
-    stats = per_window.select(
+    return per_window.select(
         "_window",
         "window_requests_per_s",
         "window_tokens_per_s",
         "window_interarrival_cv",
         dispersion.alias("window_dispersion"),
     )
+
+
+def _every(window_s: float) -> str:
+    return f"{round(window_s * _US)}us"
+
+
+def compute_arrival_features(
+    lf: pl.LazyFrame, window_s: float, stats: pl.DataFrame | None = None, order: Order = "left"
+) -> pl.LazyFrame:
+    """Add window_requests_per_s, window_tokens_per_s, window_interarrival_cv and
+    window_dispersion (``compute_window_stats``) to every request by its window.
+
+    ``stats`` (``compute_window_stats`` of the whole trace) is given when ``lf`` is one part
+    of it.
+    """
+    table = compute_window_stats(lf, window_s) if stats is None else stats.lazy()
     return (
-        lf.with_columns(pl.col("arrival_ts").dt.truncate(every).alias("_window"))
-        .join(stats, on="_window", how="left", maintain_order="left")
+        lf.with_columns(pl.col("arrival_ts").dt.truncate(_every(window_s)).alias("_window"))
+        .join(table, on="_window", how="left", maintain_order=order)
         .drop("_window")
     )
+
+
+@dataclass(frozen=True)
+class ContextTables:
+    """The whole trace's per-window arrival statistics and per-(tenant, second)
+    co-submission counts, for computing features one part of the trace at a time."""
+
+    windows: pl.DataFrame
+    co_submitted: pl.DataFrame
+
+
+def compute_context_tables(frame: pl.LazyFrame, window_s: float) -> ContextTables:
+    """Both tables of ``frame`` (canonical columns) in one streaming pass; they are small:
+    one row per window, and per (tenant, second) with non-streaming arrivals."""
+    tokens = frame.with_columns((pl.col("input_tokens") + pl.col("output_tokens"))
+                                .alias("context_tokens"))
+    windows, counts = pl.collect_all(
+        [compute_window_stats(tokens, window_s), compute_co_submitted_counts(frame)],
+        engine="streaming",
+    )
+    return ContextTables(windows=windows, co_submitted=counts)

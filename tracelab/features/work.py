@@ -33,21 +33,41 @@ def resolve_model_frame(
     )
 
 
+def _lookup(key: str, table: pl.DataFrame, value: str) -> pl.Expr:
+    """``table[value]`` where ``table[key]`` equals column ``key`` (null key included), as
+    a per-row replace over a handful of models: no join, so no row shuffling."""
+    dtype = table.schema[value]
+    keyed = table.filter(pl.col(key).is_not_null())
+    expr = pl.col(key).replace_strict(
+        keyed.get_column(key), keyed.get_column(value), default=None, return_dtype=dtype
+    )
+    missing = table.filter(pl.col(key).is_null())
+    if missing.height:
+        expr = pl.when(pl.col(key).is_null()).then(
+            pl.lit(missing.item(0, value), dtype=dtype)).otherwise(expr)
+    return expr
+
+
 def compute_model_features(
     lf: pl.LazyFrame,
     hardware: ReferenceHardware,
     model_map: dict[str, str] | None = None,
     assume_model: str | None = None,
 ) -> pl.LazyFrame:
-    """Add model_id, model_match, the model facts, kv_bytes and the work columns."""
+    """Add model_id, model_match, the model facts, kv_bytes and the work columns.
+
+    The tables are per model (a handful of rows), applied as lookups rather than joins.
+    """
     names = resolve_model_frame(lf, hardware, model_map, assume_model)
-    lf = lf.join(
-        names.lazy(), on="model", how="left", nulls_equal=True, maintain_order="left"
-    ).with_columns(
-        pl.col("model_match").fill_null("unknown")
+    lf = lf.with_columns(
+        _lookup("model", names, "model_id").alias("model_id"),
+        _lookup("model", names, "model_match").fill_null("unknown").alias("model_match"),
     )
     facts = hardware.facts.select(FACT_COLUMNS).with_columns(pl.col("model_id").cast(pl.String))
-    lf = lf.join(facts.lazy(), on="model_id", how="left", maintain_order="left").with_columns(
+    facts = facts.filter(pl.col("model_id").is_not_null())
+    lf = lf.with_columns(
+        _lookup("model_id", facts, name).alias(name) for name in FACT_COLUMNS if name != "model_id"
+    ).with_columns(
         (pl.col("context_tokens") * pl.col("kv_bytes_per_token")).cast(pl.Float64).alias("kv_bytes")
     )
 
@@ -59,15 +79,15 @@ def compute_model_features(
         except TracelabError:
             continue
         costed.append(model_id)
-    coeffs = hardware.coefficient_frame([*costed, hardware.reference_model])
+    coeffs = hardware.coefficient_frame([*costed, hardware.reference_model]).rename(
+        {"model_id": "work_model_id"})
     known = pl.col("model_id").is_in(costed).fill_null(False)
     lf = lf.with_columns(
         pl.when(known).then(pl.col("model_id")).otherwise(pl.lit(hardware.reference_model))
         .alias("work_model_id"),
         known.not_().alias("work_model_assumed"),
         pl.lit(hardware.device, dtype=pl.String).alias("work_device"),
-    ).join(coeffs.lazy().rename({"model_id": "work_model_id"}), on="work_model_id", how="left",
-           maintain_order="left")
+    ).with_columns(_lookup("work_model_id", coeffs, name).alias(name) for name in COEFF_COLUMNS)
     return lf.with_columns(compute_work_features()).drop(COEFF_COLUMNS)
 
 

@@ -82,6 +82,35 @@ def _parse_failed(name: str, target: pl.DataType) -> pl.Expr:
     return failed
 
 
+def _typed(frame: pl.LazyFrame, schema: pl.Schema, source_file: str) -> pl.LazyFrame:
+    present = [name for name in CANONICAL_SCHEMA if name in schema]
+    frame = frame.with_columns(
+        _parse(name, schema[name], CANONICAL_SCHEMA[name]).alias(name) for name in present
+    )
+    return conform(frame).with_columns(
+        pl.col("status").str.strip_chars().str.to_lowercase().fill_null("ok"),
+        pl.lit(source_file).alias("source_file"),
+    )
+
+
+def typed(frame: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
+    """The canonical columns parsed to their types, as ``check`` gives them, without the
+    rules: every row, usable or not. Cheap and projection-friendly (a column is parsed only
+    when read); ``without_rejected`` then drops the rows ``check`` rejected."""
+    return _typed(frame, frame.collect_schema(), source_file)
+
+
+def without_rejected(typed_frame: pl.LazyFrame, rejects: pl.DataFrame) -> pl.LazyFrame:
+    """``typed_frame`` (one file) minus its rows in ``rejects`` (by source_row): the same
+    rows and values as ``accepted(check(...))`` once the rejected rows are known."""
+    frame = typed_frame
+    if rejects.height:
+        rows = rejects.get_column("source_row").implode()
+        frame = frame.filter(~pl.col("source_row").is_in(rows))
+    names = frame.collect_schema().names()
+    return conform(frame.drop([n for n in names if n.startswith("__")]))
+
+
 def check(frame: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
     """Typed canonical columns plus ``__reject_*`` columns (null on usable rows)."""
     schema = frame.collect_schema()
@@ -93,14 +122,7 @@ def check(frame: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
         for name in present
         if f"{RAW_PREFIX}{name}" not in schema
     ]
-    frame = frame.with_columns(raws)
-    frame = frame.with_columns(
-        _parse(name, schema[name], CANONICAL_SCHEMA[name]).alias(name) for name in present
-    )
-    frame = conform(frame).with_columns(
-        pl.col("status").str.strip_chars().str.to_lowercase().fill_null("ok"),
-        pl.lit(source_file).alias("source_file"),
-    )
+    frame = _typed(frame.with_columns(raws), schema, source_file)
     for name in CANONICAL_SCHEMA:  # absent columns have no raw text: nothing to report
         if f"{RAW_PREFIX}{name}" not in frame.collect_schema():
             frame = frame.with_columns(pl.lit(None, pl.String).alias(f"{RAW_PREFIX}{name}"))

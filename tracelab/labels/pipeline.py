@@ -143,7 +143,25 @@ def label_trace(
         frame, model_map=model_map, assume_model=assume_model, window_s=cfg.window_s, hardware=hw
     )
     labeled = compute_labels(features, cfg, edge_devices=hw.edge_devices)
+    return cluster_labeled(labeled, config=cfg, clusterer=clusterer, k=k,
+                           random_state=random_state, model_map=model_map,
+                           assume_model=assume_model)
+
+
+def cluster_labeled(
+    labeled: pl.LazyFrame,
+    *,
+    config: LabelConfig,
+    clusterer: WorkloadClusterer | None = None,
+    k: int | None = None,
+    random_state: int = 0,
+    model_map: dict[str, str] | None = None,
+    assume_model: str | None = None,
+) -> LabeledTrace:
+    """Clusters (fitted unless ``clusterer`` is given) and the summary of a frame that
+    already has its features and labels (``label_trace``'s second half; the pipeline passes
+    the frame ``tracelab.labels.materialise_labels`` computed once)."""
     model = clusterer or WorkloadClusterer(k=k, random_state=random_state).fit(labeled)
     out = model.assign(labeled)
-    summary = summarize(out, model, cfg, model_map, assume_model)
+    summary = summarize(out, model, config, model_map, assume_model)
     return LabeledTrace(frame=out, clusterer=model, summary=summary)

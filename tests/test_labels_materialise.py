@@ -1,0 +1,71 @@
+"""materialise_labels: features and labels computed once, in memory for small traces and
+partition by partition in the work folder for large ones, with the same values."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import tracelab.ingest.reader as reader
+import tracelab.labels.materialise as materialise
+from tracelab.features import FEATURE_NAMES, compute_context_tables, compute_features
+from tracelab.ingest import read_trace
+from tracelab.labels import LABEL_COLUMNS, NOT_MATERIALISED, compute_labels, materialise_labels
+from tracelab.resources import sample_traces_dir
+
+SESSION = ("turn_index", "session_turns", "session_context_tokens", "think_time_s")
+KEEP = [c for c in ("request_id", *FEATURE_NAMES, *LABEL_COLUMNS)]
+
+
+def _sample() -> str:
+    return str(sample_traces_dir() / "sample.canonical.parquet")
+
+
+def _by_id(frame: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    return frame.lazy().select(KEEP).collect().sort("request_id")
+
+
+def _expected(path: str) -> pl.DataFrame:
+    trace = read_trace(path)
+    return _by_id(compute_labels(compute_features(trace.frame)))
+
+
+def test_small_trace_is_collected_in_memory_with_the_same_values() -> None:
+    trace = read_trace(_sample())
+    assert trace.workdir is None
+    frame = materialise_labels(trace)
+    assert not set(NOT_MATERIALISED) & set(frame.collect_schema().names())
+    assert_frame_equal(_by_id(frame), _expected(_sample()))
+
+
+def test_partitions_keep_window_and_co_submission_features_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reader, "LARGE_BYTES", 0)  # treat the sample as large
+    monkeypatch.setattr(materialise, "PARTITION_ROWS", 1_000)
+    trace = read_trace(_sample())
+    assert trace.workdir is not None
+    assert trace.rows_accepted > 3_000
+    got = _by_id(materialise_labels(trace))
+    want = _expected(_sample())
+    assert got.height == want.height
+    exact = [c for c in KEEP if c not in SESSION and c != "label_mode"]
+    assert_frame_equal(got.select(exact), want.select(exact))
+    # Session features see a session's turns inside its partition only: a session cut by a
+    # boundary restarts its count, so turn_index can only be lower, never higher.
+    assert (got["turn_index"].fill_null(0) <= want["turn_index"].fill_null(0)).all()
+    same = (got["turn_index"] == want["turn_index"]).fill_null(True)
+    assert same.mean() > 0.9  # type: ignore[operator]
+
+
+def test_context_tables_of_the_whole_trace_fix_a_part() -> None:
+    frame = read_trace(_sample()).frame.collect()
+    part = frame.head(700)
+    context = compute_context_tables(frame.lazy(), 60.0)
+    whole = compute_features(frame.lazy()).collect().head(700)
+    alone = compute_features(part.lazy()).collect()
+    fixed = compute_features(part.lazy(), context=context).collect()
+    cols = ["window_requests_per_s", "window_dispersion", "co_submitted"]
+    assert_frame_equal(fixed.select(cols), whole.select(cols))
+    assert not alone.select(cols).equals(whole.select(cols))
