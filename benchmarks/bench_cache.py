@@ -3,12 +3,14 @@
 Run: ``python benchmarks/bench_cache.py [N_REFERENCES]``. Prints timings and the SHARDS
 hit-ratio error against the exact curve. Not a test: timings depend on the machine.
 
-``python benchmarks/bench_cache.py --trace PATH [--sample-rate R] [--old-api]`` measures what
-``tracelab report`` does on a real trace file: ``compute_reuse_curve`` then the per-request
-hits at the 80% knee capacity (``ReuseResult.compute_cache_hits``; ``--old-api`` calls the
-standalone ``compute_cache_hits(frame, capacity)`` instead, which also runs on older
-versions of tracelab for a before/after comparison). Prints wall seconds per step and the
-process's peak RSS (``ru_maxrss``); run one measurement per process.
+``python benchmarks/bench_cache.py --trace PATH [--sample-rate R] [--old-api] [--scan]``
+measures what ``tracelab report`` does on a real trace file: ``compute_reuse_curve`` then the
+per-request hits at the 80% knee capacity (``ReuseResult.compute_cache_hits_by_row``, keyed by
+row; ``--old-api`` calls the standalone exact ``compute_cache_hits(frame, capacity)`` instead,
+which also runs on older versions of tracelab for a before/after comparison). ``--scan``
+scans the Parquet file directly instead of ingesting it first (the cache stage alone).
+Prints wall and CPU seconds per step and the process's peak RSS (``ru_maxrss``); run one
+measurement per process.
 
 The synthetic trace mimics Mooncake's shape: each request reads a shared system-prompt
 block, then a Zipf-popular document prefix of a few blocks, then its own fresh blocks.
@@ -63,7 +65,7 @@ def synthetic_frame(n_refs: int, seed: int = 0) -> pl.LazyFrame:
     )
 
 
-def measure_trace(path: str, sample_rate: float | None, old_api: bool) -> None:
+def measure_trace(path: str, sample_rate: float | None, old_api: bool, scan: bool) -> None:
     """One trace, one process: curve + per-request hits, wall times and peak RSS."""
     import resource
 
@@ -71,8 +73,10 @@ def measure_trace(path: str, sample_rate: float | None, old_api: bool) -> None:
     from tracelab.ingest import read_trace
 
     t0 = time.perf_counter()
-    frame = read_trace([path]).frame
+    trace = None if scan else read_trace([path])
+    frame = pl.scan_parquet(path) if trace is None else trace.frame
     t1 = time.perf_counter()
+    c1 = time.process_time()
     kwargs = {} if sample_rate is None else {"sample_rate": sample_rate}
     result = compute_reuse_curve(frame, **kwargs)  # type: ignore[arg-type]
     t2 = time.perf_counter()
@@ -81,8 +85,9 @@ def measure_trace(path: str, sample_rate: float | None, old_api: bool) -> None:
     if old_api:
         hits = compute_cache_hits(frame, capacity).collect()
     else:
-        hits = result.compute_cache_hits(capacity).collect()
+        hits = result.compute_cache_hits_by_row(capacity)
     t3 = time.perf_counter()
+    cpu = time.process_time() - c1
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
     total = int(hits["cache_hit_tokens"].fill_null(0).sum())
     print(
@@ -93,8 +98,9 @@ def measure_trace(path: str, sample_rate: float | None, old_api: bool) -> None:
     )
     print(
         f"read_trace {t1 - t0:.2f} s, compute_reuse_curve {t2 - t1:.2f} s, "
-        f"per-request hits ({'compute_cache_hits(frame)' if old_api else 'ReuseResult'}) "
-        f"{t3 - t2:.2f} s, total {t3 - t0:.2f} s, peak RSS {rss_gib:.2f} GiB"
+        f"per-request hits ({'compute_cache_hits(frame)' if old_api else 'by row'}) "
+        f"{t3 - t2:.2f} s, cache stage {t3 - t1:.2f} s wall / {cpu:.2f} s CPU, "
+        f"total {t3 - t0:.2f} s, peak RSS {rss_gib:.2f} GiB"
     )
 
 
@@ -102,7 +108,7 @@ def main() -> None:
     args = sys.argv[1:]
     if args and args[0] == "--trace":
         rate = float(args[args.index("--sample-rate") + 1]) if "--sample-rate" in args else None
-        measure_trace(args[1], rate, "--old-api" in args)
+        measure_trace(args[1], rate, "--old-api" in args, "--scan" in args)
         return
     n = int(args[0]) if args else 10_000_000
     t0 = time.perf_counter()

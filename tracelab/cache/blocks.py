@@ -29,6 +29,12 @@ SESSION_BLOCK_TOKENS = 16
 
 _PARTIAL_BIT = 1 << 63
 _ORDER = ["arrival_ts", "source_file", "source_row"]
+NEEDED_COLUMNS: dict[str, pl.DataType] = {
+    "request_id": pl.String(), "arrival_ts": pl.Datetime("us", "UTC"), "source_file": pl.String(),
+    "source_row": pl.Int64(), "model": pl.String(), "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(), "session_id": pl.String(), "prefix_block_tokens": pl.Int64(),
+    "prefix_hash_blocks": pl.List(pl.UInt64()),
+}  # fmt: skip
 REJECTED_SCHEMA = {
     "request_id": pl.String(),
     "source_file": pl.String(),
@@ -95,6 +101,10 @@ def _parse_blocks(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.Expr]:
     """Canonical ``prefix_hash_blocks`` (List(UInt64)) and a per-row malformed-reason expression."""
     dtype = frame.collect_schema()["prefix_hash_blocks"]
     col = pl.col("prefix_hash_blocks")
+    if dtype == pl.List(pl.UInt64()):  # canonical: nothing to parse (and no list copy)
+        return frame.with_columns(pl.lit(None, dtype=pl.String()).alias("_reason")), pl.col(
+            "_reason"
+        )
     if isinstance(dtype, pl.List) and dtype.inner.is_integer():
         negative = col.list.min() < 0 if dtype.inner.is_signed_integer() else pl.lit(False)
         reason: pl.Expr = pl.when(negative).then(
@@ -130,18 +140,33 @@ def _split_rejected(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return kept, rejected
 
 
-def _prefix_block_refs(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
-    """Check block rows and explode them into references (block_id, _req, hit_tokens)."""
+def prefix_reject_code(block_tokens: int) -> pl.Expr:
+    """Int8 code of the first failed block-row check (null: passes); cheap, no strings.
+
+    1 ``prefix_block_tokens`` missing, 2 below 1, 3 not the trace's block size, 4 more blocks
+    than ``input_tokens // block_tokens + 1``. ``prefix_reason_text`` spells it out.
+    """
     has = pl.col("prefix_hash_blocks").is_not_null()
-    sizes = rows.filter(has & (pl.col("prefix_block_tokens") >= 1))["prefix_block_tokens"]
-    block_tokens = int(sizes.mode().min()) if sizes.len() else 1  # type: ignore[arg-type]
+    size = pl.col("prefix_block_tokens")
     n_blocks = pl.col("prefix_hash_blocks").list.len()
-    reason = (
-        pl.when(has & pl.col("prefix_block_tokens").is_null())
+    return (
+        pl.when(has & size.is_null()).then(1)
+        .when(has & (size < 1)).then(2)
+        .when(has & (size != block_tokens)).then(3)
+        .when(has & (n_blocks > pl.col("input_tokens") // block_tokens + 1)).then(4)
+        .cast(pl.Int8())
+    )  # fmt: skip
+
+
+def prefix_reason_text(code: pl.Expr, block_tokens: int, n_blocks: pl.Expr) -> pl.Expr:
+    """The one-line reject reason of a ``prefix_reject_code`` (reads the size and input);
+    code 5 is the session pass's missing ``input_tokens``."""
+    return (
+        pl.when(code == 1)
         .then(pl.lit("prefix_block_tokens is missing; set the block size (tokens per block)"))
-        .when(has & (pl.col("prefix_block_tokens") < 1))
+        .when(code == 2)
         .then(pl.lit("prefix_block_tokens is below 1"))
-        .when(has & (pl.col("prefix_block_tokens") != block_tokens))
+        .when(code == 3)
         .then(
             pl.format(
                 "prefix_block_tokens {} differs from the trace's {} tokens per block",
@@ -149,7 +174,7 @@ def _prefix_block_refs(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, 
                 pl.lit(block_tokens),
             )
         )
-        .when(has & (n_blocks > pl.col("input_tokens") // block_tokens + 1))
+        .when(code == 4)
         .then(
             pl.format(
                 "{} prefix blocks for {} input tokens: more than input_tokens/{}+1",
@@ -158,8 +183,25 @@ def _prefix_block_refs(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, 
                 pl.lit(block_tokens),
             )
         )
+        .when(code == 5)
+        .then(pl.lit("input_tokens is missing; session reuse needs the prompt length"))
     )
-    rows = rows.with_columns(pl.coalesce(pl.col("_reason"), reason).alias("_reason"))
+
+
+def prefix_reject_reason(block_tokens: int) -> pl.Expr:
+    """``_reason`` plus the block-size and block-count checks of a prefix-block row."""
+    text = prefix_reason_text(
+        prefix_reject_code(block_tokens), block_tokens, pl.col("prefix_hash_blocks").list.len()
+    )
+    return pl.coalesce(pl.col("_reason"), text)
+
+
+def _prefix_block_refs(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
+    """Check block rows and explode them into references (block_id, _req, hit_tokens)."""
+    has = pl.col("prefix_hash_blocks").is_not_null()
+    sizes = rows.filter(has & (pl.col("prefix_block_tokens") >= 1))["prefix_block_tokens"]
+    block_tokens = int(sizes.mode().min()) if sizes.len() else 1  # type: ignore[arg-type]
+    rows = rows.with_columns(prefix_reject_reason(block_tokens).alias("_reason"))
     kept, rejected = _split_rejected(rows)
     j = pl.int_ranges(0, pl.col("prefix_hash_blocks").list.len(), dtype=pl.Int64())
     refs = (
@@ -264,12 +306,7 @@ def compute_block_references(
 ) -> BlockRefs:
     """The block-reference stream of a canonical request frame, with its evidence and rejects."""
     columns = frame.collect_schema().names()
-    needed = {
-        "request_id": pl.String(), "arrival_ts": pl.Datetime("us", "UTC"), "source_file": pl.String(),
-        "source_row": pl.Int64(), "model": pl.String(), "input_tokens": pl.Int64(),
-        "output_tokens": pl.Int64(), "session_id": pl.String(), "prefix_block_tokens": pl.Int64(),
-        "prefix_hash_blocks": pl.List(pl.UInt64()),
-    }  # fmt: skip
+    needed = NEEDED_COLUMNS
     frame = frame.with_columns(
         pl.lit(None, dtype=dtype).alias(name)
         for name, dtype in needed.items()
