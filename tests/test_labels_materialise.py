@@ -69,3 +69,21 @@ def test_context_tables_of_the_whole_trace_fix_a_part() -> None:
     cols = ["window_requests_per_s", "window_dispersion", "co_submitted"]
     assert_frame_equal(fixed.select(cols), whole.select(cols))
     assert not alone.select(cols).equals(whole.select(cols))
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_row_values_attach_by_position_in_the_trace(
+    monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    if large:
+        monkeypatch.setattr(reader, "LARGE_BYTES", 0)
+        monkeypatch.setattr(materialise, "PARTITION_ROWS", 1_000)
+    trace = read_trace(_sample())
+    ids = trace.frame.select("request_id").collect().with_row_index("_trace_row")
+    every_third = ids.filter(pl.col("_trace_row") % 3 == 0).select(
+        pl.col("_trace_row").cast(pl.Int64), pl.col("request_id").alias("tag"))
+    got = materialise_labels(trace, row_values=every_third).select("request_id", "tag").collect()
+    assert got.height == ids.height
+    tagged = got.drop_nulls("tag")
+    assert tagged.height == every_third.height
+    assert (tagged["tag"] == tagged["request_id"]).all()

@@ -1,4 +1,4 @@
-"""The whole pipeline in one call: ingest → features → labels → cache reuse → plan → summary.
+"""The whole pipeline in one call: ingest → cache reuse → features and labels → plan → summary.
 
 ```python
 from tracelab.pipeline import run_pipeline
@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 Progress = Callable[[str, int, int], None]
-STEPS = ("ingest", "features and labels", "cache reuse", "plan", "summary")
+STEPS = ("ingest", "cache reuse", "features and labels", "plan", "summary")
 # The LRU capacity credited to the plan when none is given: the smallest cache reaching this
 # share of the achievable (infinite-cache) hits (tracelab.cache knees).
 DEFAULT_CACHE_KNEE = 0.8
@@ -52,22 +52,12 @@ def _knee_capacity(reuse: Any, fraction: float) -> int | None:
     return int(value) if value is not None else None
 
 
-def _with_cache_hits(
-    frame: pl.LazyFrame, reuse: Any, capacity: int
-) -> tuple[pl.LazyFrame, int, int, str | None]:
-    """Join the LRU hits of ``capacity`` blocks (from the reuse result's distances) onto the
-    frame by request_id; also the total hit tokens and how many requests have a value."""
-    ids = frame.select(pl.col("request_id").n_unique().alias("u"), pl.len().alias("n")).collect()
-    if ids["u"].item() != ids["n"].item():
-        note = ("request ids are not unique, so simulated cache hits were not credited to the "
-                "plan (only the log's cached_input_tokens were)")
-        return frame, 0, 0, note
-    hits = reuse.compute_cache_hits(capacity).collect()
-    total = int(hits["cache_hit_tokens"].fill_null(0).sum())
-    known = int(hits["cache_hit_tokens"].is_not_null().sum())
-    names = frame.collect_schema().names()
-    base = frame.drop("cache_hit_tokens") if "cache_hit_tokens" in names else frame
-    return base.join(hits.lazy(), on="request_id", how="left"), total, known, None
+def _cache_hits(reuse: Any, capacity: int) -> pl.DataFrame:
+    """[_trace_row, cache_hit_tokens]: the LRU hits of ``capacity`` blocks per request with
+    reuse evidence, keyed by its position in the trace (``materialise_labels``' row_values)."""
+    from tracelab.labels.materialise import TRACE_ROW
+
+    return reuse.compute_cache_hits_by_row(capacity).rename({"row": TRACE_ROW})
 
 
 def run_pipeline(
@@ -135,17 +125,12 @@ def run_pipeline(
     tell(STEPS[0], 0, total)
     trace = read_trace(paths, format=format, strict=strict)
     tell(STEPS[1], 1, total)
-    features = materialise_labels(trace, config=label_config, model_map=mapping or None,
-                                  assume_model=assume_model)
-    labeled = cluster_labeled(features, config=label_config, k=k, random_state=random_state,
-                              model_map=mapping or None, assume_model=assume_model)
-    tell(STEPS[2], 2, total)
+    # Reuse first: its per-request hits are attached while the features are computed, so the
+    # later stages read them from the materialised frame instead of each repeating a join.
     reuse = compute_reuse_curve(trace.frame, model_map=mapping or None, assume_model=assume_model)
-    frame = labeled.frame
     notes: list[str] = []
     capacity: int | None = None
-    hit_tokens: int | None = None
-    hits_known = 0
+    hits: pl.DataFrame | None = None
     capacity_how = "no reuse evidence: no cache credit"
     if reuse.evidence != "none":
         capacity = cache_capacity if cache_capacity is not None else _knee_capacity(
@@ -154,9 +139,15 @@ def run_pipeline(
                         f"smallest LRU capacity reaching {DEFAULT_CACHE_KNEE:.0%} of the "
                         "achievable hits")
         if capacity is not None:
-            frame, hit_tokens, hits_known, note = _with_cache_hits(frame, reuse, capacity)
-            if note:
-                notes.append(note)
+            hits = _cache_hits(reuse, capacity)
+    hit_tokens = None if hits is None else int(hits["cache_hit_tokens"].sum())
+    hits_known = 0 if hits is None else hits.height
+    tell(STEPS[2], 2, total)
+    features = materialise_labels(trace, config=label_config, model_map=mapping or None,
+                                  assume_model=assume_model, row_values=hits)
+    labeled = cluster_labeled(features, config=label_config, k=k, random_state=random_state,
+                              model_map=mapping or None, assume_model=assume_model)
+    frame = labeled.frame
     tell(STEPS[3], 3, total)
     plan = None
     modelled = frame.select(pl.col("model_id").is_not_null().sum()).collect().item()

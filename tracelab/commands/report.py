@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from tracelab.pipeline import PipelineResult
 
 HELP = (
-    "Run the whole pipeline (ingest → features → labels → cache reuse → plan) and write a "
+    "Run the whole pipeline (ingest → cache reuse → features and labels → plan) and write a "
     "report folder: report.md with SVG charts beside it, a self-contained report.html and "
     "summary.json (schema: schemas/summary.schema.json). No INPUT: the bundled sample trace."
 )

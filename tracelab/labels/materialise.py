@@ -10,7 +10,9 @@ are joined from tables of the whole trace (``compute_context_tables``), so they 
 Session features (turn index, session length and context, think time) see the turns of a
 session inside its partition: a session cut by a partition boundary restarts its turn count
 after it (the one approximation, and only for traces over ``PARTITION_ROWS``). Rows come out
-partition by partition, not in input order.
+partition by partition, not in input order, so per-request values computed elsewhere (the
+cache stage's hits) are attached here by the request's position in ``trace.frame``
+(``row_values``) rather than later by a join on request_id.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 # join a partition's sessioned rows): on the 10M synthetic trace the stage peaked at 1.6 GiB
 # RSS with 2M-row partitions and 2.7 GiB with 4M.
 PARTITION_ROWS = 2_000_000
+# The request's position in ``trace.frame`` (0-based), the key of ``row_values``.
+TRACE_ROW = "_trace_row"
 
 # Columns no later stage of the pipeline reads, and the widest per row (text reasons,
 # block-id lists, paths). `tracelab label` keeps them all.
@@ -41,13 +45,21 @@ NOT_MATERIALISED = (
 
 def _labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware,
               model_map: dict[str, str] | None, assume_model: str | None,
-              context: Any = None) -> pl.LazyFrame:
+              context: Any = None, row_values: pl.DataFrame | None = None,
+              first_row: int = 0) -> pl.LazyFrame:
     from tracelab.features import compute_features
 
+    if row_values is not None:
+        frame = frame.with_row_index(TRACE_ROW, offset=first_row).with_columns(
+            pl.col(TRACE_ROW).cast(pl.Int64)
+        )
     features = compute_features(frame, model_map=model_map, assume_model=assume_model,
                                 window_s=cfg.window_s, hardware=hardware, context=context,
                                 keep_order=False)
     labeled = compute_labels(features, cfg, edge_devices=hardware.edge_devices)
+    if row_values is not None:
+        values = row_values.lazy().filter(pl.col(TRACE_ROW) >= first_row)
+        labeled = labeled.join(values, on=TRACE_ROW, how="left").drop(TRACE_ROW)
     names = labeled.collect_schema().names()
     return labeled.drop([name for name in NOT_MATERIALISED if name in names])
 
@@ -59,9 +71,14 @@ def materialise_labels(
     hardware: ReferenceHardware | None = None,
     model_map: dict[str, str] | None = None,
     assume_model: str | None = None,
+    row_values: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """The labelled requests of ``trace`` (a ``tracelab.ingest.Trace``), computed once (see
-    the module docstring); ``hardware`` defaults to ``load_reference_hardware()``."""
+    the module docstring); ``hardware`` defaults to ``load_reference_hardware()``.
+
+    ``row_values``: ``[_trace_row (Int64), columns...]``, extra per-request columns keyed by
+    the request's 0-based position in ``trace.frame``; requests without a row get nulls.
+    """
     from tracelab.features import compute_context_tables, load_reference_hardware
     from tracelab.ingest.reader import TEMP_COMPRESSION
 
@@ -69,14 +86,17 @@ def materialise_labels(
     hw = hardware or load_reference_hardware()
     rows = trace.rows_accepted
     if trace.workdir is None or rows == 0:
-        return _labelled(trace.frame, cfg, hw, model_map, assume_model).collect().lazy()
+        return _labelled(trace.frame, cfg, hw, model_map, assume_model,
+                         row_values=row_values).collect().lazy()
     folder = Path(trace.workdir.name) / "labeled"
     folder.mkdir(exist_ok=True)
     context = compute_context_tables(trace.frame, cfg.window_s) if rows > PARTITION_ROWS else None
     files = []
+    first = 0
     for index, part in enumerate(trace.slices(PARTITION_ROWS)):  # partitions, not rows
         target = folder / f"part-{index:05d}.parquet"
-        _labelled(part, cfg, hw, model_map, assume_model, context).sink_parquet(
-            target, compression=TEMP_COMPRESSION)
+        _labelled(part, cfg, hw, model_map, assume_model, context, row_values,
+                  first).sink_parquet(target, compression=TEMP_COMPRESSION)
         files.append(target)
+        first += pl.scan_parquet(target).select(pl.len()).collect().item()
     return pl.scan_parquet(files)
