@@ -31,19 +31,31 @@ def compute_session_features(lf: pl.LazyFrame, order: Order = "left") -> pl.Lazy
     its arrival, which makes the gap an upper bound); it is negative when turns overlap.
     """
     keys = ["session_id", "arrival_ts", "source_file", "source_row", "request_id"]
+    # After one sort, each session is a run of rows: values come from run starts and ends
+    # with fills and a global cumulative sum, not from per-session windows (4x the grouping).
+    sid = pl.col("session_id")
+    first = sid.ne_missing(sid.shift(1))
+    last = sid.ne_missing(sid.shift(-1))
+    idx = pl.int_range(pl.len(), dtype=pl.Int64)
+    start = pl.when(first).then(idx).forward_fill()
+    context = pl.col("context_tokens")
+    running = context.fill_null(0).cum_sum()
+    before = pl.when(first).then(running - context.fill_null(0)).forward_fill()
     prev_end = pl.col("arrival_ts").shift(1) + pl.duration(
         microseconds=(pl.col("e2e_latency_s").shift(1).fill_null(0.0) * _US).round(0).cast(pl.Int64)
     )
     sessions = (
-        lf.filter(pl.col("session_id").is_not_null())
+        lf.filter(sid.is_not_null())
         .select(ROW, *keys, "e2e_latency_s", "context_tokens")
         .sort(keys, nulls_last=True)
         .select(
             ROW,
-            (pl.int_range(pl.len()).over("session_id") + 1).cast(pl.Int64).alias("turn_index"),
-            pl.len().over("session_id").cast(pl.Int64).alias("session_turns"),
-            pl.col("context_tokens").cum_sum().over("session_id").alias("session_context_tokens"),
-            _seconds(pl.col("arrival_ts") - prev_end).over("session_id").alias("think_time_s"),
+            (idx - start + 1).alias("turn_index"),
+            (pl.when(last).then(idx).backward_fill() - start + 1).alias("session_turns"),
+            pl.when(context.is_null()).then(None).otherwise(running - before)
+            .alias("session_context_tokens"),
+            pl.when(first).then(None).otherwise(_seconds(pl.col("arrival_ts") - prev_end))
+            .alias("think_time_s"),
         )
     )
     return lf.join(sessions, on=ROW, how="left", maintain_order=order)
