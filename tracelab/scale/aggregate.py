@@ -7,10 +7,13 @@ partition order:
    its clustering candidates: the ``sample_size`` rows with the smallest
    ``hash(request_id)`` (``WorkloadClusterer``'s own sample rule), so the merged candidates
    hold exactly the rows the clusterer would sample from the whole trace; the client fits
-   the clusterer on them;
-2. each partition is labelled again, assigned to clusters with the fitted model and reduced
-   with ``compute_aggregates`` (the global timeline bucket from pass 1), then the client
-   combines them with ``merge_aggregates``.
+   the clusterer on them. The labelled partition, cut to the columns pass 2 reads
+   (``SPILL_COLUMNS``), is written to a Parquet file in a temporary folder the client made;
+2. each partition's labelled rows are read back from that file (or, on a worker that cannot
+   see the folder, e.g. a Dask worker on another host, labelled again: same rows, same
+   result), assigned to clusters with the fitted model and reduced with
+   ``compute_aggregates`` (the global timeline bucket from pass 1), then the client combines
+   them with ``merge_aggregates``. The client deletes the folder at the end.
 
 Per-request features that look across rows (sessions, arrival windows, co-submission) are
 computed inside a partition: a session or window cut by a partition boundary is the
@@ -22,10 +25,11 @@ partition size, not the trace.
 from __future__ import annotations
 
 import functools
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -35,6 +39,16 @@ from tracelab.scale.partition import Partition, plan_partitions, scan_partition
 # Partition size for the labelled path: ~60 columns per row; measured peak RSS 1.9 GiB at
 # 1M rows per partition, so half that keeps a worker near 1 GiB.
 LABEL_TARGET_ROWS = 500_000
+# What pass 2 reads of a labelled partition: the report aggregates' inputs and the cluster
+# features (``tracelab.labels.CLUSTER_FEATURES``); ~100 bytes a row in the spill file.
+SPILL_COLUMNS: tuple[str, ...] = (
+    "arrival_ts", "time_base", "status", "model", "model_id", "model_match",
+    "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens",
+    "prefill_tokens", "decode_tokens", "cache_hit_tokens", "prefill_device_s",
+    "decode_device_s", "prefill_work_share", "label_phase", "label_context", "label_mode",
+    "label_model", "label_placement",
+)
+SPILL_COMPRESSION: Literal["lz4"] = "lz4"
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class SampleTask:
     partition: Partition
     settings: LabelSettings
     sample_size: int
+    spill_dir: str | None = None  # the client's folder for labelled partitions; None: none
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,15 @@ class AggregateTask:
     settings: LabelSettings
     clusterer: Any  # a fitted tracelab.labels.WorkloadClusterer
     bucket_s: int
+    spill_dir: str | None = None
+
+
+def _spill_path(spill_dir: str | None, partition: Partition) -> Path | None:
+    """Where a partition's labelled rows are kept; None when this worker cannot see the
+    client's folder (it is never created here, so a remote worker leaves nothing behind)."""
+    if spill_dir is None or not Path(spill_dir).is_dir():
+        return None
+    return Path(spill_dir) / f"labelled-{partition.index:06d}.parquet"
 
 
 def _labelled(partition: Partition, settings: LabelSettings) -> pl.LazyFrame:
@@ -80,10 +104,15 @@ def _labelled(partition: Partition, settings: LabelSettings) -> pl.LazyFrame:
 
 def compute_partition_sample(task: SampleTask) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Pass 1 on a worker: clustering candidates and the span of one partition."""
-    from tracelab.labels import WorkloadClusterer
+    from tracelab.labels import CLUSTER_FEATURES, WorkloadClusterer
     from tracelab.report.aggregate import compute_span
 
     labelled = _labelled(task.partition, task.settings).collect()
+    path = _spill_path(task.spill_dir, task.partition)
+    if path is not None:
+        wanted = dict.fromkeys([*SPILL_COLUMNS, *(name for name, _ in CLUSTER_FEATURES)])
+        kept = [name for name in wanted if name in labelled.columns]
+        labelled.select(kept).write_parquet(path, compression=SPILL_COMPRESSION)
     chooser = WorkloadClusterer(sample_size=task.sample_size,
                                 random_state=task.settings.random_state)
     return chooser._sample(labelled.lazy()), compute_span(labelled.lazy())
@@ -93,8 +122,12 @@ def compute_partition_aggregates(task: AggregateTask) -> dict[str, Any]:
     """Pass 2 on a worker: the report aggregates of one labelled, clustered partition."""
     from tracelab.report.aggregate import compute_aggregates
 
-    labelled = task.clusterer.assign(_labelled(task.partition, task.settings)).collect()
-    return compute_aggregates(labelled.lazy(), window_s=task.settings.window_s,
+    path = _spill_path(task.spill_dir, task.partition)
+    if path is not None and path.is_file():
+        labelled = pl.scan_parquet(path)
+    else:
+        labelled = _labelled(task.partition, task.settings).collect().lazy()
+    return compute_aggregates(task.clusterer.assign(labelled), window_s=task.settings.window_s,
                               bucket_s=task.bucket_s)
 
 
@@ -105,8 +138,27 @@ def run_aggregates(
     format: str | None = None,
     settings: LabelSettings | None = None,
     target_rows: int = LABEL_TARGET_ROWS,
+    spill: bool = True,
 ) -> tuple[dict[str, Any], Any]:
-    """Merged report aggregates of ``paths`` and the clusterer fitted on the merged sample."""
+    """Merged report aggregates of ``paths`` and the clusterer fitted on the merged sample.
+
+    ``spill``: keep each labelled partition in a temporary folder between the passes (see
+    the module docstring); False labels every partition twice and writes nothing.
+    """
+    with tempfile.TemporaryDirectory(prefix="tracelab-aggregates-") as folder:
+        return _run(paths, executor=executor, format=format, settings=settings,
+                    target_rows=target_rows, spill_dir=folder if spill else None)
+
+
+def _run(
+    paths: str | Path | Sequence[str | Path],
+    *,
+    executor: Executor | None,
+    format: str | None,
+    settings: LabelSettings | None,
+    target_rows: int,
+    spill_dir: str | None,
+) -> tuple[dict[str, Any], Any]:
     from tracelab.labels import WorkloadClusterer
     from tracelab.report.aggregate import choose_bucket_s, merge_aggregates
 
@@ -116,7 +168,7 @@ def run_aggregates(
     clusterer = WorkloadClusterer(k=opts.k, random_state=opts.random_state)
     firsts = runner.map_partitions(
         compute_partition_sample,
-        [SampleTask(p, opts, clusterer.sample_size) for p in partitions],
+        [SampleTask(p, opts, clusterer.sample_size, spill_dir) for p in partitions],
     )
     candidates = pl.concat([sample for sample, _ in firsts], how="diagonal_relaxed")
     clusterer.fit(candidates)
@@ -125,6 +177,6 @@ def run_aggregates(
     bucket_s = choose_bucket_s(0.0 if lo is None or hi is None else (hi - lo) / 1_000_000)
     parts = runner.map_partitions(
         compute_partition_aggregates,
-        [AggregateTask(p, opts, clusterer, bucket_s) for p in partitions],
+        [AggregateTask(p, opts, clusterer, bucket_s, spill_dir) for p in partitions],
     )
     return functools.reduce(merge_aggregates, parts), clusterer
