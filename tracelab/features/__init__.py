@@ -2,8 +2,8 @@
 
 ``FEATURES`` lists every column with unit, formula and inputs; ``compute_features`` adds
 them to the canonical request frame lazily (a few tiny collects: distinct model names).
-Every join keeps the left (input) order unless ``keep_order=False``, so the plan needs no
-final sort and runs on polars' streaming engine; features that need other rows are group_bys or one sort of the sessioned
+Every join keeps the left (input) order, so the plan needs no final sort and runs on polars'
+streaming engine; features that need other rows are group_bys or one sort of the sessioned
 rows, joined back on a private row index.
 """
 
@@ -14,7 +14,6 @@ import polars as pl
 from tracelab.features.context import (
     ROW,
     ContextTables,
-    Order,
     compute_arrival_features,
     compute_co_submitted,
     compute_context_tables,
@@ -48,7 +47,6 @@ def compute_features(
     window_s: float = 60.0,
     hardware: ReferenceHardware | None = None,
     context: ContextTables | None = None,
-    keep_order: bool = True,
 ) -> pl.LazyFrame:
     """The canonical frame plus every column of ``FEATURES``, rows in input order.
 
@@ -58,19 +56,15 @@ def compute_features(
     batch 32, reference model llama-3.1-8b). ``context`` (``compute_context_tables`` of
     the whole trace) is given when ``frame`` is one part of a trace holding whole sessions,
     so arrival-window and co-submission features still see every request.
-    ``keep_order=False`` lets the rows come out in any order (faster joins), for callers
-    that only aggregate them.
     """
     if hardware is None:
         hardware = load_reference_hardware()
     input_columns = frame.collect_schema().names()
     lf = frame.with_row_index(ROW).with_columns(compute_token_features())
     lf = compute_model_features(lf, hardware, model_map, assume_model)
-    order: Order = "left" if keep_order else "none"
-    lf = compute_session_features(lf, order)
+    lf = compute_session_features(lf)
     lf = compute_co_submitted(lf.with_columns(compute_evidence_features()),
-                              None if context is None else context.co_submitted, order)
-    lf = compute_arrival_features(lf, window_s, None if context is None else context.windows,
-                                  order)
+                              None if context is None else context.co_submitted)
+    lf = compute_arrival_features(lf, window_s, None if context is None else context.windows)
     kept = [c for c in input_columns if c not in FEATURE_NAMES]
     return lf.select(*kept, *FEATURE_NAMES)

@@ -7,22 +7,18 @@ so a request's values never depend on the order of the input rows. Times are sec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import polars as pl
 
 ROW = "_row"
 _US = 1_000_000.0
-# Joins back onto the requests keep their order ("left") unless the caller does not need it
-# ("none": faster, e.g. when the rows are only aggregated later).
-Order = Literal["left", "none"]
 
 
 def _seconds(delta: pl.Expr) -> pl.Expr:
     return delta.dt.total_microseconds().cast(pl.Float64) / _US
 
 
-def compute_session_features(lf: pl.LazyFrame, order: Order = "left") -> pl.LazyFrame:
+def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Add turn_index, session_turns, session_context_tokens, think_time_s (null without a
     session_id: sessions are never inferred).
 
@@ -58,7 +54,7 @@ def compute_session_features(lf: pl.LazyFrame, order: Order = "left") -> pl.Lazy
             .alias("think_time_s"),
         )
     )
-    return lf.join(sessions, on=ROW, how="left", maintain_order=order)
+    return lf.join(sessions, on=ROW, how="left", maintain_order="left")
 
 
 def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]:
@@ -92,9 +88,7 @@ def compute_co_submitted_counts(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def compute_co_submitted(
-    lf: pl.LazyFrame, counts: pl.DataFrame | None = None, order: Order = "left"
-) -> pl.LazyFrame:
+def compute_co_submitted(lf: pl.LazyFrame, counts: pl.DataFrame | None = None) -> pl.LazyFrame:
     """Add co_submitted: non-streaming requests of the same tenant (null tenant = one group)
     arriving in the same whole second; null unless is_streaming is false and arrival_ts known.
 
@@ -104,7 +98,7 @@ def compute_co_submitted(
     """
     table = compute_co_submitted_counts(lf) if counts is None else counts.lazy()
     return lf.with_columns(_second_key()).join(
-        table, on=["tenant_id", "_second"], how="left", nulls_equal=True, maintain_order=order
+        table, on=["tenant_id", "_second"], how="left", nulls_equal=True, maintain_order="left"
     ).drop("_second")
 
 
@@ -151,7 +145,7 @@ def _every(window_s: float) -> str:
 
 
 def compute_arrival_features(
-    lf: pl.LazyFrame, window_s: float, stats: pl.DataFrame | None = None, order: Order = "left"
+    lf: pl.LazyFrame, window_s: float, stats: pl.DataFrame | None = None
 ) -> pl.LazyFrame:
     """Add window_requests_per_s, window_tokens_per_s, window_interarrival_cv and
     window_dispersion (``compute_window_stats``) to every request by its window.
@@ -162,7 +156,7 @@ def compute_arrival_features(
     table = compute_window_stats(lf, window_s) if stats is None else stats.lazy()
     return (
         lf.with_columns(pl.col("arrival_ts").dt.truncate(_every(window_s)).alias("_window"))
-        .join(table, on="_window", how="left", maintain_order=order)
+        .join(table, on="_window", how="left", maintain_order="left")
         .drop("_window")
     )
 

@@ -9,10 +9,10 @@ trace. The arrival-window and co-submission features, which look across the whol
 are joined from tables of the whole trace (``compute_context_tables``), so they are exact.
 Session features (turn index, session length and context, think time) see the turns of a
 session inside its partition: a session cut by a partition boundary restarts its turn count
-after it (the one approximation, and only for traces over ``PARTITION_ROWS``). Rows come out
-partition by partition, not in input order, so per-request values computed elsewhere (the
-cache stage's hits) are attached here by the request's position in ``trace.frame``
-(``row_values``) rather than later by a join on request_id.
+after it (the one approximation, and only for traces over ``PARTITION_ROWS``). Rows keep the
+input order. Per-request values computed elsewhere (the cache stage's hits) are attached
+here by the request's position in ``trace.frame`` (``row_values``), once, rather than by a
+join on request_id in every later scan.
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ def _labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware
             pl.col(TRACE_ROW).cast(pl.Int64)
         )
     features = compute_features(frame, model_map=model_map, assume_model=assume_model,
-                                window_s=cfg.window_s, hardware=hardware, context=context,
-                                keep_order=False)
+                                window_s=cfg.window_s, hardware=hardware, context=context)
     labeled = compute_labels(features, cfg, edge_devices=hardware.edge_devices)
     if row_values is not None:
         values = row_values.lazy().filter(pl.col(TRACE_ROW) >= first_row)
