@@ -9,12 +9,11 @@ model is unknown are costed with the reference model and flagged ``work_model_as
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
 from tracelab.errors import TracelabError
 from tracelab.features.reference import COEFF_COLUMNS, FACT_COLUMNS, ReferenceHardware
+from tracelab.lookup import lookup
 
 
 def resolve_model_frame(
@@ -36,15 +35,8 @@ def resolve_model_frame(
 
 
 def _lookup(key: str, table: pl.DataFrame, value: str) -> pl.Expr:
-    """``table[value]`` where ``table[key]`` equals column ``key`` (a null key matches a null
-    row), as a when/then chain over the table's handful of rows: no join (no row shuffling)
-    and, unlike ``replace_strict``, it runs on polars' streaming engine."""
-    dtype = table.schema[value]
-    expr: Any = pl
-    for found, result in table.select(key, value).iter_rows():  # a few models, not rows
-        hit = pl.col(key).is_null() if found is None else pl.col(key) == found
-        expr = expr.when(hit).then(pl.lit(result, dtype=dtype))
-    return pl.lit(None, dtype=dtype) if expr is pl else expr.otherwise(pl.lit(None, dtype=dtype))
+    """``table[value]`` where ``table[key]`` equals column ``key`` (a handful of models)."""
+    return lookup(key, table.select(key, value).iter_rows(), table.schema[value])
 
 
 def compute_model_features(
@@ -55,7 +47,7 @@ def compute_model_features(
 ) -> pl.LazyFrame:
     """Add model_id, model_match, the model facts, kv_bytes and the work columns.
 
-    The tables are per model (a handful of rows), applied as lookups rather than joins.
+    The tables are per model (a handful of rows), applied with ``tracelab.lookup``.
     """
     names = resolve_model_frame(lf, hardware, model_map, assume_model)
     lf = lf.with_columns(

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from tracelab.labels.cluster_io import cluster_model_from_json, cluster_model_to_json
+from tracelab.lookup import lookup
 
 # (column, transform) in fit order; "log" = log1p of a non-negative count.
 CLUSTER_FEATURES: tuple[tuple[str, str], ...] = (
@@ -175,7 +176,7 @@ class WorkloadClusterer:
         """Add ``cluster`` (int) and ``cluster_name`` to every row."""
         mapping = dict(enumerate(self.names_))
         return labeled.with_columns(self.cluster_expr().alias("cluster")).with_columns(
-            pl.col("cluster").replace_strict(mapping, default=None, return_dtype=pl.String)
+            lookup("cluster", mapping.items(), pl.String)
             .alias("cluster_name")
         )
 

@@ -13,11 +13,11 @@ be smoothed. ``growth`` scales the planned rates. Rates are tokens/s; KV is in t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
 from tracelab.errors import ConfigError, InputFileError
+from tracelab.lookup import lookup
 from tracelab.plan.slo import Slo, slo_for
 
 BY_CHOICES = ("labels", "cluster")
@@ -158,15 +158,9 @@ def compute_demand(
     windows = int(raw_span_s // window_s) + 1
     q = percentile / 100.0
 
-    hold_tpot = pl.lit(FALLBACK_TPOT_S)
-    if slos:
-        # A when/then chain, not ``replace_strict``: polars 2.1's streaming engine runs the
-        # chain per batch but falls back to the in-memory engine for replace_strict (10M
-        # rows: 1.6 GiB and 3x the time).
-        chain: Any = pl
-        for mode, slo in sorted(slos.items()):
-            chain = chain.when(pl.col("label_mode") == mode).then(pl.lit(slo.tpot_s or FALLBACK_TPOT_S))
-        hold_tpot = chain.otherwise(pl.lit(FALLBACK_TPOT_S)).cast(pl.Float64)
+    hold_tpot = lookup("label_mode", [(m, slo.tpot_s or FALLBACK_TPOT_S)
+                                       for m, slo in sorted((slos or {}).items())],
+                       pl.Float64, FALLBACK_TPOT_S)
     windowed = requests.with_columns(
         ((pl.col("arrival_ts") - pl.lit(first)).dt.total_microseconds() / 1e6 // window_s)
         .cast(pl.Int64)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from tracelab.ingest.formats.base import RAW_PREFIX, Adapter, RawSource, Sample, epoch_ts, number
+from tracelab.lookup import lookup
 
 SECONDS_PER_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0}
 
@@ -32,7 +33,7 @@ def _seconds(source: RawSource, tag: str) -> tuple[pl.Expr, pl.Expr]:
     """(seconds, raw text) of a time metric, converted by its ``unit``."""
     value = source.field(f"metrics.{tag}.value")
     unit = source.field(f"metrics.{tag}.unit").cast(pl.String).str.strip_chars()
-    factor = unit.replace_strict(SECONDS_PER_UNIT, default=None, return_dtype=pl.Float64)
+    factor = lookup(unit, SECONDS_PER_UNIT.items(), pl.Float64)
     return number(value) * factor, value.cast(pl.String) + pl.lit(" ") + unit.fill_null("?")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from tracelab.ingest.formats.base import RAW_PREFIX, Adapter, RawSource, Sample, epoch_ts, number
+from tracelab.lookup import lookup
 
 _OBJECTS = ("chat.completion", "text_completion", "response", "list")
 ENDPOINTS = {
@@ -56,7 +57,7 @@ def usage_columns(source: RawSource, body: str) -> list[pl.Expr]:
             f"{usage}.output_tokens_details.reasoning_tokens",
         ).alias("reasoning_tokens"),
         source.field(f"{at}model").alias("model"),
-        source.field(f"{at}object").replace_strict(ENDPOINTS, default=None).alias("endpoint"),
+        lookup(source.field(f"{at}object"), ENDPOINTS.items(), pl.String).alias("endpoint"),
         source.field(f"{at}choices[0].finish_reason").alias("finish_reason"),
         source.field(f"{at}service_tier").alias("service_tier"),
     ]
