@@ -1,7 +1,8 @@
 """Per-request features: tokens, model facts, work per phase, sessions, evidence, arrivals.
 
 ``FEATURES`` lists every column with unit, formula and inputs; ``compute_features`` adds
-them to the canonical request frame lazily (a few tiny collects: distinct model names).
+them to the canonical request frame lazily (a few collects: the distinct model names, and
+the session features' narrow table of the sessioned rows).
 Every join keeps the left (input) order, so the plan needs no final sort and runs on polars'
 streaming engine; features that need other rows are group_bys or one sort of the sessioned
 rows, joined back on a private row index.

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tracelab.streaming import collect_all
+
 ROW = "_row"
 _US = 1_000_000.0
 
@@ -20,7 +22,19 @@ def _seconds(delta: pl.Expr) -> pl.Expr:
 
 def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Add turn_index, session_turns, session_context_tokens, think_time_s (null without a
-    session_id: sessions are never inferred).
+    session_id: sessions are never inferred); see ``compute_session_table``.
+
+    The table is collected first (a few narrow columns of the sessioned rows), so the join
+    streams the wide frame past it instead of holding all of it while the sort runs (a 2M-row
+    partition held ~1 GiB that way).
+    """
+    table = compute_session_table(lf).collect()
+    return lf.join(table.lazy(), on=ROW, how="left", maintain_order="left")
+
+
+def compute_session_table(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """[_row, turn_index, session_turns, session_context_tokens, think_time_s] of the rows
+    with a session_id.
 
     Turns are ordered by arrival_ts, then source_file, source_row, request_id. Think time is
     this arrival minus the previous turn's end (its arrival + e2e_latency_s when known, else
@@ -40,7 +54,7 @@ def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
     prev_end = pl.col("arrival_ts").shift(1) + pl.duration(
         microseconds=(pl.col("e2e_latency_s").shift(1).fill_null(0.0) * _US).round(0).cast(pl.Int64)
     )
-    sessions = (
+    return (
         lf.filter(sid.is_not_null())
         .select(ROW, *keys, "e2e_latency_s", "context_tokens")
         .sort(keys, nulls_last=True)
@@ -54,7 +68,6 @@ def compute_session_features(lf: pl.LazyFrame) -> pl.LazyFrame:
             .alias("think_time_s"),
         )
     )
-    return lf.join(sessions, on=ROW, how="left", maintain_order="left")
 
 
 def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]:
@@ -175,8 +188,6 @@ def compute_context_tables(frame: pl.LazyFrame, window_s: float) -> ContextTable
     one row per window, and per (tenant, second) with non-streaming arrivals."""
     tokens = frame.with_columns((pl.col("input_tokens") + pl.col("output_tokens"))
                                 .alias("context_tokens"))
-    windows, counts = pl.collect_all(
-        [compute_window_stats(tokens, window_s), compute_co_submitted_counts(frame)],
-        engine="streaming",
-    )
+    windows, counts = collect_all(
+        [compute_window_stats(tokens, window_s), compute_co_submitted_counts(frame)])
     return ContextTables(windows=windows, co_submitted=counts)

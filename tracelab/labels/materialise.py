@@ -2,7 +2,8 @@
 
 ``materialise_labels`` returns a LazyFrame over the labelled requests (canonical columns +
 features + labels, without the widest columns no later stage reads). A small trace is
-collected in memory. A large one (``tracelab.ingest.read_trace``: inputs over 16 MB) is
+collected in memory with every other column; a large one keeps only
+``LATER_STAGE_COLUMNS``. A large one (``tracelab.ingest.read_trace``: inputs over 16 MB) is
 featurised ``PARTITION_ROWS`` consecutive input rows at a time (``Trace.slices``), each partition written to a
 Parquet file in the trace's work folder, so memory is bounded by a partition, not the
 trace. The arrival-window and co-submission features, which look across the whole trace,
@@ -41,12 +42,24 @@ NOT_MATERIALISED = (
     "label_phase_reason", "label_context_reason", "label_mode_reason", "label_model_reason",
     "label_placement_reason", "prefix_hash_blocks", "source_file",
 )
+# What the later stages read (the clusterer, the plan's demand and ledger, the summary's
+# aggregates): a large trace's partitions are written with only these (plus ``row_values``),
+# which halves the bytes written per request. The features that only feed the labels
+# (sessions, windows, evidence, model facts) are not kept.
+LATER_STAGE_COLUMNS = (
+    "request_id", "arrival_ts", "time_base", "status", "model",
+    "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens",
+    "prefill_tokens", "decode_tokens", "context_tokens",
+    "model_id", "model_match", "work_model_id", "work_model_assumed", "work_device",
+    "prefill_device_s", "decode_device_s", "prefill_work_share",
+    "label_phase", "label_context", "label_mode", "label_model", "label_placement",
+)
 
 
 def _labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware,
               model_map: dict[str, str] | None, assume_model: str | None,
               context: Any = None, row_values: pl.DataFrame | None = None,
-              first_row: int = 0) -> pl.LazyFrame:
+              first_row: int = 0, narrow: bool = False) -> pl.LazyFrame:
     from tracelab.features import compute_features
 
     if row_values is not None:
@@ -60,6 +73,9 @@ def _labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware
         values = row_values.lazy().filter(pl.col(TRACE_ROW) >= first_row)
         labeled = labeled.join(values, on=TRACE_ROW, how="left").drop(TRACE_ROW)
     names = labeled.collect_schema().names()
+    if narrow:
+        extra = [] if row_values is None else [c for c in row_values.columns if c != TRACE_ROW]
+        return labeled.select([c for c in (*LATER_STAGE_COLUMNS, *extra) if c in names])
     return labeled.drop([name for name in NOT_MATERIALISED if name in names])
 
 
@@ -94,8 +110,8 @@ def materialise_labels(
     first = 0
     for index, part in enumerate(trace.slices(PARTITION_ROWS)):  # partitions, not rows
         target = folder / f"part-{index:05d}.parquet"
-        _labelled(part, cfg, hw, model_map, assume_model, context, row_values,
-                  first).sink_parquet(target, compression=TEMP_COMPRESSION)
+        _labelled(part, cfg, hw, model_map, assume_model, context, row_values, first,
+                  narrow=True).sink_parquet(target, compression=TEMP_COMPRESSION)
         files.append(target)
         first += pl.scan_parquet(target).select(pl.len()).collect().item()
     return pl.scan_parquet(files)

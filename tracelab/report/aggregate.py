@@ -9,7 +9,7 @@ quantiles and rates a person reads.
 
 Cost: every aggregate is a ``compute_*_query`` LazyFrame (a one-row select or a ``group_by``
 on low-cardinality keys or integer bucket ids) and all of them run in ONE
-``pl.collect_all(..., engine="streaming")``. Only small frames are materialised (groups ×
+``tracelab.streaming.collect_all``. Only small frames are materialised (groups ×
 keys, never a per-request frame). The label, status, cluster and timeline counts are
 roll-ups of one ``group_by`` on (time bucket, status, label axes, cluster id); model and
 cluster names, the long strings, are grouped apart because hashing strings per row is most
@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
+
+from tracelab.streaming import collect_all
 
 # Length histograms: log10 buckets, bucket i holds [10^(i/B), 10^((i+1)/B)) tokens; zero tokens
 # go to bucket -1. 50 buckets per decade = 4.7% wide, so a quantile read from the histogram is
@@ -330,9 +332,7 @@ def compute_span(labeled: pl.LazyFrame | pl.DataFrame) -> dict[str, Any]:
     """First and last arrival (µs since epoch) and the time bases; one cheap pass."""
     lazy = labeled.lazy()
     present = _present(lazy)
-    row, bases = pl.collect_all(
-        [compute_span_query(lazy), compute_time_bases_query(lazy, present)], engine="streaming"
-    )
+    row, bases = collect_all([compute_span_query(lazy), compute_time_bases_query(lazy, present)])
     return {
         "arrival_us_min": row["arrival_us_min"][0],
         "arrival_us_max": row["arrival_us_max"][0],
@@ -361,9 +361,7 @@ def compute_aggregates(
         compute_gaps_query(lazy),
         *(compute_hist_query(lazy, column) for column in LENGTH_COLUMNS),
     ]
-    totals_row, cells, names, models, bases, windows, gaps_row, *hists = pl.collect_all(
-        queries, engine="streaming"
-    )
+    totals_row, cells, names, models, bases, windows, gaps_row, *hists = collect_all(queries)
     totals = totals_row.row(0, named=True)
     gaps = gaps_row.row(0, named=True)
     if gaps["in_time_order"] is False:

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from tracelab.errors import ConfigError
+from tracelab.streaming import collect_all
 
 DEFAULT_ALPHA = 0.01
 
@@ -181,11 +182,11 @@ def read_sketches(
     *,
     alpha: float = DEFAULT_ALPHA,
 ) -> dict[str, LogHistogram]:
-    """One sketch per column of ``frame``, all computed in one streaming collect."""
+    """One sketch per column of ``frame`` (``tracelab.streaming.collect_all``)."""
     names = list(columns)
     lazy = frame.lazy()
     plans = [compute_bucket_counts(lazy, c, alpha=alpha) for c in names]
-    counts = pl.collect_all(plans, engine="streaming") if plans else []
+    counts = collect_all(plans) if plans else []
     return {c: LogHistogram.from_counts(df, alpha) for c, df in zip(names, counts, strict=True)}
 
 
