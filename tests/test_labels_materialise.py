@@ -88,3 +88,19 @@ def test_row_values_attach_by_position_in_the_trace(
     tagged = got.drop_nulls("tag")
     assert tagged.height == every_third.height
     assert (tagged["tag"] == tagged["request_id"]).all()
+
+
+def test_window_stats_in_runs_of_windows_equal_the_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tracelab.features.context as context
+
+    frame = read_trace(_sample()).frame
+    whole = compute_context_tables(frame, 60.0)
+    monkeypatch.setattr(context, "WINDOW_SLICE_ROWS", 300)
+    runs = compute_context_tables(frame, 60.0)
+    assert len(context._window_runs(
+        frame.select(pl.col("arrival_ts").dt.truncate("1m").alias("w")).group_by("w")
+        .len().sort("w").collect(), 60.0)) > 3
+    assert_frame_equal(runs.windows, whole.windows)
+    assert_frame_equal(runs.co_submitted.sort(pl.all()), whole.co_submitted.sort(pl.all()))

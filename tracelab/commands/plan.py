@@ -126,13 +126,17 @@ def plan(
 
     from rich.console import Console
 
-    from tracelab.labels import label_trace
+    from tracelab.labels import cluster_labeled, load_label_config, materialise_labels
 
     cat = read_catalog(catalog, price)
     perf = load_perf_model(cat, profile)
     mapping = parse_model_map_option(model_map)
     trace = load_inputs(inputs, fmt, strict)
-    labeled = label_trace(trace.frame, model_map=mapping, assume_model=assume_model)
+    config = load_label_config()
+    features = materialise_labels(trace, config=config, model_map=mapping,
+                                  assume_model=assume_model)
+    labeled = cluster_labeled(features, config=config, model_map=mapping,
+                              assume_model=assume_model)
     with native_stdout_to_stderr():
         result = fit_plan(
             labeled.frame, perf, slos=slos, by=by, window_s=window_s, percentile=percentile,

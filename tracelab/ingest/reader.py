@@ -26,6 +26,7 @@ PathsLike = str | Path | Sequence[str | Path]
 # rows, so a later stage reads (and parses) only the columns it needs and never re-runs the
 # rules. Writing the accepted rows out instead cost 2-3x the validation pass (10M rows).
 # A large input also gets a temporary work folder (``Trace.workdir``) for later stages.
+# Remote inputs (s3:// and the like) count as large: their size is not known up front.
 LARGE_BYTES = 16 * 1024 * 1024
 # Temporary files are read back once or twice on this machine: lz4 writes ~30% faster than
 # zstd (measured on 1M rows) and size on disk matters less.
@@ -135,7 +136,7 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     """
     plans = _plan(paths, format)
     size = _input_bytes(plans)
-    large = size is not None and size > LARGE_BYTES
+    large = size is None or size > LARGE_BYTES  # remote inputs: size unknown, assume large
     accepted, rejected, rows_read = [], [], 0
     sources: list[tuple[pl.LazyFrame, pl.DataFrame, int]] = []
     for path, adapter, checked in plans:
@@ -175,7 +176,7 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
 
 
 def _input_bytes(plans: list[tuple[Path, Adapter, pl.LazyFrame]]) -> int | None:
-    """Size on disk of the input files together; None when one is remote or unknown."""
+    """Size on disk of the input files together; None when one is remote (s3:// and the like)."""
     total = 0
     for path, _, _ in plans:
         try:

@@ -59,7 +59,8 @@ LATER_STAGE_COLUMNS = (
 def _labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware,
               model_map: dict[str, str] | None, assume_model: str | None,
               context: Any = None, row_values: pl.DataFrame | None = None,
-              first_row: int = 0, narrow: bool = False) -> pl.LazyFrame:
+              first_row: int = 0, max_rows: int | None = None,
+              narrow: bool = False) -> pl.LazyFrame:
     from tracelab.features import compute_features
 
     if row_values is not None:
@@ -70,7 +71,11 @@ def _labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware
                                 window_s=cfg.window_s, hardware=hardware, context=context)
     labeled = compute_labels(features, cfg, edge_devices=hardware.edge_devices)
     if row_values is not None:
-        values = row_values.lazy().filter(pl.col(TRACE_ROW) >= first_row)
+        # Only this part's rows of the table: at 100M requests it holds ~20M.
+        inside = pl.col(TRACE_ROW) >= first_row
+        if max_rows is not None:
+            inside = inside & (pl.col(TRACE_ROW) < first_row + max_rows)
+        values = row_values.lazy().filter(inside)
         labeled = labeled.join(values, on=TRACE_ROW, how="left").drop(TRACE_ROW)
     names = labeled.collect_schema().names()
     if narrow:
@@ -111,7 +116,7 @@ def materialise_labels(
     for index, part in enumerate(trace.slices(PARTITION_ROWS)):  # partitions, not rows
         target = folder / f"part-{index:05d}.parquet"
         _labelled(part, cfg, hw, model_map, assume_model, context, row_values, first,
-                  narrow=True).sink_parquet(target, compression=TEMP_COMPRESSION)
+                  PARTITION_ROWS, narrow=True).sink_parquet(target, compression=TEMP_COMPRESSION)
         files.append(target)
         first += pl.scan_parquet(target).select(pl.len()).collect().item()
     return pl.scan_parquet(files)
