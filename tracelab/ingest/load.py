@@ -90,9 +90,15 @@ def sample(path: Path) -> Sample:
     return Sample(path, kind, columns, tuple(records))
 
 
-def open_raw(path: Path) -> RawSource:
-    """``path`` as a lazy frame of untouched source fields plus ``source_row``."""
+def open_raw(path: Path, rows: tuple[int, int] | None = None) -> RawSource:
+    """``path`` as a lazy frame of untouched source fields plus ``source_row``.
+
+    ``rows``: only ``(offset, count)`` rows of the file (``source_row`` still counts from the
+    file's first row). The slice is taken before the row number is added: a slice above
+    polars' row index made each later part of a 100M-row file read all the rows before it.
+    """
     kind = _kind(path)
+    offset, count = rows if rows is not None else (0, None)
     if kind == "parquet":
         frame = pl.scan_parquet(path).with_columns(
             pl.lit(value).alias(key) for key, value in hive_columns(path).items()
@@ -106,6 +112,8 @@ def open_raw(path: Path) -> RawSource:
         lines = pl.Series("line", _text(path).splitlines(), dtype=pl.String)
         raw = pl.DataFrame([lines]).with_row_index("source_row", offset=1)
         raw = raw.filter(pl.col("line").str.strip_chars() != "")
+        if rows is not None:
+            raw = raw.slice(offset, count)
         bad = raw.filter(pl.col("line").str.json_path_match("$").is_null()).head(1)
         if bad.height:
             number = bad.item(0, "source_row")
@@ -116,7 +124,9 @@ def open_raw(path: Path) -> RawSource:
         )
     if "source_row" in frame.collect_schema().names():  # a re-read canonical file
         frame = frame.drop("source_row")
-    frame = frame.with_row_index("source_row", offset=1).with_columns(
+    if rows is not None:
+        frame = frame.slice(offset, count)
+    frame = frame.with_row_index("source_row", offset=offset + 1).with_columns(
         pl.col("source_row").cast(pl.Int64)
     )
     return RawSource(path, kind, frozenset(frame.collect_schema().names()), frame)

@@ -49,9 +49,9 @@ class Trace:
     # Large inputs: a temporary folder later stages write intermediate files to (see
     # LARGE_BYTES); removed when the Trace is garbage-collected.
     workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
-    # Large inputs: per file, the typed rows (usable or not), its rejected rows and row count.
-    sources: list[tuple[pl.LazyFrame, pl.DataFrame, int]] = field(default_factory=list,
-                                                                 repr=False)
+    # Large inputs: per file, its path, adapter, rejected rows and row count.
+    sources: list[tuple[Path, Adapter, pl.DataFrame, int]] = field(default_factory=list,
+                                                                  repr=False)
 
     @property
     def rows_accepted(self) -> int:
@@ -68,8 +68,8 @@ class Trace:
         if not self.sources:
             return [self.frame]
         return [
-            validate.without_rejected(typed.slice(offset, rows), bad)
-            for typed, bad, total in self.sources
+            validate.without_rejected(_typed(path, adapter, (offset, rows)), bad)
+            for path, adapter, bad, total in self.sources
             for offset in range(0, max(total, 1), rows)
         ]
 
@@ -86,9 +86,9 @@ def _checked(path: Path, adapter: Adapter) -> pl.LazyFrame:
                        adapter)
 
 
-def _typed(path: Path, adapter: Adapter) -> pl.LazyFrame:
-    return _identified(validate.typed(adapter.to_canonical(open_raw(path)), str(path)), path,
-                       adapter)
+def _typed(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None) -> pl.LazyFrame:
+    raw = open_raw(path, rows)
+    return _identified(validate.typed(adapter.to_canonical(raw), str(path)), path, adapter)
 
 
 def _identified(frame: pl.LazyFrame, path: Path, adapter: Adapter) -> pl.LazyFrame:
@@ -138,7 +138,7 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     size = _input_bytes(plans)
     large = size is None or size > LARGE_BYTES  # remote inputs: size unknown, assume large
     accepted, rejected, rows_read = [], [], 0
-    sources: list[tuple[pl.LazyFrame, pl.DataFrame, int]] = []
+    sources: list[tuple[Path, Adapter, pl.DataFrame, int]] = []
     for path, adapter, checked in plans:
         try:
             counted, bad = collect_all([checked.select(pl.len()), validate.rejected(checked)])
@@ -149,8 +149,8 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
         rows_read += int(counted.item())
         rejected.append(bad)
         if large:
-            sources.append((_typed(path, adapter), bad, int(counted.item())))
-            accepted.append(validate.without_rejected(sources[-1][0], bad))
+            sources.append((path, adapter, bad, int(counted.item())))
+            accepted.append(validate.without_rejected(_typed(path, adapter), bad))
         else:
             accepted.append(validate.accepted(checked))
     rejects = (

@@ -19,6 +19,7 @@ import polars as pl
 from tracelab.errors import ConfigError, InputFileError
 from tracelab.lookup import lookup
 from tracelab.plan.slo import Slo, slo_for
+from tracelab.scale.sketch import DEFAULT_ALPHA, bucket_value, compute_bucket_counts
 
 BY_CHOICES = ("labels", "cluster")
 REQUIRED = ("request_id", "arrival_ts", "model_id", "prefill_tokens", "decode_tokens", "label_mode")
@@ -110,6 +111,19 @@ def scan_plan_requests(labeled: pl.LazyFrame, by: str = "labels") -> pl.LazyFram
     return frame
 
 
+def _context_counts(requests: pl.LazyFrame) -> pl.DataFrame:
+    """[class_id, plan_context_tokens, n]: requests per class and context length, lengths
+    rounded to their 1% log bucket (``tracelab.scale.sketch``), so the groups stay a few
+    thousand per class however many requests or distinct lengths the trace has (exact
+    lengths made ~2M groups at 100M requests). Quantiles read from it are within 1%."""
+    counts = compute_bucket_counts(requests, "plan_context_tokens", by=["class_id"])
+    return counts.collect(engine="streaming").select(
+        "class_id",
+        bucket_value(pl.col("bucket"), pl.col("sign"), DEFAULT_ALPHA).alias("plan_context_tokens"),
+        pl.col("count").alias("n"),
+    )
+
+
 def quantile_from_counts(counts: pl.DataFrame, key: str, value: str, n: str,
                          q: float) -> pl.DataFrame:
     """Per ``key``, the ``q`` quantile of ``value`` repeated ``n`` times: exactly polars'
@@ -181,10 +195,7 @@ def compute_demand(
         pl.col("kv_token_s").sum().alias("kv"),
         *[pl.col(f"plan_{c}").cast(pl.Int64).sum().alias(c) for c in LEDGER_TOKENS],
     ).collect(engine="streaming")
-    contexts = (
-        requests.group_by("class_id", "plan_context_tokens").agg(pl.len().alias("n"))
-        .collect(engine="streaming")
-    )
+    contexts = _context_counts(requests)
     mapping_frame = (
         per_window.group_by("model", "model_id").agg(pl.col("requests").sum())
         .sort("model", "model_id", nulls_last=True)

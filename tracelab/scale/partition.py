@@ -10,7 +10,6 @@ canonical frame of its accepted rows with the same adapters and validation as
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,9 +108,8 @@ def scan_partition(partition: Partition) -> pl.LazyFrame:
 
     path = as_path(partition.path)
     adapter = get_format(partition.format)
-    raw = open_raw(path)
-    if partition.n_rows is not None:
-        raw = dataclasses.replace(raw, frame=raw.frame.slice(partition.row_offset, partition.n_rows))
+    rows = None if partition.n_rows is None else (partition.row_offset, partition.n_rows)
+    raw = open_raw(path, rows)
     checked = validate.check(adapter.to_canonical(raw), str(path))
     # The same request_id and source_format rules as tracelab.ingest.reader._checked.
     checked = checked.with_columns(

@@ -68,6 +68,14 @@ def compute_bucket_counts(
     )
 
 
+def bucket_value(bucket: pl.Expr, sign: pl.Expr, alpha: float = DEFAULT_ALPHA) -> pl.Expr:
+    """The representative value of a (``sign``, ``bucket``) of ``compute_bucket_counts``
+    (``LogHistogram``'s rule, as an expression): within ``alpha`` of every value in it."""
+    gamma = _gamma(alpha)
+    value = 2 * pl.lit(gamma).pow(bucket.cast(pl.Float64)) / (gamma + 1)
+    return pl.when(sign == 0).then(0.0).otherwise(sign.cast(pl.Float64) * value)
+
+
 @dataclass(frozen=True)
 class LogHistogram:
     """Counts per log bucket (see module docstring); ``alpha`` is the relative accuracy."""
