@@ -155,3 +155,23 @@ def test_unreadable_model_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"x\.json: not valid JSON \(line 1"):
         read_cluster_model(path)
     assert EDGE.height == 2
+
+
+@pytest.mark.parametrize("headroom", [1.01, 4])
+def test_sample_by_hash_threshold_equals_a_full_sort(
+    monkeypatch: pytest.MonkeyPatch, headroom: float
+) -> None:
+    import tracelab.labels.cluster as cluster
+
+    monkeypatch.setattr(cluster, "SAMPLE_HEADROOM", headroom)
+    frame = label_trace(_trace().lazy(), config=LabelConfig(), hardware=HARDWARE, k=2).frame
+    chooser = WorkloadClusterer(sample_size=25, random_state=3)
+    got = chooser._sample(frame)
+    names = [c for c in got.columns if c != "_h"]
+    want = (
+        frame.select(names).drop_nulls(["prefill_tokens", "decode_tokens", "prefill_work_share"])
+        .with_columns(pl.col("request_id").hash(seed=3).alias("_h"))
+        .sort(["_h", "request_id"]).head(25).collect()
+    )
+    assert got.height == 25
+    assert got.equals(want)
