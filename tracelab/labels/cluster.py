@@ -169,31 +169,39 @@ class WorkloadClusterer:
         return self
 
     # -- applying --------------------------------------------------------------------
-    def cluster_expr(self) -> pl.Expr:
-        """Nearest centroid (int) in standardised space; null when a feature is null."""
-        z = [
-            (expr - m) / s
-            for expr, m, s in zip(_transformed(), self.scaler_mean_, self.scaler_scale_, strict=True)
+    def assign(self, labeled: pl.LazyFrame) -> pl.LazyFrame:
+        """Add ``cluster`` (int: the nearest centroid in standardised space, the first on a
+        tie; null when a feature is null) and ``cluster_name`` to every row.
+
+        Each step is its own column (standardised features, distances, the smallest), so no
+        expression repeats: polars' common-subexpression caching of the repeated distances
+        raised a 40M-row group_by over the result from 0.7 to 2.3 GiB.
+        """
+        k = len(self.centers_)
+        zs = [f"_cluster_z{j}" for j in range(len(self.feature_names_))]
+        ds = [f"_cluster_d{i}" for i in range(k)]
+        standardised = [
+            ((expr - m) / s).alias(name)
+            for expr, m, s, name in zip(_transformed(), self.scaler_mean_, self.scaler_scale_,
+                                        zs, strict=True)
         ]
-        dists = [
-            pl.sum_horizontal([(zj - cj) ** 2 for zj, cj in zip(z, center, strict=True)])
-            for center in self.centers_
+        distances = [
+            pl.sum_horizontal([(pl.col(z) - c) ** 2 for z, c in zip(zs, center, strict=True)])
+            .alias(name)
+            for center, name in zip(self.centers_, ds, strict=True)
         ]
         complete = pl.all_horizontal(pl.col(n).is_not_null() for n in self.feature_names_)
-        # The first centroid at the smallest distance (as arg_min), in plain columns: no
-        # per-row list is built.
-        best = pl.min_horizontal(dists)
         chosen: Any = pl.when(complete.not_()).then(pl.lit(None, dtype=pl.Int64))
-        for index, dist in enumerate(dists):
-            chosen = chosen.when(dist == best).then(pl.lit(index, dtype=pl.Int64))
-        return chosen.otherwise(None)
-
-    def assign(self, labeled: pl.LazyFrame) -> pl.LazyFrame:
-        """Add ``cluster`` (int) and ``cluster_name`` to every row."""
-        mapping = dict(enumerate(self.names_))
-        return labeled.with_columns(self.cluster_expr().alias("cluster")).with_columns(
-            lookup("cluster", mapping.items(), pl.String)
-            .alias("cluster_name")
+        for index, name in enumerate(ds):
+            chosen = chosen.when(pl.col(name) == pl.col("_cluster_min")).then(
+                pl.lit(index, dtype=pl.Int64))
+        return (
+            labeled.with_columns(standardised)
+            .with_columns(distances)
+            .with_columns(pl.min_horizontal(ds).alias("_cluster_min"))
+            .with_columns(chosen.otherwise(None).alias("cluster"))
+            .drop([*zs, *ds, "_cluster_min"])
+            .with_columns(lookup("cluster", enumerate(self.names_), pl.String).alias("cluster_name"))
         )
 
     # -- persistence -----------------------------------------------------------------
