@@ -104,3 +104,18 @@ def test_window_stats_in_runs_of_windows_equal_the_whole(
         .len().sort("w").collect(), 60.0)) > 3
     assert_frame_equal(runs.windows, whole.windows)
     assert_frame_equal(runs.co_submitted.sort(pl.all()), whole.co_submitted.sort(pl.all()))
+
+
+@pytest.mark.parametrize("name", ["sample.openai.jsonl", "sample.otel.json", "sample.azure.csv"])
+def test_every_file_kind_partitions_to_the_same_rows(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    path = str(sample_traces_dir() / name)
+    small = materialise_labels(read_trace(path)).collect().sort("request_id")
+    monkeypatch.setattr(reader, "LARGE_BYTES", 0)
+    monkeypatch.setattr(materialise, "PARTITION_ROWS", 700)
+    trace = read_trace(path)  # its work folder holds the partitions while it lives
+    large = materialise_labels(trace).collect().sort("request_id")
+    assert large.height == small.height
+    exact = [c for c in large.columns if c != "label_mode"]
+    assert_frame_equal(large.select(exact), small.select(exact))

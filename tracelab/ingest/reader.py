@@ -12,7 +12,7 @@ import polars as pl
 
 from tracelab.errors import InputFileError, RejectedRowsError
 from tracelab.ingest import validate
-from tracelab.ingest.discover import discover
+from tracelab.ingest.discover import discover, file_kind
 from tracelab.ingest.formats.base import Adapter
 from tracelab.ingest.load import open_raw, sample
 from tracelab.ingest.sniff import check_required, detect_format, get_format
@@ -31,6 +31,8 @@ LARGE_BYTES = 16 * 1024 * 1024
 # Temporary files are read back once or twice on this machine: lz4 writes ~30% faster than
 # zstd (measured on 1M rows) and size on disk matters less.
 TEMP_COMPRESSION: Final[Literal["lz4"]] = "lz4"
+# File kinds whose rows map one to one onto canonical rows, so they can be sliced on read.
+SLICED_KINDS = ("parquet", "csv")
 
 
 @dataclass
@@ -64,14 +66,19 @@ class Trace:
     def slices(self, rows: int) -> list[pl.LazyFrame]:
         """The accepted rows as consecutive slices of about ``rows`` input rows each (per
         file, rejected rows dropped after slicing, so each slice reads only its own part of
-        the input); ``[frame]`` for a trace that is not large."""
+        the input); ``[frame]`` for a trace that is not large. JSON files are one slice
+        each: they are read into memory anyway, and an adapter may turn one JSON document
+        into many rows (OpenTelemetry spans), so their rows are numbered after reading."""
         if not self.sources:
             return [self.frame]
-        return [
-            validate.without_rejected(_typed(path, adapter, (offset, rows)), bad)
-            for path, adapter, bad, total in self.sources
-            for offset in range(0, max(total, 1), rows)
-        ]
+        parts = []
+        for path, adapter, bad, total in self.sources:
+            if file_kind(path) not in SLICED_KINDS:
+                parts.append(validate.without_rejected(_typed(path, adapter), bad))
+                continue
+            parts.extend(validate.without_rejected(_typed(path, adapter, (offset, rows)), bad)
+                         for offset in range(0, max(total, 1), rows))
+        return parts
 
 
 def _adapter_for(path: Path, format: str | None) -> Adapter:

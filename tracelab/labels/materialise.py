@@ -99,6 +99,8 @@ def materialise_labels(
 
     ``row_values``: ``[_trace_row (Int64), columns...]``, extra per-request columns keyed by
     the request's 0-based position in ``trace.frame``; requests without a row get nulls.
+    A large trace's frame scans files in ``trace.workdir``: keep ``trace`` alive while the
+    frame is used (the folder is removed when the Trace is garbage-collected).
     """
     from tracelab.features import compute_context_tables, load_reference_hardware
     from tracelab.ingest.reader import TEMP_COMPRESSION
