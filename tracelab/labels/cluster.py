@@ -93,15 +93,19 @@ class WorkloadClusterer:
         needed = list(dict.fromkeys(["request_id", *names, *NAME_AXES, *PROFILE_COLUMNS]))
         complete = labeled.select(needed).filter(
             pl.all_horizontal(pl.col(n).is_not_null() for n in names)
-        ).with_columns(pl.col("request_id").hash(seed=self.random_state).alias("_h"))
+        )
+        hashed = pl.col("request_id").hash(seed=self.random_state)
         rows = int(labeled.select(pl.len()).collect().item())
         share = SAMPLE_HEADROOM * self.sample_size / max(rows, 1)
         while True:
             candidates = complete
             if share < 1:
+                # Filter on the expression, not on a column added first: polars 2.1's
+                # streaming engine held every row for the latter (1.6 GiB at 60M rows).
                 limit = pl.lit(int(share * HASH_VALUES), dtype=pl.UInt64)
-                candidates = complete.filter(pl.col("_h") <= limit)
-            sample = (candidates.sort(["_h", "request_id"]).head(self.sample_size)
+                candidates = complete.filter(hashed <= limit)
+            sample = (candidates.with_columns(hashed.alias("_h"))
+                      .sort(["_h", "request_id"]).head(self.sample_size)
                       .collect(engine="streaming"))
             if sample.height >= self.sample_size or share >= 1:
                 return sample
