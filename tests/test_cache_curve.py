@@ -41,6 +41,21 @@ def block_frame() -> pl.LazyFrame:
     )
 
 
+def session_frame() -> pl.LazyFrame:
+    # one session, two turns: a1 (20 in + 12 out), then a2 (40 in) extending its context
+    return conform(
+        pl.LazyFrame(
+            {
+                "request_id": ["a1", "a2"],
+                "arrival_ts": [ts(0), ts(5)],
+                "session_id": ["s", "s"],
+                "input_tokens": [20, 40],
+                "output_tokens": [12, 5],
+            }
+        )
+    )
+
+
 def test_block_references_order_and_tokens() -> None:
     refs = compute_block_references(block_frame())
     assert refs.evidence == "prefix_blocks"
@@ -93,17 +108,7 @@ def test_cache_hits_per_request() -> None:
 
 
 def test_sessions_synthesise_blocks() -> None:
-    frame = conform(
-        pl.LazyFrame(
-            {
-                "request_id": ["a1", "a2"],
-                "arrival_ts": [ts(0), ts(5)],
-                "session_id": ["s", "s"],
-                "input_tokens": [20, 40],
-                "output_tokens": [12, 5],
-            }
-        )
-    )
+    frame = session_frame()
     refs = compute_block_references(frame, session_block_tokens=16)
     assert refs.evidence == "sessions"
     # a1 reads block 0 (full) and a partial block; its output completes block 1 (a write);
@@ -199,17 +204,7 @@ def test_result_cache_hits_reuse_the_distances() -> None:
 
 
 def test_result_cache_hits_sessions_and_no_evidence() -> None:
-    frame = conform(
-        pl.LazyFrame(
-            {
-                "request_id": ["a1", "a2"],
-                "arrival_ts": [ts(0), ts(5)],
-                "session_id": ["s", "s"],
-                "input_tokens": [20, 40],
-                "output_tokens": [12, 5],
-            }
-        )
-    )
+    frame = session_frame()
     assert compute_reuse_curve(frame).compute_cache_hits(100).collect()[
         "cache_hit_tokens"
     ].to_list() == [0, 32]

@@ -18,7 +18,7 @@ order), each request's blocks in prompt order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -69,16 +69,6 @@ class BlockRefs:
     def n_references(self) -> int:
         """Block reads (the references hit ratios are computed over)."""
         return int(self.counted.sum())
-
-    def sampled(self, mask: np.ndarray) -> BlockRefs:
-        """The references where ``mask`` is True (e.g. a SHARDS sample), same requests."""
-        return replace(
-            self,
-            block_ids=self.block_ids[mask],
-            request_index=self.request_index[mask],
-            counted=self.counted[mask],
-            hit_tokens=self.hit_tokens[mask],
-        )
 
 
 def _empty_refs(
