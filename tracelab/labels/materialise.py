@@ -56,11 +56,15 @@ LATER_STAGE_COLUMNS = (
 )
 
 
-def _labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware,
-              model_map: dict[str, str] | None, assume_model: str | None,
-              context: Any = None, row_values: pl.DataFrame | None = None,
-              first_row: int = 0, max_rows: int | None = None,
-              narrow: bool = False) -> pl.LazyFrame:
+def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware,
+                     model_map: dict[str, str] | None, assume_model: str | None,
+                     context: Any = None, row_values: pl.DataFrame | None = None,
+                     first_row: int = 0, max_rows: int | None = None,
+                     narrow: bool = False) -> pl.LazyFrame:
+    """Features and labels of ``frame`` (a trace or one part of it), lazily, without
+    ``NOT_MATERIALISED``; ``narrow`` keeps only ``LATER_STAGE_COLUMNS``. ``context``, the
+    whole trace's tables, when ``frame`` is a part; ``row_values`` as in
+    ``materialise_labels``, for rows ``first_row`` up to ``first_row + max_rows``."""
     from tracelab.features import compute_features
 
     if row_values is not None:
@@ -109,8 +113,8 @@ def materialise_labels(
     hw = hardware or load_reference_hardware()
     rows = trace.rows_accepted
     if trace.workdir is None or rows == 0:
-        return _labelled(trace.frame, cfg, hw, model_map, assume_model,
-                         row_values=row_values).collect().lazy()
+        return compute_labelled(trace.frame, cfg, hw, model_map, assume_model,
+                                row_values=row_values).collect().lazy()
     folder = Path(trace.workdir.name) / "labeled"
     folder.mkdir(exist_ok=True)
     context = compute_context_tables(trace.frame, cfg.window_s) if rows > PARTITION_ROWS else None
@@ -118,8 +122,9 @@ def materialise_labels(
     first = 0
     for index, part in enumerate(trace.slices(PARTITION_ROWS)):  # partitions, not rows
         target = folder / f"part-{index:05d}.parquet"
-        _labelled(part, cfg, hw, model_map, assume_model, context, row_values, first,
-                  PARTITION_ROWS, narrow=True).sink_parquet(target, compression=TEMP_COMPRESSION)
+        compute_labelled(part, cfg, hw, model_map, assume_model, context, row_values, first,
+                         PARTITION_ROWS, narrow=True).sink_parquet(
+            target, compression=TEMP_COMPRESSION)
         files.append(target)
         first += pl.scan_parquet(target).select(pl.len()).collect().item()
     return pl.scan_parquet(files)

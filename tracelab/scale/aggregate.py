@@ -7,8 +7,9 @@ partition order:
    its clustering candidates: the ``sample_size`` rows with the smallest
    ``hash(request_id)`` (``WorkloadClusterer``'s own sample rule), so the merged candidates
    hold exactly the rows the clusterer would sample from the whole trace; the client fits
-   the clusterer on them. The labelled partition, cut to the columns pass 2 reads
-   (``SPILL_COLUMNS``), is written to a Parquet file in a temporary folder the client made;
+   the clusterer on them. The labelled partition, cut to the columns later stages read
+   (``tracelab.labels.materialise.LATER_STAGE_COLUMNS``), is written to a Parquet file in a
+   temporary folder the client made;
 2. each partition's labelled rows are read back from that file (or, on a worker that cannot
    see the folder, e.g. a Dask worker on another host, labelled again: same rows, same
    result), assigned to clusters with the fitted model and reduced with
@@ -29,7 +30,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
@@ -39,18 +40,6 @@ from tracelab.scale.partition import Partition, plan_partitions, scan_partition
 # Partition size for the labelled path: ~60 columns per row; measured peak RSS 1.9 GiB at
 # 1M rows per partition, so half that keeps a worker near 1 GiB.
 LABEL_TARGET_ROWS = 500_000
-# What pass 2 reads of a labelled partition: the report aggregates' inputs and the cluster
-# features (``tracelab.labels.CLUSTER_FEATURES``); ~100 bytes a row in the spill file.
-SPILL_COLUMNS: tuple[str, ...] = (
-    "arrival_ts", "time_base", "status", "model", "model_id", "model_match",
-    "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens",
-    "prefill_tokens", "decode_tokens", "cache_hit_tokens", "prefill_device_s",
-    "decode_device_s", "prefill_work_share", "label_phase", "label_context", "label_mode",
-    "label_model", "label_placement",
-)
-SPILL_COMPRESSION: Literal["lz4"] = "lz4"
-
-
 @dataclass(frozen=True)
 class LabelSettings:
     """Everything labelling needs besides the rows (picklable)."""
@@ -89,30 +78,27 @@ def _spill_path(spill_dir: str | None, partition: Partition) -> Path | None:
 
 
 def _labelled(partition: Partition, settings: LabelSettings) -> pl.LazyFrame:
-    """Features + axis labels of one partition (the first half of ``label_trace``)."""
-    from tracelab.features import compute_features, load_reference_hardware
-    from tracelab.labels import compute_labels, load_label_config
+    """Features + axis labels of one partition (as the pipeline computes them)."""
+    from tracelab.features import load_reference_hardware
+    from tracelab.labels import load_label_config
+    from tracelab.labels.materialise import compute_labelled
 
-    cfg = settings.config or load_label_config()
-    hardware = load_reference_hardware()
-    features = compute_features(
-        scan_partition(partition), model_map=settings.model_map,
-        assume_model=settings.assume_model, window_s=cfg.window_s, hardware=hardware,
-    )
-    return compute_labels(features, cfg, edge_devices=hardware.edge_devices)
+    return compute_labelled(scan_partition(partition), settings.config or load_label_config(),
+                            load_reference_hardware(), settings.model_map, settings.assume_model)
 
 
 def compute_partition_sample(task: SampleTask) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Pass 1 on a worker: clustering candidates and the span of one partition."""
-    from tracelab.labels import CLUSTER_FEATURES, WorkloadClusterer
+    from tracelab.ingest.reader import TEMP_COMPRESSION
+    from tracelab.labels import WorkloadClusterer
+    from tracelab.labels.materialise import LATER_STAGE_COLUMNS
     from tracelab.report.aggregate import compute_span
 
     labelled = _labelled(task.partition, task.settings).collect()
     path = _spill_path(task.spill_dir, task.partition)
     if path is not None:
-        wanted = dict.fromkeys([*SPILL_COLUMNS, *(name for name, _ in CLUSTER_FEATURES)])
-        kept = [name for name in wanted if name in labelled.columns]
-        labelled.select(kept).write_parquet(path, compression=SPILL_COMPRESSION)
+        kept = [name for name in LATER_STAGE_COLUMNS if name in labelled.columns]
+        labelled.select(kept).write_parquet(path, compression=TEMP_COMPRESSION)
     chooser = WorkloadClusterer(sample_size=task.sample_size,
                                 random_state=task.settings.random_state)
     return chooser._sample(labelled.lazy()), compute_span(labelled.lazy())
