@@ -93,6 +93,26 @@ def test_sessions_turns_context_and_think_time() -> None:
     assert_frame_equal(out.select(expected.columns), expected)
 
 
+def test_sessions_when_session_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions are sorted on a hash of session_id; a collision (forced here: every session
+    hashes to its length) must fall back to sorting on the string, with the same result."""
+    from tracelab.features import context
+
+    lf = frame(
+        request_id=["p", "q", "r", "s", "t", "u"],
+        session_id=["ab", "cd", "ab", "cd", "ab", "x"],
+        arrival_ts=[at(0), at(1), at(5), at(7), at(5), at(3)],
+        input_tokens=[10, 20, 30, 40, 50, 60],
+        output_tokens=[1, 2, 3, 4, 5, 6],
+    )
+    columns = ["turn_index", "session_turns", "session_context_tokens", "think_time_s"]
+    exact = _features(lf).select(columns)
+    monkeypatch.setattr(context, "session_hash", lambda sid: sid.str.len_bytes())
+    assert_frame_equal(_features(lf).select(columns), exact)
+    # ab: p(0) then r and t tie at 5 s and are ordered by source_row (r first).
+    assert exact.get_column("turn_index").to_list() == [1, 1, 2, 2, 3, 1]
+
+
 def test_evidence_features() -> None:
     out = _features(frame(
         arrival_ts=[at(0.1), at(0.5), at(0.9), at(1.2), None],

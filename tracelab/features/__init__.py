@@ -1,11 +1,12 @@
 """Per-request features: tokens, model facts, work per phase, sessions, evidence, arrivals.
 
 ``FEATURES`` lists every column with unit, formula and inputs; ``compute_features`` adds
-them to the canonical request frame lazily (a few collects: the distinct model names, and
-the session features' narrow table of the sessioned rows).
-Every join keeps the left (input) order, so the plan needs no final sort and runs on polars'
-streaming engine; features that need other rows are group_bys or one sort of the sessioned
-rows, joined back on a private row index.
+them to the canonical request frame lazily, after a few narrow collects: the row count, the
+distinct model names, the session table of the sessioned rows and each row's co-submission
+key. Features that need other rows (sessions, co-submission) are computed on those narrow
+tables and attached by the row's position (``tracelab.positions``); the arrival windows are
+a group_by joined back in input order. The wide frame stays a plan that runs on polars'
+streaming engine in input order.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import polars as pl
 
 from tracelab.features.context import (
     ROW,
+    WINDOW_FEATURES,
     ContextTables,
     compute_arrival_features,
     compute_co_submitted,
@@ -48,6 +50,7 @@ def compute_features(
     window_s: float = 60.0,
     hardware: ReferenceHardware | None = None,
     context: ContextTables | None = None,
+    windows: bool = True,
 ) -> pl.LazyFrame:
     """The canonical frame plus every column of ``FEATURES``, rows in input order.
 
@@ -56,16 +59,23 @@ def compute_features(
     model. ``hardware`` defaults to ``load_reference_hardware()`` (h100-sxm, bf16, decode
     batch 32, reference model llama-3.1-8b). ``context`` (``compute_context_tables`` of
     the whole trace) is given when ``frame`` is one part of a trace holding whole sessions,
-    so arrival-window and co-submission features still see every request.
+    so arrival-window and co-submission features still see every request. ``windows=False``
+    leaves out the arrival-window features (no label reads them: the pipeline's
+    materialised frame skips their join).
     """
     if hardware is None:
         hardware = load_reference_hardware()
     input_columns = frame.collect_schema().names()
     lf = frame.with_row_index(ROW).with_columns(compute_token_features())
     lf = compute_model_features(lf, hardware, model_map, assume_model)
-    lf = compute_session_features(lf)
-    lf = compute_co_submitted(lf.with_columns(compute_evidence_features()),
+    rows = int(lf.select(pl.len()).collect().item())
+    lf = compute_session_features(lf, rows)
+    lf = compute_co_submitted(lf.with_columns(compute_evidence_features()), rows,
                               None if context is None else context.co_submitted)
-    lf = compute_arrival_features(lf, window_s, None if context is None else context.windows)
+    names = FEATURE_NAMES
+    if windows:
+        lf = compute_arrival_features(lf, window_s, None if context is None else context.windows)
+    else:
+        names = tuple(name for name in FEATURE_NAMES if name not in WINDOW_FEATURES)
     kept = [c for c in input_columns if c not in FEATURE_NAMES]
-    return lf.select(*kept, *FEATURE_NAMES)
+    return lf.select(*kept, *names)

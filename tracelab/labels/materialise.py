@@ -2,18 +2,19 @@
 
 ``materialise_labels`` returns a LazyFrame over the labelled requests (canonical columns +
 features + labels, without the widest columns no later stage reads). A small trace is
-collected in memory with every other column; a large one keeps only
-``LATER_STAGE_COLUMNS``. A large one (``tracelab.ingest.read_trace``: inputs over 16 MB) is
-featurised ``PARTITION_ROWS`` consecutive input rows at a time (``Trace.slices``), each partition written to a
-Parquet file in the trace's work folder, so memory is bounded by a partition, not the
-trace. The arrival-window and co-submission features, which look across the whole trace,
-are joined from tables of the whole trace (``compute_context_tables``), so they are exact.
-Session features (turn index, session length and context, think time) see the turns of a
-session inside its partition: a session cut by a partition boundary restarts its turn count
-after it (the one approximation, and only for traces over ``PARTITION_ROWS``). Rows keep the
-input order. Per-request values computed elsewhere (the cache stage's hits) are attached
-here by the request's position in ``trace.frame`` (``row_values``), once, rather than by a
-join on request_id in every later scan.
+collected in memory with every other column. A large one (``tracelab.ingest.read_trace``:
+inputs over 16 MB) keeps only ``LATER_STAGE_COLUMNS``, without the arrival-window features
+(no label or later stage reads them), and is featurised ``PARTITION_ROWS`` consecutive
+input rows at a time (``Trace.slices``), each partition written to a Parquet file in the
+trace's work folder, so memory is bounded by a partition, not the trace. The co-submission
+counts, which look across the whole trace, are joined from a table of the whole trace
+(``compute_context_tables``), so they are exact. Session features (turn index, session
+length and context, think time) see the turns of a session inside its partition: a session
+cut by a partition boundary restarts its turn count after it (the one approximation, and
+only for traces over ``PARTITION_ROWS``). Rows keep the input order. Per-request values
+computed elsewhere (the cache stage's hits) are attached here by the request's position in
+``trace.frame`` (``row_values``), once, rather than by a join on request_id in every later
+scan.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import polars as pl
 
 from tracelab.labels.config import LabelConfig, load_label_config
 from tracelab.labels.rules import compute_labels
+from tracelab.positions import attach_by_position
 
 if TYPE_CHECKING:
     from tracelab.features.reference import ReferenceHardware
@@ -68,20 +70,15 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
     from tracelab.features import compute_features
 
     if row_values is not None:
-        frame = frame.with_row_index(TRACE_ROW, offset=first_row).with_columns(
-            pl.col(TRACE_ROW).cast(pl.Int64)
-        )
+        if max_rows is None:
+            max_rows = int(frame.select(pl.len()).collect().item())
+        frame = attach_by_position(frame.with_row_index(TRACE_ROW, offset=first_row),
+                                   row_values, TRACE_ROW, max_rows, offset=first_row
+                                   ).drop(TRACE_ROW)
     features = compute_features(frame, model_map=model_map, assume_model=assume_model,
-                                window_s=cfg.window_s, hardware=hardware, context=context)
+                                window_s=cfg.window_s, hardware=hardware, context=context,
+                                windows=not narrow)
     labeled = compute_labels(features, cfg, edge_devices=hardware.edge_devices)
-    if row_values is not None:
-        # Only this part's rows of the table: at 100M requests it holds ~20M.
-        inside = pl.col(TRACE_ROW) >= first_row
-        if max_rows is not None:
-            inside = inside & (pl.col(TRACE_ROW) < first_row + max_rows)
-        values = row_values.lazy().filter(inside)
-        labeled = labeled.join(values, on=TRACE_ROW, how="left",
-                               maintain_order="left").drop(TRACE_ROW)
     names = labeled.collect_schema().names()
     if narrow:
         extra = [] if row_values is None else [c for c in row_values.columns if c != TRACE_ROW]
@@ -117,7 +114,8 @@ def materialise_labels(
                                 row_values=row_values).collect().lazy()
     folder = Path(trace.workdir.name) / "labeled"
     folder.mkdir(exist_ok=True)
-    context = compute_context_tables(trace.frame, cfg.window_s) if rows > PARTITION_ROWS else None
+    context = (compute_context_tables(trace.frame, cfg.window_s, windows=False)
+               if rows > PARTITION_ROWS else None)
     files = []
     first = 0
     for index, part in enumerate(trace.slices(PARTITION_ROWS)):  # partitions, not rows
