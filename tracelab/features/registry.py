@@ -67,7 +67,7 @@ FEATURES: tuple[Feature, ...] = (
             ("input_tokens", "cached_input_tokens", "output_tokens", "model")),
     # Sessions (never inferred: null without session_id).
     Feature("turn_index", "turns", "1-based position in the session by arrival_ts (ties: "
-            "source_file, source_row, request_id)", ("session_id", "arrival_ts")),
+            "source_row, then source file; no arrival_ts: last)", ("session_id", "arrival_ts")),
     Feature("session_turns", "turns", "number of requests in the session", ("session_id",)),
     Feature("session_context_tokens", "tokens", "cumulative context_tokens of the session up to "
             "and including this turn", ("session_id", "input_tokens", "output_tokens")),
