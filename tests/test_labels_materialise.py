@@ -12,7 +12,7 @@ import tracelab.labels.materialise as materialise
 from tracelab.features import FEATURE_NAMES, compute_context_tables, compute_features
 from tracelab.ingest import read_trace
 from tracelab.labels import LABEL_COLUMNS, NOT_MATERIALISED, compute_labels, materialise_labels
-from tracelab.labels.materialise import LATER_STAGE_COLUMNS
+from tracelab.labels.materialise import CATEGORICAL_COLUMNS, LATER_STAGE_COLUMNS
 from tracelab.resources import sample_traces_dir
 
 KEEP = ["request_id", *FEATURE_NAMES, *LABEL_COLUMNS]
@@ -22,13 +22,20 @@ def _sample() -> str:
     return str(sample_traces_dir() / "sample.canonical.parquet")
 
 
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """The Categorical columns as plain strings, to compare values."""
+    assert all(frame.schema[c] == pl.Categorical for c in CATEGORICAL_COLUMNS if c in frame)
+    return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+
+
 def _by_id(frame: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
-    return frame.lazy().select(KEEP).collect().sort("request_id")
+    return _as_text(frame.lazy().select(KEEP).collect()).sort("request_id")
 
 
 def _expected(path: str) -> pl.DataFrame:
     trace = read_trace(path)
-    return compute_labels(compute_features(trace.frame)).collect().sort("request_id")
+    labelled = compute_labels(compute_features(trace.frame)).collect()
+    return labelled.with_columns(pl.col(pl.Categorical).cast(pl.String)).sort("request_id")
 
 
 def test_small_trace_is_collected_in_memory_with_the_same_values() -> None:
@@ -49,7 +56,7 @@ def test_partitions_keep_what_later_stages_read_with_the_same_values(
     assert trace.rows_accepted > 3_000
     frame = materialise_labels(trace)
     assert frame.collect_schema().names() == list(LATER_STAGE_COLUMNS)
-    got = frame.collect().sort("request_id")
+    got = _as_text(frame.collect()).sort("request_id")
     want = _expected(_sample()).select(got.columns)
     # Only label_mode reads session features, which see a session inside its partition:
     # a session cut by a boundary can lose its "turn 2+ after human think time" evidence.

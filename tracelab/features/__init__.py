@@ -1,11 +1,10 @@
 """Per-request features: tokens, model facts, work per phase, sessions, evidence, arrivals.
 
 ``FEATURES`` lists every column with unit, formula and inputs; ``compute_features`` adds
-them to the canonical request frame lazily, after a few narrow collects: the row count, the
-distinct model names, the session table of the sessioned rows and each row's co-submission
-key. Features that need other rows (sessions, co-submission) are computed on those narrow
-tables and attached by the row's position (``tracelab.positions``); the arrival windows are
-a group_by joined back in input order. The wide frame stays a plan that runs on polars'
+them to the canonical request frame lazily, after one narrow collect of each row's model,
+session and co-submission keys (``row_keys``). Features that need other rows (sessions,
+co-submission) are computed on that table and attached by the row's position
+(``tracelab.positions``); the arrival windows are a group_by joined back in input order. The wide frame stays a plan that runs on polars'
 streaming engine in input order.
 """
 
@@ -22,6 +21,7 @@ from tracelab.features.context import (
     compute_context_tables,
     compute_evidence_features,
     compute_session_features,
+    row_keys,
 )
 from tracelab.features.reference import ReferenceHardware, load_reference_hardware
 from tracelab.features.registry import FEATURE_NAMES, FEATURES, Feature, describe_features
@@ -67,10 +67,12 @@ def compute_features(
         hardware = load_reference_hardware()
     input_columns = frame.collect_schema().names()
     lf = frame.with_row_index(ROW).with_columns(compute_token_features())
-    lf = compute_model_features(lf, hardware, model_map, assume_model)
-    rows = int(lf.select(pl.len()).collect().item())
-    lf = compute_session_features(lf, rows)
-    lf = compute_co_submitted(lf.with_columns(compute_evidence_features()), rows,
+    # One narrow collect of what the features across rows read (one pass, not one each).
+    keys = lf.select(*row_keys(), pl.col("model")).collect(engine="streaming")
+    lf = compute_model_features(lf, hardware, keys.get_column("model").unique().to_list(),
+                                model_map, assume_model)
+    lf = compute_session_features(lf, keys)
+    lf = compute_co_submitted(lf.with_columns(compute_evidence_features()), keys,
                               None if context is None else context.co_submitted)
     names = FEATURE_NAMES
     if windows:

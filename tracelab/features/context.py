@@ -26,15 +26,25 @@ def _seconds(delta: pl.Expr) -> pl.Expr:
     return delta.dt.total_microseconds().cast(pl.Float64) / _US
 
 
-def compute_session_features(lf: pl.LazyFrame, rows: int) -> pl.LazyFrame:
-    """Add turn_index, session_turns, session_context_tokens, think_time_s (null without a
-    session_id: sessions are never inferred) to ``lf`` (``rows`` rows, positions in ``_row``);
-    see ``compute_session_table``.
+def row_keys() -> list[pl.Expr]:
+    """What the features that need other rows read of each row, collected once per frame
+    (``compute_features``) for the session table and the co-submission counts: [_row,
+    session_id, _sid, arrival_ts, source_row, _file, e2e_latency_s, context_tokens,
+    tenant_id, _second]."""
+    sid = pl.col("session_id")
+    return [
+        pl.col(ROW), sid, session_hash(sid).alias("_sid"), pl.col("arrival_ts"),
+        pl.col("source_row"), pl.col("source_file").hash().alias("_file"),
+        pl.col("e2e_latency_s"), pl.col("context_tokens"), pl.col("tenant_id"), _second_key(),
+    ]
 
-    The table is collected first (a few narrow columns of the sessioned rows) and attached by
-    position, so the wide frame streams past it.
-    """
-    return attach_by_position(lf, compute_session_table(lf), ROW, rows)
+
+def compute_session_features(lf: pl.LazyFrame, keys: pl.DataFrame) -> pl.LazyFrame:
+    """Add turn_index, session_turns, session_context_tokens, think_time_s (null without a
+    session_id: sessions are never inferred) to ``lf`` (``keys``: its ``row_keys``); see
+    ``compute_session_table``. The table is attached by position, so the wide frame streams
+    past it."""
+    return attach_by_position(lf, compute_session_table(keys), ROW, keys.height)
 
 
 def session_hash(session_id: pl.Expr) -> pl.Expr:
@@ -42,9 +52,9 @@ def session_hash(session_id: pl.Expr) -> pl.Expr:
     return session_id.hash()
 
 
-def compute_session_table(lf: pl.LazyFrame) -> pl.DataFrame:
+def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
     """[_row, turn_index, session_turns, session_context_tokens, think_time_s] of the rows
-    with a session_id.
+    with a session_id, from their ``row_keys``.
 
     Turns are ordered by arrival_ts, then source_row, then source_file (by its hash), so the
     order never depends on the order of the input rows. Think time is this arrival minus the
@@ -57,12 +67,7 @@ def compute_session_table(lf: pl.LazyFrame) -> pl.DataFrame:
     distinct hashes as sessions; otherwise the string is sorted.
     """
     sid = pl.col("session_id")
-    keyed = (
-        lf.filter(sid.is_not_null())
-        .select(ROW, "session_id", session_hash(sid).alias("_sid"), "arrival_ts", "source_row",
-                pl.col("source_file").hash().alias("_file"), "e2e_latency_s", "context_tokens")
-        .collect()
-    )
+    keyed = keys.filter(sid.is_not_null())
     sessions, hashes = keyed.select(sid.n_unique(), pl.col("_sid").n_unique()).row(0)
     key = "_sid" if sessions == hashes else "session_id"
     # Turns without an arrival go last (``_late``): sort's nulls_last cost 5x (1.1 CPU-s).
@@ -117,29 +122,30 @@ def _second_key() -> pl.Expr:
 
 def compute_co_submitted_counts(lf: pl.LazyFrame) -> pl.LazyFrame:
     """[tenant_id, _second, co_submitted]: non-streaming arrivals per tenant and whole second."""
+    return _count_seconds(lf.select("tenant_id", _second_key()))
+
+
+def _count_seconds(keys: pl.LazyFrame) -> pl.LazyFrame:
     return (
-        lf.select("tenant_id", _second_key())
-        .drop_nulls("_second")
+        keys.drop_nulls("_second")
         .group_by("tenant_id", "_second")
         .agg(pl.len().cast(pl.Int64).alias("co_submitted"))
     )
 
 
-def compute_co_submitted(lf: pl.LazyFrame, rows: int,
+def compute_co_submitted(lf: pl.LazyFrame, keys: pl.DataFrame,
                          counts: pl.DataFrame | None = None) -> pl.LazyFrame:
     """Add co_submitted: non-streaming requests of the same tenant (null tenant = one group)
     arriving in the same whole second; null unless is_streaming is false and arrival_ts known.
-    ``lf`` has ``rows`` rows, positions in ``_row``.
 
-    The counts are a group_by (``compute_co_submitted_counts``; given when ``lf`` is one part
-    of a trace, computed from ``lf`` otherwise). Each row's key is collected narrow, joined
-    to the counts in memory and attached by position, so the wide frame streams past.
+    ``keys``: ``lf``'s ``row_keys``. The counts are a group_by (``compute_co_submitted_counts``
+    of the whole trace when ``lf`` is one part of it, else of ``keys``), joined to the keys
+    in memory and attached by position, so the wide frame streams past.
     """
-    table = compute_co_submitted_counts(lf).collect(engine="streaming") if counts is None \
-        else counts
-    keys = lf.select(ROW, "tenant_id", _second_key()).collect(engine="streaming")
-    found = keys.join(table, on=["tenant_id", "_second"], how="left", nulls_equal=True)
-    return attach_by_position(lf, found.select(ROW, "co_submitted"), ROW, rows)
+    on = ["tenant_id", "_second"]
+    table = _count_seconds(keys.lazy().select(on)).collect() if counts is None else counts
+    found = keys.select(ROW, *on).join(table, on=on, how="left", nulls_equal=True)
+    return attach_by_position(lf, found.select(ROW, "co_submitted"), ROW, keys.height)
 
 
 def compute_window_stats(lf: pl.LazyFrame, window_s: float) -> pl.LazyFrame:

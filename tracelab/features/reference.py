@@ -22,7 +22,7 @@ REFERENCE_MODEL = "llama-3.1-8b"
 # Decode batch at which the per-token decode device time is amortised (a busy server).
 REFERENCE_DECODE_BATCH = 32
 
-Resolver = Callable[[Sequence[str], "dict[str, str] | None", "str | None"], pl.DataFrame]
+Resolver = Callable[[Sequence["str | None"], "dict[str, str] | None", "str | None"], pl.DataFrame]
 Coefficients = Callable[[str], "tuple[float, ...]"]
 
 FACT_COLUMNS = ("model_id", "params_b", "active_params_b", "kv_bytes_per_token", "weight_bytes")
@@ -102,7 +102,7 @@ def load_reference_hardware(
         return _unpack(perf.work_coefficients(device, model_id, "bf16", decode_batch=decode_batch))
 
     def resolve(
-        names: Sequence[str], model_map: dict[str, str] | None, assume: str | None
+        names: Sequence[str | None], model_map: dict[str, str] | None, assume: str | None
     ) -> pl.DataFrame:
         return resolve_models(list(names), model_map=model_map, assume=assume)
 

@@ -17,14 +17,13 @@ from tracelab.lookup import lookup
 
 
 def resolve_model_frame(
-    lf: pl.LazyFrame,
+    present: list[str | None],
     hardware: ReferenceHardware,
     model_map: dict[str, str] | None,
     assume_model: str | None,
 ) -> pl.DataFrame:
-    """[model, model_id, model_match] for every distinct model name of ``lf``, null included
-    (one small collect); the registry applies ``model_map`` and ``assume_model``."""
-    present = lf.select(pl.col("model").unique()).collect().get_column("model").to_list()
+    """[model, model_id, model_match] for the model names ``present`` (None included); the
+    registry applies ``model_map`` and ``assume_model``."""
     names = sorted(present, key=lambda n: (n is None, n or ""))
     resolved = hardware.resolve(names, model_map, assume_model)
     return resolved.select(
@@ -35,28 +34,39 @@ def resolve_model_frame(
 
 
 def _lookup(key: str, table: pl.DataFrame, value: str) -> pl.Expr:
-    """``table[value]`` where ``table[key]`` equals column ``key`` (a handful of models)."""
-    return lookup(key, table.select(key, value).iter_rows(), table.schema[value])
+    """``table[value]`` where ``table[key]`` equals column ``key`` (a handful of models); text
+    comes out Categorical (``_text``)."""
+    dtype = table.schema[value]
+    return lookup(key, table.select(key, value).iter_rows(),
+                  pl.Categorical if dtype == pl.String else dtype)
+
+
+def _text(value: str) -> pl.Expr:
+    """A model or device name: a Categorical (what later stages group by; a categorical
+    literal costs a seventh of a per-row string), compared with plain strings as usual."""
+    return pl.lit(value, dtype=pl.Categorical)
 
 
 def compute_model_features(
     lf: pl.LazyFrame,
     hardware: ReferenceHardware,
+    present: list[str | None],
     model_map: dict[str, str] | None = None,
     assume_model: str | None = None,
 ) -> pl.LazyFrame:
     """Add model_id, model_match, the model facts, kv_bytes and the work columns.
 
-    The tables are per model (a handful of rows), applied with ``tracelab.lookup``.
+    ``present``: the distinct model names of ``lf``. The tables are per model (a handful of
+    rows), applied with ``tracelab.lookup``.
     """
-    names = resolve_model_frame(lf, hardware, model_map, assume_model)
+    names = resolve_model_frame(present, hardware, model_map, assume_model)
     lf = lf.with_columns(
         _lookup("model", names, "model_id").alias("model_id"),
-        _lookup("model", names, "model_match").fill_null("unknown").alias("model_match"),
+        _lookup("model", names, "model_match").fill_null(_text("unknown")).alias("model_match"),
     )
     facts = hardware.facts.select(FACT_COLUMNS).with_columns(pl.col("model_id").cast(pl.String))
-    present = names.get_column("model_id").drop_nulls().unique()
-    facts = facts.filter(pl.col("model_id").is_in(present.implode()))
+    registered = names.get_column("model_id").drop_nulls().unique()
+    facts = facts.filter(pl.col("model_id").is_in(registered.implode()))
     lf = lf.with_columns(
         _lookup("model_id", facts, name).alias(name) for name in FACT_COLUMNS if name != "model_id"
     ).with_columns(
@@ -75,10 +85,10 @@ def compute_model_features(
         {"model_id": "work_model_id"})
     known = pl.col("model_id").is_in(costed).fill_null(False)
     lf = lf.with_columns(
-        pl.when(known).then(pl.col("model_id")).otherwise(pl.lit(hardware.reference_model))
+        pl.when(known).then(pl.col("model_id")).otherwise(_text(hardware.reference_model))
         .alias("work_model_id"),
         known.not_().alias("work_model_assumed"),
-        pl.lit(hardware.device, dtype=pl.String).alias("work_device"),
+        _text(hardware.device).alias("work_device"),
     ).with_columns(_lookup("work_model_id", coeffs, name).alias(name) for name in COEFF_COLUMNS)
     return lf.with_columns(compute_work_features()).drop(COEFF_COLUMNS)
 

