@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracelab.errors import ConfigError
+from tracelab.hardware import roofline as rf
 from tracelab.hardware.calibrate import SRAM_ANCHORS, fit_profile, read_measurements
 from tracelab.hardware.catalog import Catalog, load_catalog
 from tracelab.hardware.perf import PerfModel
@@ -194,3 +195,93 @@ def test_lower_price_never_raises_cost_per_token(price: float, cut: float, phase
     assert a is not None
     assert b is not None
     assert b.usd_per_mtok <= a.usd_per_mtok
+
+
+# ------------------------------------------------------------------ searches (speed, same answers)
+def _bisect_last(ok, cap: int) -> int:
+    """The bisection ``max_batch`` used before ``last_within``: the reference answer."""
+    if cap < 1 or not ok(1):
+        return 0
+    lo, hi = 1, cap
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+    return lo
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(st.floats(0.0, 5.0), min_size=0, max_size=300),
+    start=st.floats(0.0, 5.0),
+    limit=st.floats(0.0, 200.0),
+)
+def test_last_within_is_the_bisection(steps: list[float], start: float, limit: float) -> None:
+    values = [start]
+    for s in steps:  # non-decreasing, with flat runs (steps of 0) and jumps
+        values.append(values[-1] + s)
+    cap = len(values) - (1 if not steps else 0)
+    seen: list[int] = []
+
+    def value(b: int) -> float:
+        seen.append(b)
+        return values[b - 1]
+
+    got = rf.last_within(value, limit, cap)
+    assert got == _bisect_last(lambda b: values[b - 1] <= limit, cap)
+    assert all(1 <= b <= cap for b in seen)
+
+
+FITS = [(d, m) for d in ("h100-sxm", "b200", "mi300x", "l4", "tpu-v6e", "gb200")
+        for m in ("llama-3.2-1b", "llama-3.1-8b", "llama-3.1-70b", "qwen3-30b-a3b")
+        if PM.replica_devices(d, m) is not None]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pair=st.sampled_from(FITS),
+    context=st.integers(1, 100_000),
+    tpot=st.floats(1e-3, 0.3),
+    double=st.integers(0, 2),
+)
+def test_max_batch_is_the_bisection_over_step_times(
+    pair: tuple[str, str], context: int, tpot: float, double: int
+) -> None:
+    device, model = pair
+    t = (PM.replica_devices(device, model) or 1) * 2**double
+    cap = PM.max_batch(device, model, context, devices=t)
+    expected = _bisect_last(
+        lambda b: PerfModel(CAT).decode_step_s(device, model, b, context, devices=t) <= tpot, cap
+    )
+    assert PM.max_batch(device, model, context, tpot_s=tpot, devices=t) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(pair=st.sampled_from(FITS), context=st.integers(1, 60_000), ttft=st.floats(1e-3, 5.0))
+def test_prefill_batch_is_the_first_halving_that_meets_ttft(
+    pair: tuple[str, str], context: int, ttft: float
+) -> None:
+    device, model = pair
+    op = PM.operating_point(device, model, "prefill", context, ttft_s=ttft)
+    if op is None:
+        return
+    fresh = PerfModel(CAT)  # no shared memo: the halving loop as it was written
+    eff = fresh.profile.for_device(device, CAT.get(device).tier)
+    batch = max(1, eff.prefill_max_tokens // context)
+    kv_fit = int(fresh.kv_capacity_tokens(device, model, devices=op.devices) // context)
+    batch = min(batch, kv_fit)
+    while batch > 1 and fresh.prefill_s(device, model, batch, context, devices=op.devices) > ttft:
+        batch //= 2
+    assert op.batch == batch
+    assert op.latency_s == fresh.prefill_s(device, model, batch, context, devices=op.devices)
+
+
+def test_memo_returns_what_a_fresh_model_computes() -> None:
+    shared = PerfModel(CAT)
+    for device, model in FITS[:6]:
+        for context in (1, 700, 9000):
+            for tpot in (None, 0.02, 0.08):
+                got = shared.operating_point(device, model, "decode", context, tpot_s=tpot)
+                again = shared.operating_point(device, model, "decode", context, tpot_s=tpot)
+                fresh = PerfModel(CAT).operating_point(device, model, "decode", context,
+                                                       tpot_s=tpot)
+                assert got == again == fresh

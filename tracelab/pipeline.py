@@ -13,8 +13,6 @@ The summary is deterministic for a given input and options except ``generated_at
 
 from __future__ import annotations
 
-import importlib
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from tracelab.background import import_in_background
 
 Progress = Callable[[str, int, int], None]
 STEPS = ("ingest", "cache reuse", "features and labels", "plan", "summary")
@@ -41,23 +41,6 @@ class PipelineResult:
     plan: Any | None  # tracelab.plan.Plan; None when no request has a known model
     summary: dict[str, Any]
     elapsed_s: float
-
-
-# What the clustering and planning stages import, loaded on a background thread while ingest
-# and the cache pass run in polars (which releases the GIL): importing sklearn alone takes
-# 1.2-1.9 s on this project's 2-core reference machine.
-LATER_IMPORTS = ("sklearn.cluster", "sklearn.metrics", "scipy.optimize", "scipy.sparse")
-
-
-def _import_in_background(names: Sequence[str]) -> None:
-    def load() -> None:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # the stage's own import reports it
-                return
-
-    threading.Thread(target=load, name="tracelab-imports", daemon=True).start()
 
 
 def _knee_capacity(reuse: Any, fraction: float) -> int | None:
@@ -132,7 +115,7 @@ def run_pipeline(
     from tracelab.report.summary import finalize_summary
 
     started = time.perf_counter()
-    _import_in_background(LATER_IMPORTS)
+    import_in_background("sklearn.cluster", "sklearn.metrics")  # the clusterer's, ~1.5 s
     tell: Progress = progress or (lambda step, done, total: None)
     total = len(STEPS)
     # Options are checked before any heavy work, so a typo fails fast.

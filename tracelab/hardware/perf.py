@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from tracelab.errors import ConfigError
 from tracelab.hardware import roofline as rf
@@ -69,6 +70,10 @@ class PerfModel:
         self.models = load_models() if models is None else models
         self.profile = load_profile() if profile is None else profile
         self._eff = lru_cache(maxsize=None)(self._efficiency)
+        # Memo of the pure lookups and step times, keyed by their arguments: a plan asks for
+        # thousands of operating points that share device, model, replica size and context.
+        # The catalog, registry and profile are read-only once the model is built.
+        self._memo: dict[tuple[Any, ...], Any] = {}
 
     # ----------------------------------------------------------------- lookups
     def model(self, model_id: str) -> ModelSpec:
@@ -85,12 +90,16 @@ class PerfModel:
     def _parts(
         self, device_id: str, model_id: str, precision: str
     ) -> tuple[Device, ModelSpec, Efficiency]:
-        dev = self.catalog.get(device_id)
-        if dev.tflops(precision) is None:
-            have = [p for p in ("bf16", "fp8", "fp4") if dev.tflops(p) is not None]
-            msg = f"device '{device_id}' has no {precision} rate in the catalog; use --precision {'|'.join(have)}"
-            raise ConfigError(msg)
-        return dev, self.model(model_id), self._eff(device_id)
+        key = ("parts", device_id, model_id, precision)
+        parts: tuple[Device, ModelSpec, Efficiency] | None = self._memo.get(key)
+        if parts is None:
+            dev = self.catalog.get(device_id)
+            if dev.tflops(precision) is None:
+                have = [p for p in ("bf16", "fp8", "fp4") if dev.tflops(p) is not None]
+                msg = f"device '{device_id}' has no {precision} rate in the catalog; use --precision {'|'.join(have)}"
+                raise ConfigError(msg)
+            parts = self._memo[key] = (dev, self.model(model_id), self._eff(device_id))
+        return parts
 
     # ----------------------------------------------------------------- capacity
     def replica_devices(
@@ -102,6 +111,15 @@ class PerfModel:
         ``weights_max_frac`` of each device (and weights + KV in ``mem_usable_frac``).
         SRAM parts: ceil((weights + KV) / SRAM per chip); the KV must live on-chip too.
         """
+        key = ("replica", device_id, model_id, precision, kv_tokens)
+        if key not in self._memo:
+            self._memo[key] = self._replica_devices(device_id, model_id, precision, kv_tokens)
+        found: int | None = self._memo[key]
+        return found
+
+    def _replica_devices(
+        self, device_id: str, model_id: str, precision: str, kv_tokens: int
+    ) -> int | None:
         dev, model, eff = self._parts(device_id, model_id, precision)
         w = rf.weight_bytes(model, precision)
         kv = kv_tokens * rf.kv_bytes(model, precision)
@@ -131,11 +149,15 @@ class PerfModel:
         self, device_id: str, model_id: str, precision: str = "bf16", devices: int | None = None
     ) -> float:
         """KV tokens that fit beside the weights in a replica of ``devices`` devices."""
-        dev, model, eff = self._parts(device_id, model_id, precision)
-        t = devices or self._devices(device_id, model_id, precision)
-        frac = eff.weights_max_frac if dev.tier == "sram" else eff.mem_usable_frac
-        free = t * dev.mem_gb * 1e9 * frac - rf.weight_bytes(model, precision)
-        return max(free, 0.0) / rf.kv_bytes(model, precision)
+        key = ("kv", device_id, model_id, precision, devices)
+        tokens: float | None = self._memo.get(key)
+        if tokens is None:
+            dev, model, eff = self._parts(device_id, model_id, precision)
+            t = devices or self._devices(device_id, model_id, precision)
+            frac = eff.weights_max_frac if dev.tier == "sram" else eff.mem_usable_frac
+            free = t * dev.mem_gb * 1e9 * frac - rf.weight_bytes(model, precision)
+            tokens = self._memo[key] = max(free, 0.0) / rf.kv_bytes(model, precision)
+        return tokens
 
     # ----------------------------------------------------------------- times
     def prefill_s(
@@ -148,9 +170,14 @@ class PerfModel:
         devices: int | None = None,
     ) -> float:
         """One prefill forward of ``batch`` prompts of ``context`` tokens (= TTFT), seconds."""
-        dev, model, eff = self._parts(device_id, model_id, precision)
         t = devices or self._devices(device_id, model_id, precision)
-        return rf.prefill_s(dev, model, eff, precision, t, batch, context)
+        key = ("prefill", device_id, model_id, batch, context, precision, t)
+        seconds: float | None = self._memo.get(key)
+        if seconds is None:
+            dev, model, eff = self._parts(device_id, model_id, precision)
+            seconds = self._memo[key] = rf.prefill_s(dev, model, eff, precision, t, batch,
+                                                     context)
+        return seconds
 
     def decode_step_s(
         self,
@@ -162,9 +189,14 @@ class PerfModel:
         devices: int | None = None,
     ) -> float:
         """One decode step of ``batch`` sequences at ``context`` cached tokens (= TPOT), s."""
-        dev, model, eff = self._parts(device_id, model_id, precision)
         t = devices or self._devices(device_id, model_id, precision)
-        return rf.decode_step_s(dev, model, eff, precision, t, batch, context)
+        key = ("step", device_id, model_id, batch, context, precision, t)
+        seconds: float | None = self._memo.get(key)
+        if seconds is None:
+            dev, model, eff = self._parts(device_id, model_id, precision)
+            seconds = self._memo[key] = rf.decode_step_s(dev, model, eff, precision, t, batch,
+                                                         context)
+        return seconds
 
     def colocation_stretch(
         self,
@@ -210,17 +242,9 @@ class PerfModel:
         )
         if tpot_s is None or cap < 1:
             return max(cap, 0)
-
-        def ok(b: int) -> bool:
-            return self.decode_step_s(device_id, model_id, b, context, precision, t) <= tpot_s
-
-        if not ok(1):
-            return 0
-        lo, hi = 1, cap  # step time grows with batch: binary search the last feasible batch
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
-        return lo
+        return rf.last_within(
+            lambda b: self.decode_step_s(device_id, model_id, b, context, precision, t), tpot_s, cap
+        )
 
     # ----------------------------------------------------------------- operating points
     def _group_sizes(self, device_id: str, model_id: str, precision: str) -> list[int]:
@@ -322,12 +346,21 @@ class PerfModel:
             return []
         if kv_fit < batch:
             batch, why = kv_fit, "KV memory"
-        while (
+        if (
             ttft_s is not None
             and batch > 1
             and self.prefill_s(dev.id, model_id, batch, context, precision, t) > ttft_s
         ):
-            batch, why = batch // 2, "TTFT target"
+            # Halve the batch until it meets the TTFT: the first of batch >> 1, >> 2, … that
+            # does (prefill time grows with the batch, and batch 1 meets it), by bisection.
+            late, on_time = 0, batch.bit_length() - 1
+            while on_time - late > 1:
+                mid = (late + on_time) // 2
+                if self.prefill_s(dev.id, model_id, batch >> mid, context, precision, t) > ttft_s:
+                    late = mid
+                else:
+                    on_time = mid
+            batch, why = batch >> on_time, "TTFT target"
         if dev.tier == "sram":
             t = self.replica_devices(dev.id, model_id, precision, batch * context) or t
         lat = self.prefill_s(dev.id, model_id, batch, context, precision, t)

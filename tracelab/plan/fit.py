@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from tracelab.background import import_in_background
 from tracelab.errors import ConfigError, InfeasibleError
 from tracelab.plan.budget import PLAN_BUDGET_S, Deadline
 from tracelab.plan.demand import compute_demand, slo_of_class
@@ -19,7 +20,7 @@ from tracelab.plan.ledger import (
     compute_rollup,
     compute_route_table,
 )
-from tracelab.plan.milp import Solution, restrict, solve, solve_baselines
+from tracelab.plan.milp import Solution, restrict, solve_plan
 from tracelab.plan.model import FLEET_SCHEMA, Plan
 from tracelab.plan.routes import (
     CHUNK_TOKENS,
@@ -33,7 +34,7 @@ from tracelab.plan.routes import (
 from tracelab.plan.slo import Slo, load_slos
 
 REFERENCE_DEVICE = "h100-sxm"
-# Share of PLAN_BUDGET_S the plan's own program may use before the baselines run.
+# Share of PLAN_BUDGET_S the plan's own program may use; the baselines share the rest.
 MAIN_SHARE = 0.6
 
 
@@ -177,6 +178,7 @@ def fit_plan(
     """Cheapest fleet ($/h) serving the labelled trace's demand under its SLOs, with
     baselines and a per-request ledger. ``devices`` defaults to ``perf.catalog.plannable()``."""
     slos = slos if slos is not None else load_slos()
+    import_in_background("scipy.optimize")  # the solver, ~0.5 s, during the demand passes
     all_devices = list(devices) if devices is not None else _catalog_devices(perf)
     allowed = _select_devices(all_devices, only, exclude)
     demand = compute_demand(labeled, by, window_s, percentile, growth, slos)
@@ -192,23 +194,21 @@ def fit_plan(
     for spec in specs:
         if not main[spec.class_id]:
             raise_infeasible(perf, spec, allowed, precision)
-    # One CPU budget for every solve: the plan may use MAIN_SHARE of it, the baselines get
-    # what is left (a component past the deadline still gets MIN_SHARE_S).
-    budget = routing.part(PLAN_BUDGET_S)
-    main_budget = budget.part(MAIN_SHARE * PLAN_BUDGET_S)
-    solution = solve(main, deadline=main_budget)
-    budget.cpu_fraction = main_budget.cpu_fraction
+    # One CPU budget for every solve, all solved together: the plan's program gets MAIN_SHARE
+    # of it, the single-device baselines split the rest.
+    solution, ref_sol, best = solve_plan(
+        main, reference, routing.part(PLAN_BUDGET_S), MAIN_SHARE * PLAN_BUDGET_S,
+        (1 - MAIN_SHARE) * PLAN_BUDGET_S,
+        None if reference in allowed else restrict(
+            every, lambda r: r.single_type and r.prefill_device == reference),
+    )
     if solution is None:
         msg = "the optimiser found no fleet within its time limit; narrow --only or --window-s"
         raise InfeasibleError(msg)
-    ref_sol, best = solve_baselines(main, reference, deadline=budget)
     if best is not None and best[1].usd_per_hour < solution.usd_per_hour:
         # A large program stops within its gap; a baseline's routes are a subset of the
         # plan's, so its (optimal) fleet is a valid plan too and never loses to one.
         solution = best[1]
-    if reference not in allowed:
-        ref_sol = solve(restrict(every, lambda r: r.single_type and r.prefill_device == reference),
-                        deadline=budget)
     by_id = {s.class_id: s for s in specs}
     reasons: dict[tuple[str, Route], str] = {}
     for class_id, chosen in solution.fractions.items():
@@ -220,7 +220,7 @@ def fit_plan(
     # Everything the plan reports comes from the ledger summed per (class, route) (at most
     # one streaming pass, over the classes split across routes); the per-request ledger
     # itself stays lazy.
-    groups = compute_ledger_groups(demand.requests, table, demand.totals)
+    groups = compute_ledger_groups(demand.requests, table, demand.totals, demand.class_keys)
     span_hours = demand.span_s / 3600.0
     usd_per_hour = solution.usd_per_hour
     fleet_usd = usd_per_hour * span_hours

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from tracelab.plan.demand import key_hash
 from tracelab.plan.routes import Route
 
 UNIT_SCALE = float(1 << 53)
@@ -113,7 +114,8 @@ GROUPS_SCHEMA: dict[str, pl.DataType] = {
 
 
 def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
-                          totals: pl.DataFrame | None = None) -> pl.DataFrame:
+                          totals: pl.DataFrame | None = None,
+                          class_keys: pl.DataFrame | None = None) -> pl.DataFrame:
     """The ledger summed per (class, route): ``requests``, token totals and $ — everything
     the plan reports, without materialising a per-request row.
 
@@ -121,7 +123,9 @@ def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
     ``plan_prefill_tokens``/``plan_decode_tokens`` float sums and the integer token totals,
     as ``Demand.totals``); only the requests of classes split across routes are read again,
     in one streaming ``group_by`` by (class, route row). Without ``totals`` every request is
-    read. Devices and ``reason`` are joined to the few groups afterwards."""
+    read. With ``class_keys`` (``Demand.class_keys``) those requests are found and grouped
+    by the hash of the columns their ``class_id`` joins, not by building it for every row.
+    Devices and ``reason`` are joined to the few groups afterwards."""
     table = route_table.with_row_index("route")
     charges = table.drop("reason", "prefill_device", "decode_device")
     split = table.group_by("class_id").len().filter(pl.col("len") > 1)["class_id"]
@@ -135,18 +139,22 @@ def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
             )
         )
     if totals is None or split.len():
-        rows = requests if totals is None else requests.filter(pl.col("class_id").is_in(split.implode()))
-        frames.append(
-            _matched(rows, charges)
-            .group_by("class_id", "route")
-            .agg(
-                pl.len().cast(pl.Int64).alias("requests"),
-                *[expr.sum().alias(name) for name, expr in TOKENS.items()],
-                PREFILL_USD.sum().alias("prefill_usd"),
-                DECODE_USD.sum().alias("decode_usd"),
+        keyed = None if totals is None or class_keys is None else _split_keys(class_keys, split)
+        if keyed is None:
+            rows = requests if totals is None else requests.filter(
+                pl.col("class_id").is_in(split.implode()))
+            frames.append(_sums(_matched(rows, charges), ["class_id"]))
+        else:
+            parts, keys = keyed
+            rows = requests.filter(key_hash(parts).is_in(keys["_key"].implode()))
+            matched = (
+                rows.with_columns(route_unit(), key_hash(parts))
+                .join(charges.join(keys, on="class_id").drop("class_id").lazy(), on="_key")
+                .filter((pl.col("route_u") >= pl.col("lo")) & (pl.col("route_u") < pl.col("hi")))
             )
-            .collect(engine="streaming")
-        )
+            by_key = _sums(matched, ["_key"]).join(keys, on="_key")
+            frames.append(by_key.group_by("class_id", "route").agg(
+                pl.col("requests", *TOKENS, "prefill_usd", "decode_usd").sum()))
     routes = table.select("route", "prefill_device", "decode_device", "reason")
     return (
         pl.concat(frames, how="vertical_relaxed")
@@ -155,6 +163,28 @@ def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
         .select([pl.col(c).cast(t) for c, t in GROUPS_SCHEMA.items()])
         .sort("class_id", "prefill_device", "decode_device", nulls_last=True)
     )
+
+
+def _sums(matched: pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
+    """Requests, token totals and $ per (``keys``…, route) of matched requests."""
+    return matched.group_by(*keys, "route").agg(
+        pl.len().cast(pl.Int64).alias("requests"),
+        *[expr.sum().alias(name) for name, expr in TOKENS.items()],
+        PREFILL_USD.sum().alias("prefill_usd"),
+        DECODE_USD.sum().alias("decode_usd"),
+    ).collect(engine="streaming")
+
+
+def _split_keys(class_keys: pl.DataFrame,
+                split: pl.Series) -> tuple[list[str], pl.DataFrame] | None:
+    """(the columns ``class_id`` joins, [``class_id``, ``_key``] of the split classes'
+    column tuples), or None when two tuples share a hash (then ``class_id`` is built)."""
+    parts = [c for c in class_keys.columns if c != "class_id"]
+    hashed = class_keys.with_columns(key_hash(parts))
+    if hashed["_key"].n_unique() < hashed.select(parts).n_unique():
+        return None
+    return parts, hashed.filter(pl.col("class_id").is_in(split.implode())).select(
+        "class_id", "_key").unique()
 
 
 def compute_rollup(groups: pl.DataFrame) -> pl.DataFrame:

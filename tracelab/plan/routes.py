@@ -213,22 +213,55 @@ def _meets_deadline(spec: ClassSpec, ttft: float, tpot: float) -> bool:
 def compute_routes(
     perf: PerfModelLike, specs: Sequence[ClassSpec], links: Iterable[Link], precision: str = "bf16"
 ) -> dict[str, list[Route]]:
-    """Every SLO-feasible route per class (empty list = no device can serve the class)."""
+    """Every SLO-feasible route per class (empty list = no device can serve the class).
+
+    Per class: the colocated and same-type routes of every device, then the
+    MAX_DISAGG_ROUTES cheapest disaggregated pairs by linear cost (ties by device ids). A
+    pair's cost is computed from its two operating points before any ``Route`` is built, so
+    only the kept ones are (a catalog of 21 devices has 420 pairs per class)."""
     ops = _Ops(perf, precision)
     devices = list(links)
     out: dict[str, list[Route]] = {}
     for spec in specs:
         budget = spec.slo.ttft_budget_s(spec.context_tokens)
         tpot = spec.slo.tpot_budget_s()
-        coloc: list[Route] = []
-        disagg: list[Route] = []
-        for p in devices:
-            for d in devices:
-                for route in _routes_for(ops, spec, p, d, budget, tpot):
-                    (coloc if p.device_id == d.device_id else disagg).append(route)
-        disagg.sort(key=lambda r: (r.linear_usd_per_hour, r.prefill_device, r.decode_device))
-        out[spec.class_id] = coloc + disagg[:MAX_DISAGG_ROUTES]
+        coloc = [r for p in devices for r in _same_type_routes(ops, spec, p, budget, tpot)]
+        out[spec.class_id] = coloc + _cheapest_disaggregated(ops, spec, devices, budget, tpot)
     return out
+
+
+def _cheapest_disaggregated(ops: _Ops, spec: ClassSpec, devices: Sequence[Link],
+                            budget: float | None, tpot: float | None) -> list[Route]:
+    """The MAX_DISAGG_ROUTES cheapest feasible (prefill device ≠ decode device) routes."""
+    m, ctx = spec.model_id, spec.context_tokens
+    decoders = [(d, dec) for d in devices
+                if (dec := ops.get(d.device_id, m, "decode", ctx, tpot=tpot)) is not None
+                and not dec.tokens_per_s <= 0]
+    found: list[tuple[float, str, str, Link, Link, Any, Any, float]] = []
+    for p in devices:
+        for d, dec in decoders:
+            if p.device_id == d.device_id:
+                continue
+            moved = _transfer_s(spec, p, d)
+            if moved is None or (budget is not None and moved >= budget):
+                continue
+            pre = ops.get(p.device_id, m, "prefill", ctx,
+                          ttft=None if budget is None else budget - moved)
+            if pre is None or pre.tokens_per_s <= 0 or not _meets_deadline(
+                spec, float(pre.latency_s) + moved, float(dec.latency_s) * 1.0
+            ):
+                continue
+            # The same arithmetic as ``_route`` and ``Route.linear_usd_per_hour`` (stretch 1).
+            linear = (
+                spec.prefill_tokens_per_s / float(pre.tokens_per_s) * float(pre.usd_per_hour)
+                + spec.decode_tokens_per_s / (float(dec.tokens_per_s) / 1.0)
+                * float(dec.usd_per_hour)
+            )
+            found.append((linear, p.device_id, d.device_id, p, d, pre, dec, moved))
+    found.sort(key=lambda f: f[:3])
+    routes = [_route(spec, p, d, pre, dec, 1.0, moved)
+              for _, _, _, p, d, pre, dec, moved in found[:MAX_DISAGG_ROUTES]]
+    return [r for r in routes if r is not None]
 
 
 def _same_type_options(ops: _Ops, spec: ClassSpec, p: Link,
@@ -263,22 +296,12 @@ def _same_type_options(ops: _Ops, spec: ClassSpec, p: Link,
     return options
 
 
-def _routes_for(ops: _Ops, spec: ClassSpec, p: Link, d: Link,
-                budget: float | None, tpot: float | None) -> list[Route]:
-    """Every feasible way to prefill on ``p`` and decode on ``d``."""
-    if p.device_id == d.device_id:
-        options = _same_type_options(ops, spec, p, budget, tpot)
-    else:
-        moved = _transfer_s(spec, p, d)
-        if moved is None or (budget is not None and moved >= budget):
-            return []
-        pre = ops.get(p.device_id, spec.model_id, "prefill", spec.context_tokens,
-                      ttft=None if budget is None else budget - moved)
-        dec = ops.get(d.device_id, spec.model_id, "decode", spec.context_tokens, tpot=tpot)
-        options = [] if pre is None or dec is None else [(pre, dec, 1.0, moved)]
+def _same_type_routes(ops: _Ops, spec: ClassSpec, p: Link, budget: float | None,
+                      tpot: float | None) -> list[Route]:
+    """Every feasible way to serve the class on device type ``p`` alone."""
     routes = []
-    for pre, dec, stretch, transfer in options:
-        route = _route(spec, p, d, pre, dec, stretch, transfer)
+    for pre, dec, stretch, transfer in _same_type_options(ops, spec, p, budget, tpot):
+        route = _route(spec, p, p, pre, dec, stretch, transfer)
         if route is not None:
             routes.append(route)
     return routes
