@@ -151,5 +151,9 @@ def test_large_inputs_drop_the_same_rows_without_rerunning_the_rules(
     assert large.workdir is not None
     assert large.rejected.equals(small.rejected)
     assert large.frame.collect().equals(small.frame.collect())
-    pieces = pl.concat([piece.collect() for piece in large.slices(4)])
-    assert pieces.equals(small.frame.collect())
+    pieces = [piece.collect() for piece in large.slices(4)]
+    assert pl.concat(pieces).equals(small.frame.collect())
+    # the sizes of the slices come from ingest's counts, without reading the slices
+    assert large.slice_sizes(4) == [piece.height for piece in pieces]
+    assert min(large.slice_sizes(4)) < 4  # a slice lost rejected rows
+    assert small.slice_sizes(4) == [small.rows_accepted]

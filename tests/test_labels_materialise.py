@@ -122,6 +122,8 @@ def test_every_file_kind_partitions_to_the_same_rows(
     monkeypatch.setattr(reader, "LARGE_BYTES", 0)
     monkeypatch.setattr(materialise, "PARTITION_ROWS", 700)
     trace = read_trace(path)  # its work folder holds the partitions while it lives
+    sizes = [part.select(pl.len()).collect().item() for part in trace.slices(700)]
+    assert trace.slice_sizes(700) == sizes
     large = materialise_labels(trace).collect().sort("request_id")
     assert large.height == small.height
     exact = [c for c in large.columns if c != "label_mode"]

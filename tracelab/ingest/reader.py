@@ -80,6 +80,22 @@ class Trace:
                          for offset in range(0, max(total, 1), rows))
         return parts
 
+    def slice_sizes(self, rows: int) -> list[int]:
+        """The accepted rows in each of ``slices(rows)``, from the row counts and rejected
+        rows read at ingest (no pass over the input)."""
+        if not self.sources:
+            return [self.rows_accepted]
+        sizes = []
+        for path, _, bad, total in self.sources:
+            if file_kind(path) not in SLICED_KINDS:
+                sizes.append(total - bad.height)
+                continue
+            numbers = bad.get_column("source_row")  # 1-based rows of the file
+            for offset in range(0, max(total, 1), rows):
+                inside = int(numbers.is_between(offset + 1, offset + rows).sum())
+                sizes.append(max(min(rows, total - offset), 0) - inside)
+        return sizes
+
 
 def _adapter_for(path: Path, format: str | None) -> Adapter:
     head = sample(path)

@@ -5,7 +5,7 @@ features + labels, without the widest columns no later stage reads). A small tra
 collected in memory with every other column. A large one (``tracelab.ingest.read_trace``:
 inputs over 16 MB) keeps only ``LATER_STAGE_COLUMNS``, without the arrival-window features
 (no label or later stage reads them), and is featurised ``PARTITION_ROWS`` consecutive
-input rows at a time (``Trace.slices``), each partition written to a Parquet file in the
+input rows at a time (``Trace.slices``), each partition written to an Arrow IPC file in the
 trace's work folder, so memory is bounded by a partition, not the trace. The co-submission
 counts, which look across the whole trace, are joined from a table of the whole trace
 (``compute_context_tables``), so they are exact. Session features (turn index, session
@@ -19,6 +19,7 @@ scan.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,12 +127,22 @@ def materialise_labels(
     folder.mkdir(exist_ok=True)
     context = (compute_context_tables(trace.frame, cfg.window_s, windows=False)
                if rows > PARTITION_ROWS else None)
-    files = []
-    first = 0
-    for index, part in enumerate(trace.slices(PARTITION_ROWS)):  # partitions, not rows
-        target = folder / f"part-{index:05d}.arrow"
-        compute_labelled(part, cfg, hw, model_map, assume_model, context, row_values, first,
-                         PARTITION_ROWS, narrow=True).sink_ipc(target, compression=None)
-        files.append(target)
-        first += pl.scan_ipc(target).select(pl.len()).collect().item()
+    parts = trace.slices(PARTITION_ROWS)
+    sizes = trace.slice_sizes(PARTITION_ROWS)
+    starts = [sum(sizes[:index]) for index in range(len(sizes))]
+
+    def build(index: int) -> pl.LazyFrame:
+        return compute_labelled(parts[index], cfg, hw, model_map, assume_model, context,
+                                row_values, starts[index], max(sizes[index], 1), narrow=True)
+
+    # Partition k+1's side tables (its narrow collects, sorts and dense columns: mostly one
+    # core) are built on a second thread while partition k streams to disk on both.
+    files = [folder / f"part-{index:05d}.arrow" for index in range(len(parts))]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(build, 0)
+        for index, target in enumerate(files):  # partitions, not rows
+            labelled = pending.result()
+            if index + 1 < len(parts):
+                pending = pool.submit(build, index + 1)
+            labelled.sink_ipc(target, compression=None)
     return pl.scan_ipc(files)
