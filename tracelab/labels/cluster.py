@@ -175,7 +175,7 @@ class WorkloadClusterer:
     # -- applying --------------------------------------------------------------------
     def assign(self, labeled: pl.LazyFrame) -> pl.LazyFrame:
         """Add ``cluster`` (int: the nearest centroid in standardised space, the first on a
-        tie; null when a feature is null) and ``cluster_name`` to every row.
+        tie; null when a feature is null) and ``cluster_name`` (a Categorical) to every row.
 
         Each step is its own column (standardised features, distances, the smallest), so no
         expression repeats: polars' common-subexpression caching of the repeated distances
@@ -205,7 +205,8 @@ class WorkloadClusterer:
             .with_columns(pl.min_horizontal(ds).alias("_cluster_min"))
             .with_columns(chosen.otherwise(None).alias("cluster"))
             .drop([*zs, *ds, "_cluster_min"])
-            .with_columns(lookup("cluster", enumerate(self.names_), pl.String).alias("cluster_name"))
+            .with_columns(lookup("cluster", enumerate(self.names_), pl.Categorical)
+                          .alias("cluster_name"))
         )
 
     # -- persistence -----------------------------------------------------------------

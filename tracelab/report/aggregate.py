@@ -11,9 +11,8 @@ Cost: every aggregate is a ``compute_*_query`` LazyFrame (a one-row select or a 
 on low-cardinality keys or integer bucket ids) and all of them run in ONE
 ``tracelab.streaming.collect_all``. Only small frames are materialised (groups ×
 keys, never a per-request frame). The label, status, cluster and timeline counts are
-roll-ups of one ``group_by`` on (time bucket, status, label axes, cluster id); model and
-cluster names, the long strings, are grouped apart because hashing strings per row is most
-of the cost. Inter-arrival gaps are read in row order, with a check that row order is time
+roll-ups of one ``group_by`` on (time bucket, status, label axes, cluster id and name: all
+Categoricals or integers in the pipeline's frame); model names are grouped apart. Inter-arrival gaps are read in row order, with a check that row order is time
 order; when it is not (e.g. a labelled trace materialised bucket by bucket) one more pass
 sorts the arrival column alone, in time ranges of GAP_SORT_ROWS rows. The timeline width
 depends on the span, so without ``bucket_s`` a first pass reads the arrival column alone.
@@ -111,11 +110,12 @@ def _mix_sums(present: set[str]) -> list[pl.Expr]:
     ]
 
 
-def _cluster_key(present: set[str]) -> list[str]:
-    """The cluster column the cells are keyed by: the id (names attached after), else the name."""
+def _cluster_key(present: set[str]) -> list[pl.Expr]:
+    """The cluster columns the cells are keyed by: the id and its name (a Categorical: cheap
+    to group by; null without one), or the name alone."""
     if "cluster" in present:
-        return ["cluster"]
-    return ["cluster_name"] if "cluster_name" in present else []
+        return [pl.col("cluster"), _col_or_null("cluster_name", present, pl.String())]
+    return [pl.col("cluster_name")] if "cluster_name" in present else []
 
 
 def compute_span_query(labeled: pl.LazyFrame) -> pl.LazyFrame:
@@ -150,14 +150,6 @@ def compute_cells_query(labeled: pl.LazyFrame, present: set[str], bucket_s: int)
         *_cluster_key(present),
     ]
     return labeled.group_by(keys).agg(_mix_sums(present))
-
-
-def compute_cluster_names_query(labeled: pl.LazyFrame, present: set[str]) -> pl.LazyFrame:
-    """Each (cluster id, cluster name) pair present."""
-    name = _col_or_null("cluster_name", present, pl.String())
-    if "cluster" not in present:
-        return pl.LazyFrame(schema={"cluster": pl.Int64, "cluster_name": pl.String})
-    return labeled.group_by(pl.col("cluster"), name.alias("cluster_name")).agg()
 
 
 def compute_models_query(labeled: pl.LazyFrame, present: set[str]) -> pl.LazyFrame:
@@ -227,14 +219,6 @@ def compute_sorted_gaps_query(
 
 def _sums(frame: pl.DataFrame, keys: list[str], values: tuple[str, ...]) -> pl.DataFrame:
     return frame.group_by(keys).agg(pl.col(v).sum() for v in values).sort(keys, nulls_last=True)
-
-
-def _named(cells: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
-    """``cells`` with the cluster name of each cluster id (one name per id)."""
-    if "cluster" not in cells.columns:
-        return cells
-    one = names.group_by("cluster").agg(pl.col("cluster_name").first())
-    return cells.join(one, on="cluster", how="left", nulls_equal=True)
 
 
 def _mixes(cells: pl.DataFrame, present: set[str]) -> dict[str, Any]:
@@ -354,19 +338,17 @@ def compute_aggregates(
     queries = [
         compute_totals_query(lazy, present),
         compute_cells_query(lazy, present, bucket_s),
-        compute_cluster_names_query(lazy, present),
         compute_models_query(lazy, present),
         compute_time_bases_query(lazy, present),
         compute_windows_query(lazy, window_s),
         compute_gaps_query(lazy),
         *(compute_hist_query(lazy, column) for column in LENGTH_COLUMNS),
     ]
-    totals_row, cells, names, models, bases, windows, gaps_row, *hists = collect_all(queries)
+    totals_row, cells, models, bases, windows, gaps_row, *hists = collect_all(queries)
     totals = totals_row.row(0, named=True)
     gaps = gaps_row.row(0, named=True)
     if gaps["in_time_order"] is False:
         gaps = _sorted_gaps(lazy, totals)
-    cells = _named(cells, names)
     mixes = _mixes(cells, present)
     arrivals = _arrivals(windows, gaps, totals, window_s)
     span = {
