@@ -163,6 +163,8 @@ def test_trace_without_models_reports_without_a_plan(runner, tmp_path):
     assert data["plan"] is None
     assert data["workload"]["tokens"]["cached_input_tokens"] is None  # unknown, not 0
     assert any("--assume-model" in note for note in data["assumptions"]["notes"])
+    assert any(note.startswith("60 requests had no known model")
+               for note in data["assumptions"]["notes"])
     md = (tmp_path / "o" / "report.md").read_text()
     assert "No plan was made for this trace: no request names a model" in md
 

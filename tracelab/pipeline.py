@@ -36,7 +36,7 @@ class PipelineResult:
     """Everything a report needs: each stage's result and the summary dict."""
 
     trace: Any  # tracelab.ingest.Trace
-    labeled: Any  # tracelab.labels.LabeledTrace (its frame carries cache_hit_tokens)
+    labeled: Any  # tracelab.labels.LabeledTrace: its frame (with cache_hit_tokens), no summary
     cache: Any | None  # tracelab.cache.ReuseResult, None when not computed
     plan: Any | None  # tracelab.plan.Plan; None when no request has a known model
     summary: dict[str, Any]
@@ -149,11 +149,15 @@ def run_pipeline(
     features = materialise_labels(trace, config=label_config, model_map=mapping or None,
                                   assume_model=assume_model, row_values=hits)
     labeled = cluster_labeled(features, config=label_config, k=k, random_state=random_state,
-                              model_map=mapping or None, assume_model=assume_model)
+                              model_map=mapping or None, assume_model=assume_model,
+                              summary=False)
     frame = labeled.frame
     tell(STEPS[3], 3, total)
     plan = None
-    modelled = frame.select(pl.col("model_id").is_not_null().sum()).collect().item()
+    modelled, assumed_work = frame.select(
+        pl.col("model_id").is_not_null().sum(),
+        pl.col("work_model_assumed").fill_null(False).sum(),
+    ).collect(engine="streaming").row(0)
     if modelled:
         perf = PerfModel(devices, profile=perf_profile)
         plan = fit_plan(frame, perf, slos=slo_table, window_s=window_s, percentile=percentile,
@@ -177,8 +181,6 @@ def run_pipeline(
         aggregates["totals"]["cache_hit_tokens"] = hit_tokens or 0
         aggregates["totals"]["cache_hit_tokens_known"] = hits_known
         cluster_k = partitioned.k_
-    label_assumptions = labeled.summary.get("assumptions", {})
-    assumed_work = label_assumptions.get("work_model_assumed_requests") or 0
     if assumed_work:
         notes.append(f"{assumed_work} requests had no known model: their work was estimated "
                      "with the reference model (see model mapping)")

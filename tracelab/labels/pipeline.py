@@ -157,11 +157,14 @@ def cluster_labeled(
     random_state: int = 0,
     model_map: dict[str, str] | None = None,
     assume_model: str | None = None,
+    summary: bool = True,
 ) -> LabeledTrace:
     """Clusters (fitted unless ``clusterer`` is given) and the summary of a frame that
     already has its features and labels (``label_trace``'s second half; the pipeline passes
-    the frame ``tracelab.labels.materialise_labels`` computed once)."""
+    the frame ``tracelab.labels.materialise_labels`` computed once). ``summary=False``
+    skips the summary's pass over every row (``LabeledTrace.summary`` is then empty): the
+    pipeline's own summary has the label and cluster mixes."""
     model = clusterer or WorkloadClusterer(k=k, random_state=random_state).fit(labeled)
     out = model.assign(labeled)
-    summary = summarize(out, model, config, model_map, assume_model)
-    return LabeledTrace(frame=out, clusterer=model, summary=summary)
+    shares = summarize(out, model, config, model_map, assume_model) if summary else {}
+    return LabeledTrace(frame=out, clusterer=model, summary=shares)
