@@ -145,7 +145,7 @@ def main() -> None:
     t0 = time.perf_counter()
     sampled = compute_reuse_curve(frame, sample_rate=0.01)
     print(
-        f"compute_reuse_curve SHARDS R=0.01 (incl. error check on the first 1M): "
+        f"compute_reuse_curve SHARDS R=0.01 (incl. error check on the first 2^19 references): "
         f"{time.perf_counter() - t0:.1f} s, reported error {sampled.sampling_error}"
     )
 

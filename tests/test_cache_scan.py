@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from tracelab.cache import compute_block_references, compute_reuse_curve
+from tracelab.cache.explode import in_reference_order
 from tracelab.cache.hits import RequestHits
 from tracelab.cache.sampling import collect_references
 from tracelab.cache.scan import shards_keep
@@ -81,6 +82,32 @@ def test_streamed_stream_equals_in_memory(seed: int, sessions: bool) -> None:
         old.requests["request_id"].gather(np.unique(old.request_index)).to_list()
     )
     assert refs.n_reads == old.n_references
+
+
+@pytest.mark.parametrize("rate", [None, 0.5])
+def test_stream_with_nulls_equals_in_memory(rate: float | None) -> None:
+    # missing arrivals sort last, missing prompt lengths credit whole blocks
+    n = 80
+    frame = random_frame(6, n=n).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise("arrival_ts").alias("arrival_ts"),
+        pl.when(pl.int_range(pl.len()) % 5 == 0).then(None).otherwise("input_tokens").alias("input_tokens"),
+        pl.when(pl.int_range(pl.len()) % 9 == 0).then(None).otherwise("source_row").alias("source_row"),
+    )  # fmt: skip
+    old = compute_block_references(frame)
+    refs, _, _ = collect_references(frame, sample_rate=1 if rate is None else rate)
+    mask = (
+        np.ones(old.block_ids.size, bool)
+        if rate is None
+        else compute_shards_mask(old.block_ids, rate)
+    )
+    assert refs.block_ids.tolist() == old.block_ids[mask].tolist()
+    assert refs.hit_tokens.tolist() == old.hit_tokens[mask].tolist()
+    assert 10 in refs.hit_tokens.tolist()  # a block of a row without input_tokens
+    ids = frame.select("request_id").collect()["request_id"]
+    assert (
+        ids.gather(refs.row).to_list()
+        == old.requests["request_id"].gather(old.request_index[mask]).to_list()
+    )
 
 
 def test_sample_is_the_numpy_mask_of_the_stream() -> None:
@@ -198,3 +225,70 @@ def test_session_rows_without_input_are_rejected() -> None:
         "input_tokens is missing; session reuse needs the prompt length"
     ]
     assert result.compute_cache_hits(100).collect()["cache_hit_tokens"].to_list() == [0, None, 32]
+
+
+def first_records(frame: pl.LazyFrame, n: int) -> list[int]:
+    """The check subset by its definition: the first ``n`` exploded records of the block rows
+    (an empty list is one null record), the good rows' blocks among them, in arrival order."""
+    blocks = pl.col("prefix_hash_blocks")
+    records = (
+        frame.with_row_index("row")
+        .filter(blocks.is_not_null())
+        .with_columns(pl.int_ranges(0, blocks.list.len()).alias("_j"))
+        .explode(["prefix_hash_blocks", "_j"], empty_as_null=True)
+        .head(n)
+        .filter(pl.col("_j").is_not_null() & (pl.col("prefix_block_tokens") == 10))
+        .sort(["arrival_ts", "source_row", "row", "_j"], nulls_last=True, maintain_order=True)
+        .collect()
+    )
+    return records["prefix_hash_blocks"].to_list()
+
+
+@pytest.mark.parametrize("n", [1, 37, 10_000])
+def test_check_subset_is_the_first_records(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracelab.cache.sampling as sampling
+
+    # one file; rows 5, 50, 51 have another block size (rejected), some lists are empty
+    frame = random_frame(4, n=120).with_columns(
+        pl.lit("f").alias("source_file"),
+        pl.when(pl.int_range(pl.len()).is_in([5, 50, 51]))
+        .then(16)
+        .otherwise(pl.col("prefix_block_tokens"))
+        .alias("prefix_block_tokens"),
+    )
+    monkeypatch.setattr(sampling, "SHARDS_CHECK_REFERENCES", n)
+    refs, _, _ = collect_references(frame, sample_rate=0.5)
+    assert refs.check is not None
+    assert refs.check.block_ids.tolist() == first_records(frame, n)
+    assert refs.check.counted.all()
+    if n == 10_000:  # the whole stream: the exact stream itself
+        full, _, _ = collect_references(frame, sample_rate=1)
+        assert refs.check.block_ids.tolist() == full.block_ids.tolist()
+
+
+def test_shards_error_needs_no_second_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracelab.cache.sampling as sampling
+
+    def no_scan(*args: object) -> None:
+        raise AssertionError("prefix blocks keep the check subset from the main scan")
+
+    monkeypatch.setattr(sampling, "first_references", no_scan)
+    result = compute_reuse_curve(random_frame(5, n=200), sample_rate=0.5)
+    assert result.sampling_error is not None
+    assert result.sampling_error["subset_references"] > 0
+
+
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.integers(0, 3)), st.one_of(st.none(), st.integers(0, 3))),
+        max_size=30,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_reference_order_is_a_nulls_last_sort(keys: list[tuple[int | None, int | None]]) -> None:
+    frame = pl.DataFrame(
+        {"a": [k[0] for k in keys], "b": [k[1] for k in keys], "i": list(range(len(keys)))},
+        schema={"a": pl.Int64(), "b": pl.Int64(), "i": pl.Int64()},
+    )
+    expected = frame.sort(["a", "b"], nulls_last=True, maintain_order=True)
+    assert_frame_equal(in_reference_order(frame, ["a", "b"]), expected)

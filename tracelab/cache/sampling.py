@@ -20,15 +20,18 @@ from tracelab.cache.stack import (
     compute_hit_ratios,
     compute_shards_distances,
     compute_stack_distances,
+    hit_ratios_from_sorted,
+    sort_warm,
 )
 
-# Streams of up to this many block references get exact stack distances (numpy, ~0.6 s per
+# Streams of up to this many block references get exact stack distances (numpy, ~0.25 s per
 # million references on one core of the 2-core dev machine); longer ones are SHARDS-sampled.
 AUTO_SHARDS_REFERENCES = 1 << 22  # 4,194,304
 # Sampled references aimed at under automatic SHARDS: 2^20 keeps the distance pass under a
 # second, and FAST'15 reports mean absolute hit-ratio errors ~0.01 with far smaller samples.
 SHARDS_TARGET_REFERENCES = 1 << 20  # 1,048,576
-# SHARDS error is measured against the exact curve on the first references of the stream.
+# SHARDS error is measured against the exact curve on the first references of the stream
+# (kept unsampled by the main scan; see ``measure_shards_error`` for the size).
 SHARDS_CHECK_REFERENCES = 1 << 19  # 524,288
 
 
@@ -74,6 +77,11 @@ def _describe(refs: SampledRefs, how: str, sample_rate: float | None) -> str:
     )
 
 
+def _check(rate: float | None) -> int:
+    """Records to keep unsampled for the SHARDS error check (none when exact)."""
+    return 0 if rate is None else SHARDS_CHECK_REFERENCES
+
+
 def _session_bound(frame: pl.LazyFrame, block_tokens: int) -> tuple[int, int]:
     """(rows with a session, bound on their references: reads and output writes)."""
     tin = pl.col("input_tokens")
@@ -115,13 +123,13 @@ def collect_references(
         blocks = pl.col("prefix_hash_blocks").list.len().sum()
         bound = int(prepared.select(blocks).collect(engine="streaming").item() or 0)
     rate, how = _rate_for(bound, sample_rate)
-    refs, sizes = collect_sample("prefix_blocks", block_tokens, rate, prepared)
+    refs, sizes = collect_sample("prefix_blocks", block_tokens, rate, prepared, _check(rate))
     if refs.rows_without_evidence < refs.n_rows - refs.rejected.height or refs.rejected.height:
         top = sizes.filter(pl.col("n") == pl.col("n").max()).sort("pbt")
         actual = int(top["pbt"][0]) if top.height else 1
         if actual != block_tokens or _needs_rerun(rate, refs.n_reads, sample_rate):
             rate, how = _rate_for(refs.n_reads, sample_rate)
-            refs, _ = collect_sample("prefix_blocks", actual, rate, prepared)
+            refs, _ = collect_sample("prefix_blocks", actual, rate, prepared, _check(rate))
         return refs, _describe(refs, how, sample_rate), prepared
     del refs
     n_sessions, bound = _session_bound(prepared, session_block_tokens)
@@ -139,20 +147,30 @@ def capacity_grid(n_distinct: int, requested: Sequence[int] | None) -> np.ndarra
     return np.unique(np.asarray(grid + list(requested or []), dtype=np.int64))
 
 
-def measure_shards_error(
-    frame: pl.LazyFrame, evidence: str, block_tokens: int, rate: float
-) -> dict[str, float]:
-    """Max and mean |SHARDS - exact| hit ratio over the grid, on the stream's first references."""
-    ids, cnt = first_references(frame, evidence, block_tokens, SHARDS_CHECK_REFERENCES)
+def measure_shards_error(frame: pl.LazyFrame, refs: SampledRefs, rate: float) -> dict[str, float]:
+    """Max and mean |SHARDS - exact| hit ratio over the grid, on the stream's first references.
+
+    The subset is the first ``SHARDS_CHECK_REFERENCES`` (2^19) references, kept unsampled by
+    the main scan (``refs.check``; session evidence reads them with a short second scan). At
+    rate R it holds about R·2^19 sampled references, fewer than the whole sample, so the error
+    it reports is on the pessimistic side of the full sample's; a smaller subset would make it
+    noisier and larger still, and its exact distances cost ~0.1 s, so it stays at 2^19.
+    """
+    if refs.check is not None:
+        ids, cnt = refs.check.block_ids, refs.check.counted
+    else:
+        block_tokens = refs.block_tokens or 1
+        ids, cnt = first_references(frame, refs.evidence, block_tokens, SHARDS_CHECK_REFERENCES)
     n = ids.size
     exact = compute_stack_distances(ids)
-    n_distinct = int(np.unique(ids).size)
+    n_distinct = int((exact < 0).sum())  # each block's first reference is cold
     caps = capacity_grid(n_distinct, None)
     caps = caps[caps >= 1 / rate]  # below 1/R blocks a sampled distance cannot resolve capacity
     if caps.size == 0:
         caps = np.asarray([max(n_distinct, 1)])
     approx, mask = compute_shards_distances(ids, rate)
     sampled = compute_hit_ratios(approx, caps, cnt[mask], expected_total=rate * cnt.sum())
-    err = np.abs(sampled - compute_hit_ratios(exact, caps, cnt))
+    reads = exact[cnt]
+    err = np.abs(sampled - hit_ratios_from_sorted(sort_warm(reads), reads.size, caps))
     return {"subset_references": float(n), "min_capacity_blocks": float(caps.min()),
             "max_abs_error": float(err.max()), "mean_abs_error": float(err.mean())}  # fmt: skip

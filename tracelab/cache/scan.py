@@ -1,21 +1,22 @@
 """Stream a canonical frame into a SHARDS-sampled block-reference stream, never exploding it all.
 
 The evidence rules, block ids, order and rejects are those of ``tracelab.cache.blocks``; this
-module evaluates them in polars' streaming engine so that only the *sampled* references are
-ever held in memory (Waldspurger et al., FAST'15: a block is sampled iff
-``splitmix64(block) mod P < R·P``, the same test as ``stack.compute_shards_mask``).
+module builds the streaming queries so that only the *sampled* references are ever held in
+memory (Waldspurger et al., FAST'15: a block is sampled iff ``splitmix64(block) mod P < R·P``,
+the same test as ``stack.compute_shards_mask``).
 
-One scan of the block column gives the sample and every count the curve needs
-(``pl.collect_all`` shares the scan). The rate is fixed before it from an upper bound on the
-reference count that costs no list decoding: the length check of ``blocks`` rejects a row
-with more than ``input_tokens // block_tokens + 1`` blocks, so that sum bounds the kept
-references. Rows are identified by their position in the input frame (``row``, int64), which
-is also how per-request hits are keyed.
+One scan of the block column gives the sample and every count the curve needs. The rate is
+fixed before it from an upper bound on the reference count that costs no list decoding: the
+length check of ``blocks`` rejects a row with more than ``input_tokens // block_tokens + 1``
+blocks, so that sum bounds the kept references. Rows are identified by their position in the
+input frame (``row``, int64), which is also how per-request hits are keyed.
 
-Session evidence (no row has block ids) synthesises block ``j`` of a session as
-``splitmix64(hash(session_id) + j)`` with the top bit cleared (only equality matters for
-stack distances, so exact curves equal the dense-rank ids of ``blocks``); a partial last
-block is ``2^63 + row`` and never hits.
+Prefix blocks: ``prefix_rows`` hands over one record per row with its block list, exploded
+and sampled in numpy (``tracelab.cache.explode``). Session evidence (no row has block ids)
+synthesises block ``j`` of a session as ``splitmix64(hash(session_id) + j)`` with the top bit
+cleared (only equality matters for stack distances, so exact curves equal the dense-rank ids
+of ``blocks``); a partial last block is ``2^63 + row`` and never hits. ``session_records``
+explodes and samples those in the engine.
 """
 
 from __future__ import annotations
@@ -55,13 +56,24 @@ def shards_keep(block_id: pl.Expr, rate: float | None) -> pl.Expr:
 
 
 @dataclass(frozen=True)
+class CheckRefs:
+    """The stream's first references, all of them (``block_ids`` uint64, ``counted`` bool), in
+    reference order: the subset ``sampling.measure_shards_error`` compares SHARDS with exact on."""
+
+    block_ids: np.ndarray
+    counted: np.ndarray
+
+
+@dataclass(frozen=True)
 class SampledRefs:
     """Ordered (sampled) references plus the whole-stream counts.
 
     ``block_ids`` (uint64), ``row`` (int64 position of the request in the input frame),
     ``counted`` (bool: a read) and ``hit_tokens`` (int64) are aligned, in reference order.
     ``rate`` is None when every reference is kept. ``n_reads`` counts the reads of the whole
-    stream and ``read_tokens`` sums their hit tokens; ``evidence_rows`` (sorted int64) are the rows with at least one reference.
+    stream and ``read_tokens`` sums their hit tokens; ``evidence_rows`` (sorted int64) are the
+    rows with at least one reference. ``check``: the first references unsampled, when the scan
+    kept them (SHARDS over prefix blocks), else None.
     """
 
     evidence: str
@@ -79,6 +91,7 @@ class SampledRefs:
     rejected: pl.DataFrame
     rows_without_evidence: int
     span_hours: float | None
+    check: CheckRefs | None = None
 
 
 def prepare_frame(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -155,40 +168,34 @@ def _records(
     )  # fmt: skip
 
 
-def prefix_records(
-    frame: pl.LazyFrame, block_tokens: int, rate: float | None, head: int | None = None
-) -> pl.LazyFrame:
-    """The record query (see ``_records``) of prefix-block rows (``_batches`` columns)."""
+def prefix_rows(frame: pl.LazyFrame, block_tokens: int) -> pl.LazyFrame:
+    """One record per prefix-block row (``_batches`` columns), its block list kept whole.
+
+    Carries the per-row counts and reject flags (``_records``' names: ``refs``, ``pbt``,
+    ``_code``, ``tokens``) and the list itself as ``_blocks``: the engine decodes the lists
+    and numpy explodes and samples them (``tracelab.cache.explode``), so no per-reference
+    column is ever repeated by an explode.
+    """
     blocks = pl.col("prefix_hash_blocks")
-    n_blocks = blocks.list.len()
-    j, tin = pl.col("_j"), pl.col("input_tokens")
-    hit = (
-        pl.when(tin.is_null())
-        .then(block_tokens)
-        .otherwise((tin - j * block_tokens).clip(0, block_tokens))
-    )
-    carried = {
-        "refs": n_blocks.fill_null(0).cast(pl.Int32()),
-        "pbt": pl.col("prefix_block_tokens").cast(pl.Int32()),
-        "_code": prefix_reject_code(block_tokens),  # checks as codes; texts for rejects only
-    }
-    all_blocks = pl.col("refs").cast(pl.Int64()) * block_tokens
-    out = {
-        "block_id": pl.col("_block"),
-        "counted": pl.lit(True),
-        "hit_tokens": hit.cast(pl.Int64()),
+    refs = blocks.list.len().fill_null(0).cast(pl.Int32())
+    all_blocks = refs.cast(pl.Int64()) * block_tokens
+    tin = pl.col("input_tokens")
+    return frame.select(
+        "row", pl.col("arrival_ts").dt.epoch("us").alias("_ts"), "_file",
+        pl.col("source_row").alias("_srow"), "input_tokens", "_bad", refs.alias("refs"),
+        pl.col("prefix_block_tokens").cast(pl.Int32()).alias("pbt"),
+        prefix_reject_code(block_tokens).alias("_code"),  # checks as codes; texts for rejects
         # the row's read tokens: min(input_tokens, blocks x block size)
-        "tokens": pl.min_horizontal(tin.clip(0).fill_null(all_blocks), all_blocks),
-        "writes": pl.lit(0, dtype=pl.Int64()),
-    }
-    lists = {"_blocks": blocks, "_j": pl.int_ranges(0, n_blocks, dtype=pl.Int64())}
-    return _records(frame, carried, lists, pl.col("_blocks"), rate, out, head)
+        pl.min_horizontal(tin.clip(0).fill_null(all_blocks), all_blocks).alias("tokens"),
+        blocks.alias("_blocks"),
+    )  # fmt: skip
 
 
 def session_records(
     frame: pl.LazyFrame, block_tokens: int, rate: float | None, head: int | None = None
 ) -> pl.LazyFrame:
-    """Like ``prefix_records`` for synthesised session blocks (reads, then output writes)."""
+    """The record query (see ``_records``) of synthesised session blocks (reads, then output
+    writes) over ``_batches`` rows."""
     has = pl.col("session_id").is_not_null()
     tin = pl.col("input_tokens")
     n_reads = ((tin + block_tokens - 1) // block_tokens).clip(0)
@@ -227,5 +234,5 @@ def session_records(
     return _records(frame, carried, lists, block, rate, out, head)
 
 
-__all__ = ["SampledRefs", "guess_block_tokens", "prefix_records", "prepare_frame",
+__all__ = ["CheckRefs", "SampledRefs", "guess_block_tokens", "prefix_rows", "prepare_frame",
            "session_records", "shards_keep", "splitmix64"]  # fmt: skip
