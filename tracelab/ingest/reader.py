@@ -17,7 +17,6 @@ from tracelab.ingest.formats.base import Adapter
 from tracelab.ingest.load import open_raw, sample
 from tracelab.ingest.sniff import check_required, detect_format, get_format
 from tracelab.schema import empty_frame
-from tracelab.streaming import collect_all
 
 PathsLike = str | Path | Sequence[str | Path]
 
@@ -164,7 +163,8 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     sources: list[tuple[Path, Adapter, pl.DataFrame, int]] = []
     for path, adapter, checked in plans:
         try:
-            counted, bad = collect_all([checked.select(pl.len()), validate.rejected(checked)])
+            counted = checked.select(pl.len()).collect()
+            bad = validate.collect_rejected(checked)
         except pl.exceptions.PolarsError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             msg = f"{path}: cannot read the file ({first}); check it is a well-formed file of its format"
