@@ -57,10 +57,15 @@ def compute_model_features(
     """Add model_id, model_match, the model facts, kv_bytes and the work columns.
 
     ``present``: the distinct model names of ``lf``. The tables are per model (a handful of
-    rows), applied with ``tracelab.lookup``.
+    rows), applied with ``tracelab.lookup``; text columns (``model`` included) come out as
+    Categoricals.
     """
     names = resolve_model_frame(present, hardware, model_map, assume_model)
+    logged = [(name, name) for name in present if name is not None]
     lf = lf.with_columns(
+        # The logged name as a Categorical too: looked up among the names present, which
+        # costs a fifth of casting each row's string (0.07 vs 0.35 CPU-s per 2M rows).
+        lookup("model", logged, pl.Categorical).alias("model"),
         _lookup("model", names, "model_id").alias("model_id"),
         _lookup("model", names, "model_match").fill_null(_text("unknown")).alias("model_match"),
     )
