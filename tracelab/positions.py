@@ -26,10 +26,14 @@ def attach_by_position(
     """
     inside = table.filter(pl.col(key).is_between(offset, offset + length - 1))
     at = inside.get_column(key).cast(pl.Int64) - offset
-    dense = [
-        pl.repeat(None, length, dtype=table.schema[name], eager=True)
-        .scatter(at, inside.get_column(name)).alias(name)
-        for name in table.columns if name != key
-    ]
+    values = [name for name in table.columns if name != key]
+    if inside.height == length and (at == pl.int_range(length, eager=True)).all():
+        dense = [inside.get_column(name) for name in values]  # already one row per position
+    else:
+        dense = [
+            pl.repeat(None, length, dtype=table.schema[name], eager=True)
+            .scatter(at, inside.get_column(name)).alias(name)
+            for name in values
+        ]
     index = pl.col(key).cast(pl.Int64) - offset
     return frame.with_columns(pl.lit(column).gather(index).alias(column.name) for column in dense)

@@ -144,7 +144,8 @@ def compute_co_submitted(lf: pl.LazyFrame, keys: pl.DataFrame,
     """
     on = ["tenant_id", "_second"]
     table = _count_seconds(keys.lazy().select(on)).collect() if counts is None else counts
-    found = keys.select(ROW, *on).join(table, on=on, how="left", nulls_equal=True)
+    found = keys.select(ROW, *on).join(table, on=on, how="left", nulls_equal=True,
+                                       maintain_order="left")
     return attach_by_position(lf, found.select(ROW, "co_submitted"), ROW, keys.height)
 
 
