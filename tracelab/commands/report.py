@@ -126,6 +126,8 @@ def report(
     as_json: Json = False,
 ) -> None:
     """Report on a trace: terminal summary, report.md, report.html, summary.json."""
+    import threading
+
     from tracelab.background import import_in_background
     from tracelab.report.summary import dump_summary
     from tracelab.report.write import write_report
@@ -148,6 +150,10 @@ def report(
     else:
         with runner:
             result = run_with_progress(inputs, {**options, "executor": runner})
+    # A large trace's work folder (GBs of partitions: ~0.4 s to delete) goes while the
+    # report is written; the interpreter waits for the thread before it exits.
+    if result.trace.workdir is not None:
+        threading.Thread(target=result.trace.workdir.cleanup, name="tracelab-cleanup").start()
     files = write_report(result.summary, folder)
     if as_json:
         sys.stdout.write(dump_summary(result.summary))
