@@ -78,8 +78,10 @@ def test_sample_is_bounded_and_chosen_by_hash_not_position() -> None:
     a = WorkloadClusterer(k=2, sample_size=20)._sample(_label(df).lazy())
     b = WorkloadClusterer(k=2, sample_size=20)._sample(_label(df.reverse()).lazy())
     assert a.height == 20
-    assert a.get_column("request_id").to_list() == b.get_column("request_id").to_list()
-    assert a.get_column("request_id").to_list() != sorted(a.get_column("request_id").to_list())
+    assert a.equals(b)  # the same rows whatever the input order
+    by_id = _label(df).lazy().select("request_id", pl.col("request_id").hash(seed=0).alias("_h"))
+    ids = a.join(by_id.collect(), on="_h", maintain_order="left")["request_id"].to_list()
+    assert ids != sorted(ids)
 
 
 KEY_COLUMNS = ["request_id", "prefill_work_share", "window_dispersion", "turn_index",
@@ -167,11 +169,12 @@ def test_sample_by_hash_threshold_equals_a_full_sort(
     frame = label_trace(_trace().lazy(), config=LabelConfig(), hardware=HARDWARE, k=2).frame
     chooser = WorkloadClusterer(sample_size=25, random_state=3)
     got = chooser._sample(frame)
-    names = [c for c in got.columns if c != "_h"]
+    names = [c for c in got.columns if c not in ("_h", "_t")]
     want = (
-        frame.select(names).drop_nulls(["prefill_tokens", "decode_tokens", "prefill_work_share"])
-        .with_columns(pl.col("request_id").hash(seed=3).alias("_h"))
-        .sort(["_h", "request_id"]).head(25).collect()
+        frame.drop_nulls(["prefill_tokens", "decode_tokens", "prefill_work_share"])
+        .select(*names, pl.col("request_id").hash(seed=3).alias("_h"),
+                pl.col("request_id").hash(seed=4).alias("_t"))
+        .sort(["_h", "_t"]).head(25).collect()
     )
     assert got.height == 25
     assert got.equals(want)
