@@ -88,15 +88,19 @@ class WorkloadClusterer:
         Sorting every row's hash held the whole trace (1.2 GiB and 13 s at 40M rows), so
         rows are first kept only below a hash threshold expected to pass ~4x the sample
         (hashes are uniform over 64 bits); the threshold grows until enough pass. The rows
-        kept are exactly those a full sort would pick. The request_id strings themselves
-        are not kept: a filtered string column kept every input batch's string buffer
+        kept are exactly those a full sort would pick; a frame of samples (``_h``, ``_t``:
+        partitions' candidates, ``tracelab.scale``) is sampled again by those. The request_id
+        strings themselves are not kept: a filtered string column kept every input batch's string buffer
         alive (1.5 GiB at 100M requests).
         """
         names = [name for name, _ in CLUSTER_FEATURES]
         needed = list(dict.fromkeys([*names, *NAME_AXES, *PROFILE_COLUMNS]))
         complete = pl.all_horizontal(pl.col(n).is_not_null() for n in names)
-        hashed = pl.col("request_id").hash(seed=self.random_state)
-        tie = pl.col("request_id").hash(seed=self.random_state + 1)
+        if "_h" in labeled.collect_schema().names():  # candidates sampled already (partitions)
+            hashed, tie = pl.col("_h"), pl.col("_t")
+        else:
+            hashed = pl.col("request_id").hash(seed=self.random_state)
+            tie = pl.col("request_id").hash(seed=self.random_state + 1)
         rows = int(labeled.select(pl.len()).collect().item())
         share = SAMPLE_HEADROOM * self.sample_size / max(rows, 1)
         while True:
