@@ -4,16 +4,19 @@
 them to the canonical request frame lazily, after one narrow collect of each row's model,
 session and co-submission keys (``row_keys``). Features that need other rows (sessions,
 co-submission) are computed on that table and attached by the row's position
-(``tracelab.positions``); the arrival windows are a group_by joined back in input order. The wide frame stays a plan that runs on polars'
-streaming engine in input order.
+(``tracelab.positions``); the arrival windows are a group_by joined back in input order.
+The wide frame stays a plan that runs on polars' streaming engine in input order.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import polars as pl
 
 from tracelab.features.context import (
     ROW,
+    SESSION_FEATURES,
     WINDOW_FEATURES,
     ContextTables,
     compute_arrival_features,
@@ -50,7 +53,7 @@ def compute_features(
     window_s: float = 60.0,
     hardware: ReferenceHardware | None = None,
     context: ContextTables | None = None,
-    windows: bool = True,
+    columns: Collection[str] | None = None,
 ) -> pl.LazyFrame:
     """The canonical frame plus every column of ``FEATURES``, rows in input order.
 
@@ -59,9 +62,9 @@ def compute_features(
     model. ``hardware`` defaults to ``load_reference_hardware()`` (h100-sxm, bf16, decode
     batch 32, reference model llama-3.1-8b). ``context`` (``compute_context_tables`` of
     the whole trace) is given when ``frame`` is one part of a trace holding whole sessions,
-    so arrival-window and co-submission features still see every request. ``windows=False``
-    leaves out the arrival-window features (no label reads them: the pipeline's
-    materialised frame skips their join).
+    so arrival-window and co-submission features still see every request. ``columns``:
+    the features wanted (default all); the others are left out, and those that other rows
+    decide (session columns, the arrival-window join) are not computed at all.
     """
     if hardware is None:
         hardware = load_reference_hardware()
@@ -71,13 +74,11 @@ def compute_features(
     keys = lf.select(*row_keys(), pl.col("model")).collect(engine="streaming")
     lf = compute_model_features(lf, hardware, keys.get_column("model").unique().to_list(),
                                 model_map, assume_model)
-    lf = compute_session_features(lf, keys)
+    names = [name for name in FEATURE_NAMES if columns is None or name in columns]
+    lf = compute_session_features(lf, keys, [c for c in SESSION_FEATURES if c in names])
     lf = compute_co_submitted(lf.with_columns(compute_evidence_features()), keys,
                               None if context is None else context.co_submitted)
-    names = FEATURE_NAMES
-    if windows:
+    if any(name in names for name in WINDOW_FEATURES):
         lf = compute_arrival_features(lf, window_s, None if context is None else context.windows)
-    else:
-        names = tuple(name for name in FEATURE_NAMES if name not in WINDOW_FEATURES)
     kept = [c for c in input_columns if c not in FEATURE_NAMES]
     return lf.select(*kept, *names)

@@ -6,6 +6,7 @@ so a request's values never depend on the order of the input rows. Times are sec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from tracelab.positions import attach_by_position
 from tracelab.streaming import collect_all
 
 ROW = "_row"
+# compute_session_features' columns.
+SESSION_FEATURES = ("turn_index", "session_turns", "session_context_tokens", "think_time_s")
 # compute_arrival_features' columns.
 WINDOW_FEATURES = ("window_requests_per_s", "window_tokens_per_s", "window_interarrival_cv",
                    "window_dispersion")
@@ -39,12 +42,14 @@ def row_keys() -> list[pl.Expr]:
     ]
 
 
-def compute_session_features(lf: pl.LazyFrame, keys: pl.DataFrame) -> pl.LazyFrame:
-    """Add turn_index, session_turns, session_context_tokens, think_time_s (null without a
-    session_id: sessions are never inferred) to ``lf`` (``keys``: its ``row_keys``); see
-    ``compute_session_table``. The table is attached by position, so the wide frame streams
-    past it."""
-    return attach_by_position(lf, compute_session_table(keys), ROW, keys.height)
+def compute_session_features(lf: pl.LazyFrame, keys: pl.DataFrame,
+                             columns: Sequence[str] = SESSION_FEATURES) -> pl.LazyFrame:
+    """Add ``columns`` of turn_index, session_turns, session_context_tokens, think_time_s
+    (null without a session_id: sessions are never inferred) to ``lf`` (``keys``: its
+    ``row_keys``); see ``compute_session_table``. The table is attached by position, so the
+    wide frame streams past it."""
+    table = compute_session_table(keys).select(ROW, *columns)
+    return attach_by_position(lf, table, ROW, keys.height)
 
 
 def session_hash(session_id: pl.Expr) -> pl.Expr:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from tracelab.labels.config import LabelConfig, load_label_config
-from tracelab.labels.rules import compute_labels
+from tracelab.labels.rules import compute_labels, label_inputs
 from tracelab.positions import attach_by_position
 
 if TYPE_CHECKING:
@@ -88,9 +88,13 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
         frame = attach_by_position(frame.with_row_index(TRACE_ROW, offset=first_row),
                                    row_values, TRACE_ROW, max_rows, offset=first_row
                                    ).drop(TRACE_ROW)
+    # Narrow: only the features the labels or later stages read (no arrival windows, two
+    # of the four session columns).
+    wanted = ({*label_inputs(cfg, hardware.edge_devices), *LATER_STAGE_COLUMNS} if narrow
+              else None)
     features = compute_features(frame, model_map=model_map, assume_model=assume_model,
                                 window_s=cfg.window_s, hardware=hardware, context=context,
-                                windows=not narrow)
+                                columns=wanted)
     labeled = compute_labels(features, cfg, edge_devices=hardware.edge_devices)
     names = labeled.collect_schema().names()
     labeled = labeled.with_columns(

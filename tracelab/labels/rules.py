@@ -171,6 +171,14 @@ def placement_rule(cfg: LabelConfig, edge_devices: pl.DataFrame) -> tuple[pl.Exp
     return label, reason
 
 
+def label_inputs(cfg: LabelConfig, edge_devices: pl.DataFrame) -> set[str]:
+    """The columns the label values read (their reasons aside): what a frame must carry
+    for ``compute_labels`` when only the labels are kept."""
+    rules = [phase_rule(cfg), context_rule(cfg), mode_rule(cfg), model_rule(cfg),
+             placement_rule(cfg, edge_devices)]
+    return {name for label, _ in rules for name in label.meta.root_names()}
+
+
 def compute_labels(
     features: pl.LazyFrame,
     config: LabelConfig | None = None,
