@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -62,6 +62,19 @@ class Trace:
     def rows_rejected(self) -> int:
         return self.rejected.height
 
+    def _slicing(self, rows: int) -> Iterator[tuple[Path, Adapter, pl.DataFrame,
+                                                    tuple[int, int] | None, int]]:
+        """Per slice of ``slices(rows)``: its file, adapter, rejected rows, ``(offset, rows)``
+        of the file (None: the whole file) and its accepted row count."""
+        for path, adapter, bad, total in self.sources:
+            if file_kind(path) not in SLICED_KINDS:
+                yield path, adapter, bad, None, total - bad.height
+                continue
+            numbers = bad.get_column("source_row")  # 1-based rows of the file
+            for offset in range(0, max(total, 1), rows):
+                inside = int(numbers.is_between(offset + 1, offset + rows).sum())
+                yield path, adapter, bad, (offset, rows), max(min(rows, total - offset), 0) - inside
+
     def slices(self, rows: int) -> list[pl.LazyFrame]:
         """The accepted rows as consecutive slices of about ``rows`` input rows each (per
         file, rejected rows dropped after slicing, so each slice reads only its own part of
@@ -70,30 +83,15 @@ class Trace:
         into many rows (OpenTelemetry spans), so their rows are numbered after reading."""
         if not self.sources:
             return [self.frame]
-        parts = []
-        for path, adapter, bad, total in self.sources:
-            if file_kind(path) not in SLICED_KINDS:
-                parts.append(validate.without_rejected(_typed(path, adapter), bad))
-                continue
-            parts.extend(validate.without_rejected(_typed(path, adapter, (offset, rows)), bad)
-                         for offset in range(0, max(total, 1), rows))
-        return parts
+        return [validate.without_rejected(_typed(path, adapter, part), bad)
+                for path, adapter, bad, part, _ in self._slicing(rows)]
 
     def slice_sizes(self, rows: int) -> list[int]:
         """The accepted rows in each of ``slices(rows)``, from the row counts and rejected
         rows read at ingest (no pass over the input)."""
         if not self.sources:
             return [self.rows_accepted]
-        sizes = []
-        for path, _, bad, total in self.sources:
-            if file_kind(path) not in SLICED_KINDS:
-                sizes.append(total - bad.height)
-                continue
-            numbers = bad.get_column("source_row")  # 1-based rows of the file
-            for offset in range(0, max(total, 1), rows):
-                inside = int(numbers.is_between(offset + 1, offset + rows).sum())
-                sizes.append(max(min(rows, total - offset), 0) - inside)
-        return sizes
+        return [size for *_, size in self._slicing(rows)]
 
 
 def _adapter_for(path: Path, format: str | None) -> Adapter:
