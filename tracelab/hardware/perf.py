@@ -10,6 +10,7 @@ decoders, and the best SLO-feasible operating point with its $ per 1M tokens. Ph
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -170,14 +171,7 @@ class PerfModel:
         devices: int | None = None,
     ) -> float:
         """One prefill forward of ``batch`` prompts of ``context`` tokens (= TTFT), seconds."""
-        t = devices or self._devices(device_id, model_id, precision)
-        key = ("prefill", device_id, model_id, batch, context, precision, t)
-        seconds: float | None = self._memo.get(key)
-        if seconds is None:
-            dev, model, eff = self._parts(device_id, model_id, precision)
-            seconds = self._memo[key] = rf.prefill_s(dev, model, eff, precision, t, batch,
-                                                     context)
-        return seconds
+        return self._timed(rf.prefill_s, device_id, model_id, batch, context, precision, devices)
 
     def decode_step_s(
         self,
@@ -189,13 +183,19 @@ class PerfModel:
         devices: int | None = None,
     ) -> float:
         """One decode step of ``batch`` sequences at ``context`` cached tokens (= TPOT), s."""
+        return self._timed(rf.decode_step_s, device_id, model_id, batch, context, precision,
+                           devices)
+
+    def _timed(self, phase: Callable[..., float], device_id: str, model_id: str, batch: int,
+               context: int, precision: str, devices: int | None) -> float:
+        """``phase`` (a roofline time: ``rf.prefill_s`` or ``rf.decode_step_s``) on the
+        replica size given or needed, remembered per arguments."""
         t = devices or self._devices(device_id, model_id, precision)
-        key = ("step", device_id, model_id, batch, context, precision, t)
+        key = (phase, device_id, model_id, batch, context, precision, t)
         seconds: float | None = self._memo.get(key)
         if seconds is None:
             dev, model, eff = self._parts(device_id, model_id, precision)
-            seconds = self._memo[key] = rf.decode_step_s(dev, model, eff, precision, t, batch,
-                                                         context)
+            seconds = self._memo[key] = phase(dev, model, eff, precision, t, batch, context)
         return seconds
 
     def colocation_stretch(
