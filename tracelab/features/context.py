@@ -68,8 +68,9 @@ def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
 
     Sessions are grouped by sorting on a 64-bit hash of session_id rather than the string,
     and only numeric columns go through the sort (per 1M sessioned rows: 0.2 CPU-s against
-    1.2 with the string). Turns without an arrival_ts come last in their session. The hash stands for the session only when there are as many
-    distinct hashes as sessions; otherwise the string is sorted.
+    1.2 with the string). Turns without an arrival_ts come last in their session. The hash
+    stands for the session only when there are as many distinct hashes as sessions;
+    otherwise the string is sorted.
     """
     sid = pl.col("session_id")
     keyed = keys.filter(sid.is_not_null())
@@ -226,7 +227,8 @@ class ContextTables:
 def compute_context_tables(frame: pl.LazyFrame, window_s: float,
                            windows: bool = True) -> ContextTables:
     """Both tables of ``frame`` (canonical columns), in bounded memory; ``windows=False``
-    computes only the co-submission counts (for ``compute_features(windows=False)``).
+    computes only the co-submission counts (for ``compute_features`` without the
+    arrival-window columns).
 
     The window statistics need each window's arrivals sorted, which polars does in memory:
     over 100M requests at once that held 8 GiB. So a streaming pass first counts requests

@@ -90,8 +90,8 @@ class WorkloadClusterer:
         (hashes are uniform over 64 bits); the threshold grows until enough pass. The rows
         kept are exactly those a full sort would pick; a frame of samples (``_h``, ``_t``:
         partitions' candidates, ``tracelab.scale``) is sampled again by those. The request_id
-        strings themselves are not kept: a filtered string column kept every input batch's string buffer
-        alive (1.5 GiB at 100M requests).
+        strings themselves are not kept: a filtered string column kept every input batch's
+        string buffer alive (1.5 GiB at 100M requests).
         """
         names = [name for name, _ in CLUSTER_FEATURES]
         needed = list(dict.fromkeys([*names, *NAME_AXES, *PROFILE_COLUMNS]))

@@ -77,9 +77,9 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
                      narrow: bool = False) -> pl.LazyFrame:
     """Features and labels of ``frame`` (a trace or one part of it), lazily, without
     ``NOT_MATERIALISED``, ``CATEGORICAL_COLUMNS`` as Categoricals; ``narrow`` keeps only
-    ``LATER_STAGE_COLUMNS``. ``context``, the
-    whole trace's tables, when ``frame`` is a part; ``row_values`` as in
-    ``materialise_labels``, for rows ``first_row`` up to ``first_row + max_rows``."""
+    ``LATER_STAGE_COLUMNS``. ``context``, the whole trace's tables, when ``frame`` is a
+    part; ``row_values`` as in ``materialise_labels``, for rows ``first_row`` up to
+    ``first_row + max_rows``."""
     from tracelab.features import compute_features
 
     if row_values is not None:

@@ -12,9 +12,10 @@ on low-cardinality keys or integer bucket ids) and all of them run in ONE
 ``tracelab.streaming.collect_all``. Only small frames are materialised (groups ×
 keys, never a per-request frame). The label, status, cluster and timeline counts are
 roll-ups of one ``group_by`` on (time bucket, status, label axes, cluster id and name: all
-Categoricals or integers in the pipeline's frame); model names are grouped apart. Inter-arrival gaps are read in row order, with a check that row order is time
-order; when it is not (e.g. a labelled trace materialised bucket by bucket) one more pass
-sorts the arrival column alone, in time ranges of GAP_SORT_ROWS rows. The timeline width
+Categoricals or integers in the pipeline's frame); model names are grouped apart.
+Inter-arrival gaps are read in row order, with a check that row order is time order; when
+it is not (e.g. a labelled trace materialised bucket by bucket) one more pass sorts the
+arrival column alone, in time ranges of GAP_SORT_ROWS rows. The timeline width
 depends on the span, so without ``bucket_s`` a first pass reads the arrival column alone.
 Measured on a 10M-row labelled Parquet file (2 busy cores): 4.7 CPU-s, ~320 MB peak RSS,
 identical summary (was 8.4 CPU-s with one collect per aggregate).
