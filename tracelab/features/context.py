@@ -69,18 +69,19 @@ def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
     Sessions are grouped by sorting on a 64-bit hash of session_id rather than the string,
     and only numeric columns go through the sort (per 1M sessioned rows: 0.2 CPU-s against
     1.2 with the string). Turns without an arrival_ts come last in their session. The hash
-    stands for the session only when there are as many distinct hashes as sessions;
-    otherwise the string is sorted.
+    stands for the session only when no run of equal hashes holds two session_ids (two
+    colliding sessions sort into one run, so some neighbours in it differ); otherwise the
+    string is sorted.
     """
-    sid = pl.col("session_id")
-    keyed = keys.filter(sid.is_not_null())
-    sessions, hashes = keyed.select(sid.n_unique(), pl.col("_sid").n_unique()).row(0)
-    key = "_sid" if sessions == hashes else "session_id"
-    # Turns without an arrival go last (``_late``): sort's nulls_last cost 5x (1.1 CPU-s).
-    ordered = keyed.select(
-        ROW, key, pl.col("arrival_ts").is_null().alias("_late"), "arrival_ts", "source_row",
-        "_file", "e2e_latency_s", "context_tokens",
-    ).sort([key, "_late", "arrival_ts", "source_row", "_file"])
+    keyed = keys.filter(pl.col("session_id").is_not_null())
+    ordered = _sorted_turns(keyed, "_sid")
+    sid, hashed = pl.col("session_id"), pl.col("_sid")
+    # Exact, and cheaper than counting distinct strings (550K turns: 0.014 vs 0.031 CPU-s).
+    if ordered.select(((sid != sid.shift(1)) & (hashed == hashed.shift(1))).any()).item():
+        ordered = _sorted_turns(keyed, "session_id")
+        key = "session_id"
+    else:
+        key = "_sid"
     # After the sort each session is a run of rows: values come from run starts and ends
     # with fills and a global cumulative sum, not from per-session windows (4x the grouping).
     session = pl.col(key)
@@ -103,6 +104,15 @@ def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
         pl.when(first).then(None).otherwise(_seconds(pl.col("arrival_ts") - prev_end))
         .alias("think_time_s"),
     )
+
+
+def _sorted_turns(keyed: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The session table's inputs sorted into runs of one session (``key``), each in turn
+    order. Turns without an arrival go last (``_late``): sort's nulls_last cost 5x."""
+    return keyed.select(
+        ROW, "session_id", "_sid", pl.col("arrival_ts").is_null().alias("_late"),
+        "arrival_ts", "source_row", "_file", "e2e_latency_s", "context_tokens",
+    ).sort([key, "_late", "arrival_ts", "source_row", "_file"])
 
 
 def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]:
