@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,16 +159,26 @@ def run_pipeline(
         pl.col("model_id").is_not_null().sum(),
         pl.col("work_model_assumed").fill_null(False).sum(),
     ).collect(engine="streaming").row(0)
-    if modelled:
-        perf = PerfModel(devices, profile=perf_profile)
-        plan = fit_plan(frame, perf, slos=slo_table, window_s=window_s, percentile=percentile,
-                        growth=growth, only=only, exclude=exclude)
-    else:
-        notes.append("no request names a model the registry knows, so no fleet was planned; "
-                     "pass --assume-model ID (e.g. llama-3.1-8b) or --model-map NAME=ID")
+    # The summary's aggregates do not depend on the plan: they run on a second thread while
+    # the plan's single-threaded parts (routes, the solver's tail) leave a core idle.
+    local_aggregates = (ThreadPoolExecutor(max_workers=1) if executor is None else None)
+    pending = (None if local_aggregates is None else
+               local_aggregates.submit(compute_aggregates, frame, window_s=window_s))
+    try:
+        if modelled:
+            perf = PerfModel(devices, profile=perf_profile)
+            plan = fit_plan(frame, perf, slos=slo_table, window_s=window_s,
+                            percentile=percentile, growth=growth, only=only, exclude=exclude)
+        else:
+            notes.append("no request names a model the registry knows, so no fleet was "
+                         "planned; pass --assume-model ID (e.g. llama-3.1-8b) or "
+                         "--model-map NAME=ID")
+    finally:
+        if local_aggregates is not None:
+            local_aggregates.shutdown(wait=True)
     tell(STEPS[4], 4, total)
-    if executor is None:
-        aggregates = compute_aggregates(frame, window_s=window_s)
+    if pending is not None:
+        aggregates = pending.result()
         cluster_k = labeled.clusterer.k_
     else:
         from tracelab.scale.aggregate import LabelSettings, run_aggregates
