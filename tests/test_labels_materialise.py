@@ -13,6 +13,7 @@ from tracelab.features import FEATURE_NAMES, compute_context_tables, compute_fea
 from tracelab.ingest import read_trace
 from tracelab.labels import LABEL_COLUMNS, NOT_MATERIALISED, compute_labels, materialise_labels
 from tracelab.labels.materialise import CATEGORICAL_COLUMNS, LATER_STAGE_COLUMNS
+from tracelab.labels.rules import LABEL_DTYPE
 from tracelab.resources import sample_traces_dir
 
 KEEP = ["request_id", *FEATURE_NAMES, *LABEL_COLUMNS]
@@ -23,9 +24,12 @@ def _sample() -> str:
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """The Categorical columns as plain strings, to compare values."""
-    assert all(frame.schema[c] == pl.Categorical for c in CATEGORICAL_COLUMNS if c in frame)
-    return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    """The Categorical and Enum columns as plain strings, to compare values."""
+    assert frame.schema.get("model", pl.Categorical) == pl.Categorical
+    assert all(frame.schema[c] == LABEL_DTYPE for c in LABEL_COLUMNS if c in frame)
+    assert all(isinstance(frame.schema[c], pl.Enum) for c in CATEGORICAL_COLUMNS
+               if c in frame and c != "model")
+    return frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
 
 
 def _by_id(frame: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
@@ -35,7 +39,7 @@ def _by_id(frame: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 def _expected(path: str) -> pl.DataFrame:
     trace = read_trace(path)
     labelled = compute_labels(compute_features(trace.frame)).collect()
-    return labelled.with_columns(pl.col(pl.Categorical).cast(pl.String)).sort("request_id")
+    return labelled.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String)).sort("request_id")
 
 
 def test_small_trace_is_collected_in_memory_with_the_same_values() -> None:

@@ -39,10 +39,10 @@ HELP = (
 def _write(frame: pl.LazyFrame, path: Path) -> None:
     """Parquet, or CSV with list columns encoded as space-separated values; streamed from
     the lazy labelled frame (never held in memory whole). Labels and model names are
-    Categoricals inside tracelab and plain text in the file."""
+    Categoricals or Enums inside tracelab and plain text in the file."""
     import polars as pl
 
-    frame = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    frame = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         frame.sink_parquet(path)

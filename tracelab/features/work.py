@@ -33,18 +33,24 @@ def resolve_model_frame(
     )
 
 
-def _lookup(key: str, table: pl.DataFrame, value: str) -> pl.Expr:
-    """``table[value]`` where ``table[key]`` equals column ``key`` (a handful of models); text
-    comes out Categorical (``_text``)."""
-    dtype = table.schema[value]
+# How a logged name found its model id (``tracelab.hardware.registry.match_model``).
+MODEL_MATCHES = ("alias", "assumed", "exact", "mapped", "unknown")
+
+
+def _lookup(key: str, table: pl.DataFrame, value: str,
+            dtype: pl.DataType | None = None) -> pl.Expr:
+    """``table[value]`` where ``table[key]`` equals column ``key`` (a handful of models),
+    typed ``dtype`` (default: the table's)."""
     return lookup(key, table.select(key, value).iter_rows(),
-                  pl.Categorical if dtype == pl.String else dtype)
+                  table.schema[value] if dtype is None else dtype)
 
 
-def _text(value: str) -> pl.Expr:
-    """A model or device name: a Categorical (what later stages group by; a categorical
-    literal costs a seventh of a per-row string), compared with plain strings as usual."""
-    return pl.lit(value, dtype=pl.Categorical)
+def model_id_dtype(hardware: ReferenceHardware) -> pl.Enum:
+    """model_id and work_model_id: an Enum of the registry's ids, sorted (one per trace, so
+    every partition of a large one has the same type). Enums group like Categoricals and
+    are written to a partition as they are, where a Categorical is re-encoded per batch."""
+    ids = {*hardware.facts.get_column("model_id").cast(pl.String), hardware.reference_model}
+    return pl.Enum(sorted(ids))
 
 
 def compute_model_features(
@@ -57,17 +63,20 @@ def compute_model_features(
     """Add model_id, model_match, the model facts, kv_bytes and the work columns.
 
     ``present``: the distinct model names of ``lf``. The tables are per model (a handful of
-    rows), applied with ``tracelab.lookup``; text columns (``model`` included) come out as
-    Categoricals.
+    rows), applied with ``tracelab.lookup``; ``model`` comes out as a Categorical, the other
+    text columns as Enums.
     """
     names = resolve_model_frame(present, hardware, model_map, assume_model)
     logged = [(name, name) for name in present if name is not None]
+    id_type, matches = model_id_dtype(hardware), pl.Enum(MODEL_MATCHES)
     lf = lf.with_columns(
-        # The logged name as a Categorical too: looked up among the names present, which
-        # costs a fifth of casting each row's string (0.07 vs 0.35 CPU-s per 2M rows).
+        # The logged name as a Categorical (the names are not known before the trace is
+        # read): looked up among the names present, which costs a fifth of casting each
+        # row's string (0.07 vs 0.35 CPU-s per 2M rows).
         lookup("model", logged, pl.Categorical).alias("model"),
-        _lookup("model", names, "model_id").alias("model_id"),
-        _lookup("model", names, "model_match").fill_null(_text("unknown")).alias("model_match"),
+        _lookup("model", names, "model_id", id_type).alias("model_id"),
+        _lookup("model", names, "model_match", matches).fill_null(
+            pl.lit("unknown", dtype=matches)).alias("model_match"),
     )
     facts = hardware.facts.select(FACT_COLUMNS).with_columns(pl.col("model_id").cast(pl.String))
     registered = names.get_column("model_id").drop_nulls().unique()
@@ -90,10 +99,10 @@ def compute_model_features(
         {"model_id": "work_model_id"})
     known = pl.col("model_id").is_in(costed).fill_null(False)
     lf = lf.with_columns(
-        pl.when(known).then(pl.col("model_id")).otherwise(_text(hardware.reference_model))
-        .alias("work_model_id"),
+        pl.when(known).then(pl.col("model_id"))
+        .otherwise(pl.lit(hardware.reference_model, dtype=id_type)).alias("work_model_id"),
         known.not_().alias("work_model_assumed"),
-        _text(hardware.device).alias("work_device"),
+        pl.lit(hardware.device, dtype=pl.Enum([hardware.device])).alias("work_device"),
     ).with_columns(_lookup("work_model_id", coeffs, name).alias(name) for name in COEFF_COLUMNS)
     return lf.with_columns(compute_work_features()).drop(COEFF_COLUMNS)
 

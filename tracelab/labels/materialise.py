@@ -59,11 +59,12 @@ LATER_STAGE_COLUMNS = (
     "label_phase", "label_context", "label_mode", "label_model", "label_placement",
 )
 
-# Low-cardinality text columns kept as polars Categoricals (sorted lexically, compared with
-# plain strings): every later stage groups by them, and a 10M-row group_by on the label and
-# model columns took a third of the CPU that way (0.67 vs 1.92 CPU-s). The features and
-# label rules produce them so (the cast is then free); status and time_base stay text:
-# casting each row's string cost more than grouping by it saves.
+# Low-cardinality text columns kept as polars Categoricals, the labels as an Enum
+# (``rules.LABEL_DTYPE``); both sort lexically and compare with plain strings. Every later
+# stage groups by them, and a 10M-row group_by on the label and model columns took a third
+# of the CPU that way (0.67 vs 1.92 CPU-s). The features and label rules produce them so
+# (a column still text here is cast); status and time_base stay text: casting each row's
+# string cost more than grouping by it saves.
 CATEGORICAL_COLUMNS = (
     "model", "model_id", "model_match", "work_model_id", "work_device",
     "label_phase", "label_context", "label_mode", "label_model", "label_placement",
@@ -96,9 +97,11 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
                                 window_s=cfg.window_s, hardware=hardware, context=context,
                                 columns=wanted)
     labeled = compute_labels(features, cfg, edge_devices=hardware.edge_devices)
-    names = labeled.collect_schema().names()
+    schema = labeled.collect_schema()
+    names = schema.names()
     labeled = labeled.with_columns(
-        pl.col(name).cast(pl.Categorical) for name in CATEGORICAL_COLUMNS if name in names)
+        pl.col(name).cast(pl.Categorical) for name in CATEGORICAL_COLUMNS
+        if schema.get(name) == pl.String)
     if narrow:
         extra = [] if row_values is None else [c for c in row_values.columns if c != TRACE_ROW]
         return labeled.select([c for c in (*LATER_STAGE_COLUMNS, *extra) if c in names])
