@@ -128,7 +128,6 @@ def report(
     """Report on a trace: terminal summary, report.md, report.html, summary.json."""
     import threading
 
-    from tracelab.background import import_in_background
     from tracelab.report.summary import dump_summary
     from tracelab.report.write import write_report
 
@@ -144,7 +143,7 @@ def report(
 
     runner = make_executor(executor, scheduler=scheduler, local_cluster=local_cluster)
     # The charts' library (import and font cache: ~0.7 s) loads while the pipeline runs.
-    import_in_background("matplotlib.figure", "matplotlib.backends.backend_svg")
+    options["preload"] = ("matplotlib.figure", "matplotlib.backends.backend_svg")
     if runner is None:
         result = run_with_progress(inputs, options)
     else:
