@@ -113,6 +113,36 @@ def test_sessions_when_session_hashes_collide(monkeypatch: pytest.MonkeyPatch) -
     assert exact.get_column("turn_index").to_list() == [1, 1, 2, 2, 3, 1]
 
 
+def test_sessions_in_time_order_take_a_stable_sort_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows already in turn order are only sorted by session (stably); the values must be
+    those of the full sort on (session, arrival, source row, file)."""
+    from tracelab.features import context
+
+    lf = frame(
+        request_id=["p", "q", "r", "s", "t", "u"],
+        session_id=["ab", "cd", "ab", "ab", "cd", "x"],
+        arrival_ts=[at(0), at(1), at(5), at(5), at(7), at(9)],
+        source_row=[1, 2, 3, 4, 5, 6],
+        input_tokens=[10, 20, 30, 40, 50, 60],
+        output_tokens=[1, 2, 3, 4, 5, 6],
+    )
+    columns = ["turn_index", "session_turns", "session_context_tokens", "think_time_s"]
+    real, taken = context._in_turn_order, []
+
+    def spy(keyed: pl.DataFrame) -> bool:
+        taken.append(real(keyed))
+        return taken[-1]
+
+    monkeypatch.setattr(context, "_in_turn_order", spy)
+    fast = _features(lf).select(columns)
+    assert taken == [True]
+    monkeypatch.setattr(context, "_in_turn_order", lambda keyed: False)
+    assert_frame_equal(fast, _features(lf).select(columns))
+    assert fast.get_column("turn_index").to_list() == [1, 1, 2, 3, 2, 1]
+
+
 def test_evidence_features() -> None:
     out = _features(frame(
         arrival_ts=[at(0.1), at(0.5), at(0.9), at(1.2), None],

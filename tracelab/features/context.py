@@ -108,11 +108,26 @@ def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
 
 def _sorted_turns(keyed: pl.DataFrame, key: str) -> pl.DataFrame:
     """The session table's inputs sorted into runs of one session (``key``), each in turn
-    order. Turns without an arrival go last (``_late``): sort's nulls_last cost 5x."""
-    return keyed.select(
-        ROW, "session_id", "_sid", pl.col("arrival_ts").is_null().alias("_late"),
-        "arrival_ts", "source_row", "_file", "e2e_latency_s", "context_tokens",
-    ).sort([key, "_late", "arrival_ts", "source_row", "_file"])
+    order. Turns without an arrival go last (``_late``): sort's nulls_last cost 5x.
+
+    Rows already in turn order (logs written in time order, the usual case) only need a
+    stable sort on ``key``: per 550K turns 0.065 CPU-s against 0.12 for the five keys."""
+    columns = [ROW, "session_id", "_sid", pl.col("arrival_ts").is_null().alias("_late"),
+               "arrival_ts", "source_row", "_file", "e2e_latency_s", "context_tokens"]
+    if _in_turn_order(keyed):
+        return keyed.select(columns).sort(key, maintain_order=True)
+    return keyed.select(columns).sort([key, "_late", "arrival_ts", "source_row", "_file"])
+
+
+def _in_turn_order(keyed: pl.DataFrame) -> bool:
+    """True when every arrival_ts is known and the rows ascend by (arrival_ts, source_row,
+    _file): then the input order is the turn order within every session."""
+    at, row, file = (pl.col(name) for name in ("arrival_ts", "source_row", "_file"))
+    up = [col > col.shift(1) for col in (at, row, file)]
+    same = [col == col.shift(1) for col in (at, row, file)]
+    ascending = up[0] | (same[0] & (up[1] | (same[1] & (up[2] | same[2]))))
+    return keyed.height < 2 or keyed.select(
+        ascending.slice(1).all(ignore_nulls=False).fill_null(False)).item() is True
 
 
 def compute_evidence_features(time_base: pl.Expr | None = None) -> list[pl.Expr]:
