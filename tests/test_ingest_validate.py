@@ -157,3 +157,20 @@ def test_large_inputs_drop_the_same_rows_without_rerunning_the_rules(
     assert large.slice_sizes(4) == [piece.height for piece in pieces]
     assert min(large.slice_sizes(4)) < 4  # a slice lost rejected rows
     assert small.slice_sizes(4) == [small.rows_accepted]
+
+
+@pytest.mark.parametrize("ids", [["a", "b", "c"], ["a", None, "c"]])
+def test_large_inputs_fall_back_to_file_and_row_only_where_an_id_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids: list[str | None]
+) -> None:
+    import tracelab.ingest.reader as reader
+
+    path = tmp_path / "ids.csv"
+    lines = [f"{'' if i is None else i},10,2" for i in ids]
+    path.write_text("request_id,input_tokens,output_tokens\n" + "\n".join(lines) + "\n")
+    monkeypatch.setattr(reader, "LARGE_BYTES", 0)
+    large = read_trace(path)
+    assert [s.ids_complete for s in large.sources] == [None not in ids]
+    want = [i if i is not None else f"ids.csv:{n}" for n, i in enumerate(ids, start=1)]
+    assert large.frame.collect()["request_id"].to_list() == want
+    assert pl.concat(p.collect() for p in large.slices(2))["request_id"].to_list() == want
