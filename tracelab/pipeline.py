@@ -153,49 +153,42 @@ def run_pipeline(
     tell(STEPS[2], 2, total)
     features = materialise_labels(trace, config=label_config, model_map=mapping or None,
                                   assume_model=assume_model, row_values=hits)
-    labeled = cluster_labeled(features, config=label_config, k=k, random_state=random_state,
-                              model_map=mapping or None, assume_model=assume_model,
-                              summary=False)
-    frame = labeled.frame
-    tell(STEPS[3], 3, total)
-    plan = None
-    modelled, assumed_work = frame.select(
+    modelled, assumed_work = features.select(
         pl.col("model_id").is_not_null().sum(),
         pl.col("work_model_assumed").fill_null(False).sum(),
     ).collect(engine="streaming").row(0)
-    # The summary's aggregates do not depend on the plan: they run on a second thread while
-    # the plan's single-threaded parts (routes, the solver's tail) leave a core idle.
-    local_aggregates = (ThreadPoolExecutor(max_workers=1) if executor is None else None)
-    pending = (None if local_aggregates is None else
-               local_aggregates.submit(compute_aggregates, frame, window_s=window_s))
-    try:
-        if modelled:
-            perf = PerfModel(devices, profile=perf_profile)
-            plan = fit_plan(frame, perf, slos=slo_table, window_s=window_s,
-                            percentile=percentile, growth=growth, only=only, exclude=exclude)
+    if not modelled:
+        notes.append("no request names a model the registry knows, so no fleet was planned; "
+                     "pass --assume-model ID (e.g. llama-3.1-8b) or --model-map NAME=ID")
+    # The plan reads the labels and model columns, not the clusters: it is fitted on a second
+    # thread while this one fits the clusterer (single-threaded) and computes the summary's
+    # aggregates, so neither leaves a core idle.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracelab-plan") as planner:
+        planned = planner.submit(
+            fit_plan, features, PerfModel(devices, profile=perf_profile), slos=slo_table,
+            window_s=window_s, percentile=percentile, growth=growth, only=only,
+            exclude=exclude) if modelled else None
+        labeled = cluster_labeled(features, config=label_config, k=k,
+                                  random_state=random_state, model_map=mapping or None,
+                                  assume_model=assume_model, summary=False)
+        tell(STEPS[3], 3, total)
+        if executor is None:
+            aggregates = compute_aggregates(labeled.frame, window_s=window_s)
+            cluster_k = labeled.clusterer.k_
         else:
-            notes.append("no request names a model the registry knows, so no fleet was "
-                         "planned; pass --assume-model ID (e.g. llama-3.1-8b) or "
-                         "--model-map NAME=ID")
-    finally:
-        if local_aggregates is not None:
-            local_aggregates.shutdown(wait=True)
-    tell(STEPS[4], 4, total)
-    if pending is not None:
-        aggregates = pending.result()
-        cluster_k = labeled.clusterer.k_
-    else:
-        from tracelab.scale.aggregate import LabelSettings, run_aggregates
+            from tracelab.scale.aggregate import LabelSettings, run_aggregates
 
-        settings = LabelSettings(config=label_config, model_map=mapping or None,
-                                 assume_model=assume_model, k=k, random_state=random_state,
-                                 window_s=window_s)
-        aggregates, partitioned = run_aggregates(paths, executor=executor, format=format,
-                                                 settings=settings)
-        # Simulated cache hits come from the whole-trace reuse pass, not from partitions.
-        aggregates["totals"]["cache_hit_tokens"] = hit_tokens or 0
-        aggregates["totals"]["cache_hit_tokens_known"] = hits_known
-        cluster_k = partitioned.k_
+            settings = LabelSettings(config=label_config, model_map=mapping or None,
+                                     assume_model=assume_model, k=k,
+                                     random_state=random_state, window_s=window_s)
+            aggregates, partitioned = run_aggregates(paths, executor=executor, format=format,
+                                                     settings=settings)
+            # Simulated cache hits come from the whole-trace reuse pass, not from partitions.
+            aggregates["totals"]["cache_hit_tokens"] = hit_tokens or 0
+            aggregates["totals"]["cache_hit_tokens_known"] = hits_known
+            cluster_k = partitioned.k_
+        plan = None if planned is None else planned.result()
+    tell(STEPS[4], 4, total)
     if assumed_work:
         notes.append(f"{assumed_work} requests had no known model: their work was estimated "
                      "with the reference model (see model mapping)")
