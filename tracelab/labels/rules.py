@@ -6,8 +6,8 @@ the features it needs are null (a failed request without token counts). Labels a
 polars Enum, ``LABEL_DTYPE`` (compared with plain strings, sorted lexically, one byte per
 row): every later stage groups by them, an Enum literal costs a seventh of a per-row string,
 and a large trace's partitions write them as they are (a Categorical is re-encoded per
-batch: 1M labelled rows sink in 0.06 CPU-s with Enums and without the derived token
-columns, 0.17 with Categoricals).
+batch: with this and the model ids as Enums, a 1M-row partition sinks in 0.30-0.37 CPU-s
+instead of 0.36-0.44).
 """
 
 from __future__ import annotations
