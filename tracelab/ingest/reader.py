@@ -73,18 +73,18 @@ class Trace:
     def rows_rejected(self) -> int:
         return self.rejected.height
 
-    def _slicing(self, rows: int) -> Iterator[tuple[Path, Adapter, pl.DataFrame,
-                                                    tuple[int, int] | None, int]]:
-        """Per slice of ``slices(rows)``: its file, adapter, rejected rows, ``(offset, rows)``
-        of the file (None: the whole file) and its accepted row count."""
-        for path, adapter, bad, total, _ in self.sources:
-            if file_kind(path) not in SLICED_KINDS:
-                yield path, adapter, bad, None, total - bad.height
+    def _slicing(self, rows: int) -> Iterator[tuple[Source, tuple[int, int] | None, int]]:
+        """Per slice of ``slices(rows)``: its file, ``(offset, rows)`` of the file (None: the
+        whole file) and its accepted row count."""
+        for source in self.sources:
+            total, bad = source.rows, source.rejected
+            if file_kind(source.path) not in SLICED_KINDS:
+                yield source, None, total - bad.height
                 continue
             numbers = bad.get_column("source_row")  # 1-based rows of the file
             for offset in range(0, max(total, 1), rows):
                 inside = int(numbers.is_between(offset + 1, offset + rows).sum())
-                yield path, adapter, bad, (offset, rows), max(min(rows, total - offset), 0) - inside
+                yield source, (offset, rows), max(min(rows, total - offset), 0) - inside
 
     def slices(self, rows: int) -> list[pl.LazyFrame]:
         """The accepted rows as consecutive slices of about ``rows`` input rows each (per
@@ -94,9 +94,10 @@ class Trace:
         into many rows (OpenTelemetry spans), so their rows are numbered after reading."""
         if not self.sources:
             return [self.frame]
-        complete = {source.path: source.ids_complete for source in self.sources}
-        return [validate.without_rejected(_typed(path, adapter, part, complete[path]), bad)
-                for path, adapter, bad, part, _ in self._slicing(rows)]
+        return [validate.without_rejected(
+                    _typed(source.path, source.adapter, part, source.ids_complete),
+                    source.rejected)
+                for source, part, _ in self._slicing(rows)]
 
     def slice_sizes(self, rows: int) -> list[int]:
         """The accepted rows in each of ``slices(rows)``, from the row counts and rejected
