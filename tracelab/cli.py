@@ -50,7 +50,8 @@ def main() -> None:
     command is done, Python's own exit steps still run (non-daemon threads are joined,
     atexit handlers and finalizers such as the work folder's removal run), and the last
     of them, registered here first, flushes the streams and ends the process with the
-    command's status.
+    command's status. (A handler registered before ``main`` starts would be skipped:
+    tracelab registers none, and its imports up to here register none.)
     """
     status = [1]  # an exception other than SystemExit: Python reports it, status 1
     atexit.register(_leave, status)
