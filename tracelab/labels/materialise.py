@@ -59,12 +59,13 @@ LATER_STAGE_COLUMNS = (
     "label_phase", "label_context", "label_mode", "label_model", "label_placement",
 )
 
-# Low-cardinality text columns kept as polars Categoricals, the labels as an Enum
-# (``rules.LABEL_DTYPE``); both sort lexically and compare with plain strings. Every later
-# stage groups by them, and a 10M-row group_by on the label and model columns took a third
-# of the CPU that way (0.67 vs 1.92 CPU-s). The features and label rules produce them so
-# (a column still text here is cast); status and time_base stay text: casting each row's
-# string cost more than grouping by it saves.
+# Low-cardinality text columns kept as polars Enums where their values are known (labels:
+# ``rules.LABEL_DTYPE``; model ids, model_match, work_device: ``features.work``) and as a
+# Categorical otherwise (the logged model name); all sort lexically and compare with plain
+# strings. Every later stage groups by them, and a 10M-row group_by on the label and model
+# columns took a third of the CPU that way (0.67 vs 1.92 CPU-s). The features and label
+# rules produce them so (a column still text here is cast to a Categorical); status and
+# time_base stay text: casting each row's string cost more than grouping by it saves.
 CATEGORICAL_COLUMNS = (
     "model", "model_id", "model_match", "work_model_id", "work_device",
     "label_phase", "label_context", "label_mode", "label_model", "label_placement",

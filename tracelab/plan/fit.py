@@ -188,7 +188,8 @@ def fit_plan(
     wall, cpu = time.monotonic(), time.thread_time()
     every = compute_routes(perf, specs, links, precision)
     # Routing is single-threaded Python: the CPU fraction its thread got calibrates the
-    # budget (the thread's own time: the summary's aggregates may run on another meanwhile).
+    # budget (the thread's own time: the pipeline runs the clusterer and the summary on
+    # another meanwhile).
     routing = Deadline(0.0)
     routing.observe(time.monotonic() - wall, time.thread_time() - cpu)
     main = restrict(every, lambda r: r.prefill_device in allowed and r.decode_device in allowed)
