@@ -64,8 +64,8 @@ LATER_STAGE_COLUMNS = (
 # Categorical otherwise (the logged model name); all sort lexically and compare with plain
 # strings. Every later stage groups by them, and a 10M-row group_by on the label and model
 # columns took a third of the CPU that way (0.67 vs 1.92 CPU-s). The features and label
-# rules produce them so (a column still text here is cast to a Categorical); status and
-# time_base stay text: casting each row's string cost more than grouping by it saves.
+# rules produce them so, never by a cast; status and time_base stay text: casting each
+# row's string cost more than grouping by it saves.
 CATEGORICAL_COLUMNS = (
     "model", "model_id", "model_match", "work_model_id", "work_device",
     "label_phase", "label_context", "label_mode", "label_model", "label_placement",
@@ -78,10 +78,10 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
                      first_row: int = 0, max_rows: int | None = None,
                      narrow: bool = False) -> pl.LazyFrame:
     """Features and labels of ``frame`` (a trace or one part of it), lazily, without
-    ``NOT_MATERIALISED``, ``CATEGORICAL_COLUMNS`` as Categoricals; ``narrow`` keeps only
-    ``LATER_STAGE_COLUMNS``. ``context``, the whole trace's tables, when ``frame`` is a
-    part; ``row_values`` as in ``materialise_labels``, for rows ``first_row`` up to
-    ``first_row + max_rows``."""
+    ``NOT_MATERIALISED``, ``CATEGORICAL_COLUMNS`` as Enums or Categoricals; ``narrow``
+    keeps only ``LATER_STAGE_COLUMNS``. ``context``, the whole trace's tables, when
+    ``frame`` is a part; ``row_values`` as in ``materialise_labels``, for rows
+    ``first_row`` up to ``first_row + max_rows``."""
     from tracelab.features import compute_features
 
     if row_values is not None:
@@ -98,11 +98,7 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
                                 window_s=cfg.window_s, hardware=hardware, context=context,
                                 columns=wanted)
     labeled = compute_labels(features, cfg, edge_devices=hardware.edge_devices)
-    schema = labeled.collect_schema()
-    names = schema.names()
-    labeled = labeled.with_columns(
-        pl.col(name).cast(pl.Categorical) for name in CATEGORICAL_COLUMNS
-        if schema.get(name) == pl.String)
+    names = labeled.collect_schema().names()
     if narrow:
         extra = [] if row_values is None else [c for c in row_values.columns if c != TRACE_ROW]
         return labeled.select([c for c in (*LATER_STAGE_COLUMNS, *extra) if c in names])
