@@ -119,11 +119,15 @@ def _checked(path: Path, adapter: Adapter) -> pl.LazyFrame:
                        adapter)
 
 
+def _canonical(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None
+               ) -> pl.LazyFrame:
+    """The file's canonical columns, parsed to their types, before request ids are filled."""
+    return validate.typed(adapter.to_canonical(open_raw(path, rows)), str(path))
+
+
 def _typed(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None,
            ids_complete: bool = False) -> pl.LazyFrame:
-    raw = open_raw(path, rows)
-    return _identified(validate.typed(adapter.to_canonical(raw), str(path)), path, adapter,
-                       ids_complete)
+    return _identified(_canonical(path, adapter, rows), path, adapter, ids_complete)
 
 
 def _identified(frame: pl.LazyFrame, path: Path, adapter: Adapter,
@@ -140,8 +144,7 @@ def _identified(frame: pl.LazyFrame, path: Path, adapter: Adapter,
 
 def _ids_complete(path: Path, adapter: Adapter) -> bool:
     """No row of the file lacks a request_id (one pass over that column)."""
-    typed = validate.typed(adapter.to_canonical(open_raw(path)), str(path))
-    ids = typed.select(pl.col("request_id").null_count())
+    ids = _canonical(path, adapter).select(pl.col("request_id").null_count())
     return int(ids.collect(engine="streaming").item()) == 0
 
 
