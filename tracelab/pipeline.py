@@ -63,6 +63,14 @@ def _cache_hits(reuse: Any, capacity: int) -> pl.DataFrame:
     return reuse.compute_cache_hits_by_row(capacity).rename({"row": TRACE_ROW})
 
 
+def _provider_counts(trace: Any) -> bool:
+    """The log itself counts cached prompt tokens on some row."""
+    if "cached_input_tokens" not in trace.frame.collect_schema().names():
+        return False
+    present = trace.frame.select(pl.col("cached_input_tokens").is_not_null().any())
+    return bool(present.collect(engine="streaming").item())
+
+
 def run_pipeline(
     paths: str | Path | Sequence[str | Path],
     *,
@@ -81,6 +89,7 @@ def run_pipeline(
     growth: float = 1.0,
     window_s: float = 60.0,
     cache_capacity: int | None = None,
+    credit_session_reuse: bool = False,
     only: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     progress: Progress | None = None,
@@ -90,7 +99,10 @@ def run_pipeline(
     """Run every stage on the traces at ``paths`` and summarise (see the module docstring).
 
     ``cache_capacity``: LRU capacity in blocks whose hits the plan subtracts from prefill
-    demand; None takes the smallest capacity reaching 80% of the achievable hits.
+    demand; None takes the smallest capacity reaching 80% of the achievable hits. Either is
+    bounded by what the plan's fleet holds (``tracelab.cache.credit``; the plan is refitted
+    when the bound applies). Reuse inferred from sessions alone is an estimate, credited
+    only with ``credit_session_reuse``.
     ``executor``: a ``tracelab.scale`` executor (local or Dask). With one, the summary's
     workload aggregates (labels, clusters, lengths, arrivals, timeline) are computed per
     partition on it and merged on the client in partition order, so a Dask run and a local
@@ -100,6 +112,13 @@ def run_pipeline(
     """
     from tracelab import __version__
     from tracelab.cache import compute_reuse_curve
+    from tracelab.cache.credit import (
+        bound_tiers,
+        compute_plan_bound,
+        credit_capacity,
+        is_estimate,
+        replace_hits,
+    )
     from tracelab.hardware.catalog import load_catalog, parse_prices
     from tracelab.hardware.perf import PerfModel
     from tracelab.hardware.profile import load_profile
@@ -140,7 +159,12 @@ def run_pipeline(
     capacity: int | None = None
     hits: pl.DataFrame | None = None
     capacity_how = "no reuse evidence: no cache credit"
-    if reuse.evidence != "none":
+    estimate = reuse.evidence != "none" and is_estimate(reuse.evidence, _provider_counts(trace))
+    if estimate and not credit_session_reuse:
+        capacity_how = ("reuse inferred from session structure alone (no prefix blocks, no "
+                        "provider cache counts) is an estimate: not credited; pass "
+                        "--credit-session-reuse to credit it")
+    elif reuse.evidence != "none":
         capacity = cache_capacity if cache_capacity is not None else _knee_capacity(
             reuse, DEFAULT_CACHE_KNEE)
         capacity_how = ("given with --cache-capacity" if cache_capacity is not None else
@@ -167,11 +191,12 @@ def run_pipeline(
     # The plan reads the labels and model columns, not the clusters: it is fitted on a second
     # thread while this one fits the clusterer (single-threaded) and computes the summary's
     # aggregates, so neither leaves a core idle.
+    perf = PerfModel(devices, profile=perf_profile)
+    plan_options: dict[str, Any] = {"slos": slo_table, "window_s": window_s, "percentile": percentile,
+                    "growth": growth, "only": only, "exclude": exclude}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracelab-plan") as planner:
         planned = planner.submit(
-            fit_plan, features, PerfModel(devices, profile=perf_profile), slos=slo_table,
-            window_s=window_s, percentile=percentile, growth=growth, only=only,
-            exclude=exclude) if modelled and timed else None
+            fit_plan, features, perf, **plan_options) if modelled and timed else None
         labeled = cluster_labeled(features, config=label_config, k=k,
                                   random_state=random_state, model_map=mapping or None,
                                   assume_model=assume_model, summary=False)
@@ -193,6 +218,21 @@ def run_pipeline(
             aggregates["totals"]["cache_hit_tokens_known"] = hits_known
             cluster_k = partitioned.k_
         plan = None if planned is None else planned.result()
+    bound = None
+    if plan is not None and capacity is not None:  # no more credit than the fleet holds
+        from tracelab.labels.materialise import TRACE_ROW
+
+        bound = compute_plan_bound(reuse, plan, perf, features)
+        capacity, bounded = credit_capacity(capacity, bound)
+        if bounded is not None:
+            capacity_how += f"; {bounded} (plan refitted)"
+            hits = _cache_hits(reuse, capacity)
+            hit_tokens, hits_known = int(hits["cache_hit_tokens"].sum()), hits.height
+            aggregates["totals"]["cache_hit_tokens"] = hit_tokens
+            plan = fit_plan(replace_hits(features, hits, TRACE_ROW), perf, **plan_options)
+        else:
+            capacity_how += f"; fits the recommended fleet's memory ({bound.describe()})"
+        reuse = bound_tiers(reuse, bound)
     tell(STEPS[4], 4, total)
     if assumed_work:
         notes.append(f"{assumed_work} requests had no known model: their work was estimated "
@@ -231,7 +271,8 @@ def run_pipeline(
         aggregates,
         inputs=summarize_input(trace),
         plan=summarize_plan(plan) if plan is not None else None,
-        cache=summarize_cache(reuse, capacity, hit_tokens),
+        cache={**summarize_cache(reuse, capacity, hit_tokens), "estimate": estimate,
+               "credit": capacity_how, "credit_bound": None if bound is None else bound.to_dict()},
         assumptions=assumptions,
         generated_at=datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         elapsed_s=elapsed,

@@ -74,6 +74,9 @@ class ReuseResult:
     rows_without_evidence: int = 0
     method_how: str = ""
     distances: RequestHits | TurnHits | None = field(default=None, repr=False, compare=False)
+    # tier advice for other tier boundaries (capacities, blocks, fastest tier first)
+    retier: Callable[[list[int]], list[TierAdvice]] | None = field(
+        default=None, repr=False, compare=False)
 
     def _hits(self) -> RequestHits | TurnHits:
         if self.distances is None:
@@ -302,14 +305,16 @@ def _result(
         pl.Series("fraction", KNEE_FRACTIONS)
     )
     prefill_rate, prefill_how = prefill_tokens_per_s(model_id or DEFAULT_ASSUMED_MODEL, active_b)
-    targets = [knee(f) for f in TIER_TARGETS]
-    advice = recommend_tiers(
-        load_memory_tiers(), targets, ratios, bytes_per_block, block_tokens, prefill_rate,
-        fields["n_references"], refs.span_hours,
-    )  # fmt: skip
+    tiers = load_memory_tiers()
+
+    def retier(targets: list[int]) -> list[TierAdvice]:
+        return recommend_tiers(tiers, targets, ratios, bytes_per_block, block_tokens,
+                               prefill_rate, fields["n_references"], refs.span_hours)  # fmt: skip
+
     return ReuseResult(
         curve=curve, knees=knees, model_id=model_id, model_how=model_how,
-        kv_bytes_per_token=kv_bpt, prefill_how=prefill_how, tiers=advice, **fields,
+        kv_bytes_per_token=kv_bpt, prefill_how=prefill_how,
+        tiers=retier([knee(f) for f in TIER_TARGETS]), retier=retier, **fields,
     )
 
 

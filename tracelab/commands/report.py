@@ -54,13 +54,17 @@ CacheCapacity = Annotated[int | None, typer.Option(
     "--cache-capacity", help="LRU prefix-cache capacity (blocks) credited to the plan "
     "(default: the smallest reaching 80% of achievable hits).")]
 
+CreditSessionReuse = Annotated[bool, typer.Option(
+    "--credit-session-reuse", help="Credit the plan with reuse inferred from sessions alone "
+    "(no prefix blocks, no cached-token counts in the log): an estimate, off by default.")]
+
 
 def pipeline_options(
     *, fmt: str | None, strict: bool, config: Path | None, k: int | None, random_state: int,
     model_map: list[str] | None, assume_model: str | None, catalog: Path | None,
     price: list[str] | None, profile: Path | None, slo: list[str] | None, percentile: float,
     growth: float, window_s: float, cache_capacity: int | None = None, only: str | None = None,
-    exclude: list[str] | None = None,
+    exclude: list[str] | None = None, credit_session_reuse: bool = False,
 ) -> dict[str, Any]:
     """CLI options → ``run_pipeline`` keyword arguments (option errors raise ConfigError)."""
     return {
@@ -70,6 +74,7 @@ def pipeline_options(
         "profile": profile, "slos": list(slo or []), "percentile": percentile,
         "growth": growth, "window_s": window_s, "cache_capacity": cache_capacity,
         "only": parse_only(only), "exclude": list(exclude or []) or None,
+        "credit_session_reuse": credit_session_reuse,
     }
 
 
@@ -118,6 +123,7 @@ def report(
     growth: Growth = 1.0,
     window_s: WindowS = 60.0,
     cache_capacity: CacheCapacity = None,
+    credit_session_reuse: CreditSessionReuse = False,
     only: Only = None,
     exclude: Exclude = None,
     executor: Executor = "inline",
@@ -138,6 +144,7 @@ def report(
         model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude,
+        credit_session_reuse=credit_session_reuse,
     )
     from tracelab.scale.executor import make_executor
 

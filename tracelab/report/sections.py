@@ -167,8 +167,9 @@ def cache(s: Mapping[str, Any]) -> Section:
     if not c or c.get("evidence") in (None, "none"):
         return Section("Cache reuse", [Para(
             "No reuse evidence in this trace (no prefix blocks, no sessions): no cache curve.")])
+    estimate = " — an estimate: no prefix blocks or cached-token counts" if c.get("estimate") else ""
     text = (
-        f"Evidence: {c['evidence']} ({c.get('method', 'exact')}); "
+        f"Evidence: {c['evidence']}{estimate} ({c.get('method', 'exact')}); "
         f"{fmt.pct(c.get('reuse_ratio_infinite'))} of block references were seen before "
         f"(infinite cache)."
     )
@@ -179,6 +180,8 @@ def cache(s: Mapping[str, Any]) -> Section:
             f"{verb} an LRU cache of {fmt.num(c['capacity_blocks'])} blocks "
             f"({fmt.num(c.get('capacity_tokens'))} tokens): {fmt.num(c.get('hit_tokens'))} "
             "prompt tokens never needed prefill."))
+    if c.get("credit"):
+        blocks.append(Para(f"Cache credit: {c['credit']}."))
     for tier in c.get("tiers") or []:
         blocks.append(Para(str(tier.get("recommendation") or tier)))
     blocks.append(Figure("cache_curve"))

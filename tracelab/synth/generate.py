@@ -186,7 +186,7 @@ def _draw_workload(
         "model": model,
         "tenant_id": tenant,
         "input_tokens": input_tokens,
-        "cached_input_tokens": cached,
+        "cached_input_tokens": cached if w.logs_cached else np.full(n, -1),
         "output_tokens": np.where(no_output, -1, output),
         "reasoning_tokens": np.where(no_output, -1, reasoning),
         "ttft_s": np.where(no_ttft, np.nan, ttft),
@@ -305,6 +305,9 @@ def _frame(
             pl.when(pl.col("output_tokens") >= 0)
             .then(pl.col("output_tokens"))
             .alias("output_tokens"),
+            pl.when(pl.col("cached_input_tokens") >= 0)
+            .then(pl.col("cached_input_tokens"))
+            .alias("cached_input_tokens"),
             pl.when(pl.col("reasoning_tokens") >= 0)
             .then(pl.col("reasoning_tokens"))
             .alias("reasoning_tokens"),

@@ -29,7 +29,7 @@ Every token distribution is a lognormal given by its median and log-standard-dev
   prompt and 600-token later messages, so contexts reach tens of thousands of tokens),
   turns about an hour apart (think time median 3,600 s), sessions interleaved over the whole
   span (use ``--span-s 86400`` for a day; a session longer than the span is squeezed
-  into it), 50 tenants, four models, no prefix blocks: reuse
+  into it), 50 tenants, four models, no prefix blocks and no cached-token counts: reuse
   can only be inferred from the sessions. The shape of issue reports of logs with a
   ``session_id`` on every row; the sizes are assumptions.
 * Batch summarisation — documents follow CNN/DailyMail (See et al., ACL'17: articles 781
@@ -79,6 +79,7 @@ class Workload:
     (a user message, a tool result). ``think_s`` is the gap between a turn's end and the
     next turn's arrival: (median, sigma) of a lognormal in seconds. ``fit_span``: a session
     longer than the span has its turn offsets scaled down to fit it (hour-apart turns).
+    ``logs_cached`` False: the log has no cached-token counts (null), as many gateways.
     """
 
     name: str
@@ -95,6 +96,7 @@ class Workload:
     system_prompt_blocks: tuple[int, ...] = ()
     batch_job_size: int = 0
     fit_span: bool = False
+    logs_cached: bool = True
     failure_rates: dict[str, float] = field(
         default_factory=lambda: {"error": 0.015, "cancelled": 0.008, "timeout": 0.004}
     )
@@ -194,6 +196,7 @@ SESSIONS = Workload(
     turn_tokens=LogNormal(600, 1.0, hi=16_384),
     think_s=(3600.0, 0.7),  # turns about an hour apart; assumption
     fit_span=True,
+    logs_cached=False,
 )
 
 MIXES: dict[str, tuple[Workload, ...]] = {
