@@ -43,7 +43,9 @@ def test_an_over_provisioned_fleet_does_not_queue():
     arrival = poisson(400, 2.0, seed=2)
     replay = simulate(requests(arrival, 800, 50), colocated(16), perf_model())
     assert replay.requests["queue_s"].max() == 0.0
-    idle = _service_s(512) + _service_s(288)  # each prompt alone on a replica, in 2 chunks
+    # each prompt alone on a replica, in 2 chunks, the second attending to the first
+    step = StepModel(perf_model(), "h100-sxm", "llama-3.1-8b", "bf16", 1)
+    idle = _service_s(512) + step.step_s(0, 0, 288, 288 * 512, 512)
     assert replay.requests["ttft_s"].max() == pytest.approx(idle, rel=1e-9)
     assert replay.attainment() == 1.0
     check_little(replay)
