@@ -59,6 +59,7 @@ class Replica:
     """One replica's scheduler state; ``advance`` runs it, ``enqueue`` hands it a request."""
 
     __slots__ = (
+        "batch_area",
         "budget",
         "busy",
         "chunk",
@@ -67,6 +68,7 @@ class Replica:
         "heap",
         "idx",
         "in_sys",
+        "kv_area",
         "kv_cap",
         "kv_pre",
         "max_seqs",
@@ -100,7 +102,10 @@ class Replica:
         self.in_sys = 0
         self.preemptions = 0
         self.fresh_first: list[int] = []  # decode-only admissions awaiting their first step
+        # Per timeline bucket: seconds stepping, decoders × seconds, KV tokens × seconds.
         self.busy: list[float] = []
+        self.batch_area: list[float] = []
+        self.kv_area: list[float] = []
         self.pending = -INF  # end of the planned, unexecuted segment (-INF: none planned)
 
     def enqueue(self, i: int, t: float) -> None:
@@ -131,19 +136,25 @@ class Replica:
         self.preemptions += 1
         self.waiting.appendleft(i)
 
-    def _add_busy(self, t0: float, t1: float) -> None:
+    def _add_busy(self, t0: float, t1: float, batch: float, kv: float) -> None:
+        """Spread a segment over the timeline's buckets (``batch`` decoders and ``kv`` KV
+        tokens held throughout, on average)."""
         width = self.pool.bucket_s
-        busy = self.busy
+        busy, batch_area, kv_area = self.busy, self.batch_area, self.kv_area
         b = int(t0 // width)
         while True:
-            edge = (b + 1) * width
             if len(busy) <= b:
-                busy.extend([0.0] * (b + 1 - len(busy)))
-            if t1 <= edge:
-                busy[b] += t1 - t0
+                grow = [0.0] * (b + 1 - len(busy))
+                busy.extend(grow)
+                batch_area.extend(grow)
+                kv_area.extend(grow)
+            part = min(t1, (b + 1) * width) - t0
+            busy[b] += part
+            batch_area[b] += batch * part
+            kv_area[b] += kv * part
+            if t1 <= (b + 1) * width:
                 return
-            busy[b] += edge - t0
-            t0, b = edge, b + 1
+            t0, b = (b + 1) * width, b + 1
 
     def advance(self, until: float, cut: bool) -> None:
         """Run segments while the clock is before ``until``. ``cut``: the segment crossing
@@ -160,7 +171,7 @@ class Replica:
         cap, max_seqs, budget, chunk = self.kv_cap, self.max_seqs, self.budget, self.chunk
         max_span = self.max_span
         width = p.bucket_s
-        busy = self.busy
+        busy, batch_area, kv_area = self.busy, self.batch_area, self.kv_area
         clock, s, n_dec, s_sum, kv_pre = self.clock, self.s, self.n_dec, self.s_sum, self.kv_pre
         fresh = self.fresh_first
         while clock < until:
@@ -261,11 +272,14 @@ class Replica:
                         dt = span_s(n_dec, kv_dec, used, k, q)
             t0 = clock
             clock = t1 = t0 + dt
+            kv_mean = kv_pre + kv_dec + n_dec * (k - 1) / 2
             b = int(t0 // width)
             if len(busy) <= b or t1 > (b + 1) * width:
-                self._add_busy(t0, t1)
+                self._add_busy(t0, t1, n_dec, kv_mean)
             else:
                 busy[b] += dt
+                batch_area[b] += n_dec * dt
+                kv_area[b] += kv_mean * dt
             s += k
             if fresh:
                 t_first = t0 + (dt if k == 1 else span_s(n_dec, kv_dec, used, 1, q))
