@@ -97,8 +97,9 @@ class PerfModel:
             dev = self.catalog.get(device_id)
             if dev.tflops(precision) is None:
                 have = [p for p in ("bf16", "fp8", "fp4") if dev.tflops(p) is not None]
-                msg = f"device '{device_id}' has no {precision} rate in the catalog; use --precision {'|'.join(have)}"
-                raise ConfigError(msg)
+                msg = (f"device '{device_id}' has no {precision} rate in the catalog; it has "
+                       f"{', '.join(have) or 'none'}")
+                raise ConfigError(msg, param="precision")
             parts = self._memo[key] = (dev, self.model(model_id), self._eff(device_id))
         return parts
 
@@ -141,9 +142,9 @@ class PerfModel:
             dev = self.catalog.get(device_id)
             msg = (
                 f"model '{model_id}' does not fit on '{device_id}' at {precision} even with "
-                f"{dev.max_group} devices; try --precision fp8 or another device"
+                f"{dev.max_group} devices"
             )
-            raise ConfigError(msg)
+            raise ConfigError(msg, param="precision")
         return t
 
     def kv_capacity_tokens(

@@ -1,0 +1,45 @@
+"""Every verb asks one pipeline for its stages: the same trace and options give the same
+numbers from ``tracelab plan`` and ``tracelab report``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import REPO_ROOT, invoke
+
+MOONCAKE = REPO_ROOT / "sample_traces" / "sample.mooncake.jsonl"  # prefix hash blocks
+
+
+@pytest.fixture
+def label_config(tmp_path: Path) -> Path:
+    path = tmp_path / "labels.toml"
+    path.write_text("[context]\nshort_max_tokens = 1024\nmedium_max_tokens = 4096\n")
+    return path
+
+
+def test_plan_and_report_price_a_trace_with_prefix_reuse_the_same(runner, tmp_path,
+                                                                   label_config):
+    options = ["--assume-model", "llama-3.1-8b", "--config", str(label_config)]
+    planned = invoke(runner, ["plan", str(MOONCAKE), *options, "-o", str(tmp_path / "p"),
+                              "--json"])
+    assert planned.exit_code == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    hits = pl.read_parquet(tmp_path / "p" / "ledger.parquet")["cache_hit_tokens"].sum()
+    reported = invoke(runner, ["report", str(MOONCAKE), *options, "-o", str(tmp_path / "r"),
+                               "--json"])
+    assert reported.exit_code == 0, reported.stderr
+    summary = json.loads(reported.stdout)
+    assert hits > 0  # the cache stage's credit reached the plan
+    assert summary["plan"]["cache_hit_tokens"] == hits
+    assert round(summary["plan"]["usd_per_hour"], 2) == round(plan["usd_per_hour"], 2)
+    assert summary["assumptions"]["defaults"]["label_config"] == "labels.toml (given)"
+
+
+def test_the_plan_verb_takes_the_reports_cache_capacity(runner, tmp_path):
+    result = invoke(runner, ["plan", str(MOONCAKE), "--assume-model", "llama-3.1-8b",
+                             "--cache-capacity", "0", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert pl.read_parquet(tmp_path / "ledger.parquet")["cache_hit_tokens"].sum() == 0
