@@ -36,7 +36,7 @@ from tracelab.commands._options import (
 )
 from tracelab.commands._pipeline import open_pipeline, pipeline_options, progress_bar
 from tracelab.commands._process import cli_process
-from tracelab.errors import ConfigError
+from tracelab.errors import ConfigError, InputFileError
 
 if TYPE_CHECKING:
     from tracelab.plan import Plan
@@ -97,13 +97,16 @@ def plan(
     )
     from rich.console import Console
 
-    from tracelab.pipeline.summary import NO_MODEL_NOTE
+    from tracelab.pipeline.summary import NO_MODEL_NOTE, NO_TIME_NOTE
 
     # The same stages as ``tracelab report`` (cache credit included), so both give one $/h.
     with progress_bar() as update, cli_process():
-        result = open_pipeline(inputs, options, update).plan()
+        pipe = open_pipeline(inputs, options, update)
+        result = pipe.plan()
     if result is None:
-        raise ConfigError(NO_MODEL_NOTE, param="assume_model")
+        if not pipe.features().modelled:
+            raise ConfigError(NO_MODEL_NOTE, param="assume_model")
+        raise InputFileError(NO_TIME_NOTE.split(" (")[0])
     if output is not None:
         paths = write_plan(result, output)
         sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")

@@ -96,7 +96,7 @@ def report(
     if result.trace.workdir is not None:
         threading.Thread(target=result.trace.workdir.cleanup, name="tracelab-cleanup").start()
     files = write_report(result.summary, folder)
-    if result.plan is None:
+    if not result.features.modelled:
         sys.stderr.write(f"no fleet was planned: {HINTS['assume_model']}\n")
     if as_json:
         sys.stdout.write(dump_summary(result.summary))

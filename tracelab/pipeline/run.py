@@ -49,6 +49,7 @@ class PipelineResult:
     plan: Plan | None  # None when no request has a known model
     summary: Summary
     elapsed_s: float
+    features: Features  # what the plan was fitted on, and whether it could be
 
 
 class Pipeline:
@@ -111,10 +112,11 @@ class Pipeline:
         return stages.label(trace, self.settings, clusterer)
 
     def plan(self) -> Plan | None:
-        """The plan stage, then the verify slot; None when no request's model is known."""
+        """The plan stage, then the verify slot; None when no request's model is known or
+        no request has an arrival time (``Features.plannable``)."""
         if self._plan is None:
             found = self.features()
-            if not found.modelled:
+            if not found.plannable:
                 return None
             self._step(3)
             frame = (self.labeled().frame if self.settings.options.by == "cluster"
@@ -145,7 +147,8 @@ class Pipeline:
                             credit=credit, found=found, plan=fitted, cluster_k=cluster_k,
                             elapsed_s=elapsed)
         self._tell("done", len(STEPS), len(STEPS))
-        return PipelineResult(self.trace(), labeled, credit.reuse, fitted, summary, elapsed)
+        return PipelineResult(trace=self.trace(), labeled=labeled, cache=credit.reuse,
+                              plan=fitted, summary=summary, elapsed_s=elapsed, features=found)
 
     def _aggregates(self, labeled: LabeledTrace, credit: CacheCredit,
                     executor: Executor | None) -> tuple[dict[str, Any], int]:
@@ -162,7 +165,8 @@ class Pipeline:
                                        model_map=self.settings.model_map,
                                        assume_model=options.assume_model, k=options.k,
                                        random_state=options.random_state,
-                                       window_s=options.window_s)
+                                       window_s=options.window_s,
+                                       time_shift_us=self.trace().time_bases.shift_us)
         aggregates, partitioned = run_aggregates(self.paths, executor=executor,
                                                  format=options.format, settings=label_settings)
         # Simulated cache hits come from the whole-trace reuse pass, not from partitions.

@@ -161,12 +161,20 @@ class Features:
     """The labelled requests (features, labels, credited cache hits), computed once.
 
     ``modelled``: requests whose model the registry knows (the plan needs at least one);
-    ``assumed_work``: requests whose work was estimated with the reference model.
+    ``assumed_work``: requests whose work was estimated with the reference model;
+    ``timed``: requests with an arrival time (the plan sizes for arrival rates: it needs
+    at least one).
     """
 
     frame: pl.LazyFrame
     modelled: int
     assumed_work: int
+    timed: int
+
+    @property
+    def plannable(self) -> bool:
+        """True when a fleet can be planned: a known model and arrival times."""
+        return bool(self.modelled and self.timed)
 
 
 def features(trace: Trace, settings: Settings, credit: CacheCredit | None) -> Features:
@@ -180,7 +188,8 @@ def features(trace: Trace, settings: Settings, credit: CacheCredit | None) -> Fe
         pl.col("model_id").is_not_null().sum(),
         pl.col("work_model_assumed").fill_null(False).sum(),
     ).collect(engine="streaming").row(0)
-    return Features(frame, int(modelled), int(assumed))
+    timed = trace.time_bases.absolute_rows + trace.time_bases.relative_rows
+    return Features(frame, int(modelled), int(assumed), int(timed))
 
 
 def label(trace: Trace, settings: Settings,

@@ -6,8 +6,8 @@ never by a front end's flags (the report renders them).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tracelab.pipeline.stages import CacheCredit, Features, Settings
@@ -22,6 +22,8 @@ Summary = dict[str, object]
 # The notes' wording when no fleet could be planned (the CLI adds the flags to pass).
 NO_MODEL_NOTE = ("no request names a model the registry knows, so no fleet was planned; "
                  "map the logged names to registry ids or assume one model (e.g. llama-3.1-8b)")
+NO_TIME_NOTE = ("no request has an arrival time, so no fleet was planned (a plan sizes for "
+                "arrival rates); labels, lengths and device-time are reported")
 
 
 def notes(found: Features) -> list[str]:
@@ -29,6 +31,8 @@ def notes(found: Features) -> list[str]:
     out = []
     if not found.modelled:
         out.append(NO_MODEL_NOTE)
+    elif not found.timed:
+        out.append(NO_TIME_NOTE)
     if found.assumed_work:
         out.append(f"{found.assumed_work} requests had no known model: their work was "
                    "estimated with the reference model (see model mapping)")
