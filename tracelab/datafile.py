@@ -28,13 +28,15 @@ def _schema(name: str) -> dict[str, Any]:
 
 def where(path: Path | str, location: list[str | int]) -> str:
     """``FILE entry 'x' field 'y'`` for a JSON path into a table of entries (``['devices',
-    'x', 'y']``), ``FILE key 'a.b'`` for a shorter one."""
+    'x', 'y']``), ``FILE [table] field 'y'`` for a key of a table, ``FILE key 'a'``."""
     parts = [str(p) for p in location]
     text = str(path)
     if len(parts) >= 3:
         text += f" entry '{parts[1]}' field '{'.'.join(parts[2:])}'"
+    elif len(parts) == 2:
+        text += f" [{parts[0]}] field '{parts[1]}'"
     elif parts:
-        text += f" key '{'.'.join(parts)}'"
+        text += f" key '{parts[0]}'"
     return text
 
 

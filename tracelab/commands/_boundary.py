@@ -47,8 +47,9 @@ HINTS = {
     "format": "pass --format with the file's real format (see `tracelab formats`)",
     "precision": "choose another --precision (bf16, fp8, fp4) or another device",
     "sample_rate": "pass --sample-rate below 1 to sample, or 1 for an exact curve",
-    "executor": "use --executor inline, local, or dask with --scheduler or --local-cluster",
-    "scheduler": "give exactly one of --scheduler ADDRESS or --local-cluster N",
+    "executor": "use --executor inline, local or dask",
+    "scheduler": "use --executor dask with exactly one of --scheduler ADDRESS or "
+                 "--local-cluster N",
     "local_cluster": "give --local-cluster N with N >= 1",
     "model": "pass a file written by `tracelab label --save-model`",
 }

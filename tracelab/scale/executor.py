@@ -145,7 +145,7 @@ def make_executor(
         raise ConfigError(msg, param="executor")
     if executor != "dask" and (scheduler is not None or local_cluster is not None):
         msg = "a scheduler address or local cluster needs the dask executor"
-        raise ConfigError(msg, param="executor")
+        raise ConfigError(msg, param="scheduler")
     if executor == "inline":
         return None
     if executor == "local":
