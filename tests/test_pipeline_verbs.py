@@ -43,3 +43,39 @@ def test_the_plan_verb_takes_the_reports_cache_capacity(runner, tmp_path):
                              "--cache-capacity", "0", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
     assert pl.read_parquet(tmp_path / "ledger.parquet")["cache_hit_tokens"].sum() == 0
+
+
+def test_the_verify_slot_hands_the_plan_and_replay_requests_to_the_repair_loop(monkeypatch):
+    import importlib.machinery
+    import sys
+    import types
+
+    from tracelab.pipeline import Pipeline, PipelineOptions
+    from tracelab.simulate import REQUEST_COLUMNS
+
+    calls = []
+
+    def verify_and_repair(plan, requests, perf, slos):
+        calls.append(requests.collect_schema().names())
+        return plan
+
+    fake = types.ModuleType("tracelab.plan.repair")
+    fake.__spec__ = importlib.machinery.ModuleSpec("tracelab.plan.repair", None)
+    fake.verify_and_repair = verify_and_repair
+    monkeypatch.setitem(sys.modules, "tracelab.plan.repair", fake)
+    options = PipelineOptions(assume_model="llama-3.1-8b", verify=True)
+    plan = Pipeline([MOONCAKE], options).plan()
+    assert plan is not None
+    assert calls and set(REQUEST_COLUMNS) <= set(calls[0])
+
+
+def test_verify_without_the_repair_loop_fails_before_reading(monkeypatch):
+    import importlib.util
+
+    from tracelab.errors import ConfigError
+    from tracelab.pipeline import Pipeline, PipelineOptions
+
+    if importlib.util.find_spec("tracelab.plan.repair") is not None:
+        pytest.skip("the repair loop is installed: the verify stage runs it")
+    with pytest.raises(ConfigError, match="repair loop"):
+        Pipeline(["no-such-file.parquet"], PipelineOptions(verify=True))

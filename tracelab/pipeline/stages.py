@@ -85,7 +85,7 @@ def prepare(options: PipelineOptions) -> Settings:
         raise ParamError(param="exclude", value=",".join(options.exclude or ()),
                          reason="leaves no device to plan on")
     if options.verify and importlib.util.find_spec(REPAIR_MODULE) is None:
-        msg = "verifying a plan needs the serving simulator, which this tracelab lacks"
+        msg = f"verifying a plan needs the repair loop ({REPAIR_MODULE}), not in this tracelab"
         raise ConfigError(msg)
     return Settings(options=options, slos=slos, catalog=catalog,
                     profile=load_profile(options.profile),
@@ -228,14 +228,23 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
 
 
 def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
-    """The slot for replaying ``fitted`` on the trace's requests and repairing it (the
-    contract between simulator, planner and pipeline: ``tracelab.plan.repair.
-    verify_and_repair`` over the busiest hour, the replay then in ``plan.json`` and the
-    report). A no-op returning ``fitted`` unless ``options.verify``; ``prepare`` has
-    already refused ``verify`` when the repair loop is not installed."""
+    """The slot for replaying ``fitted`` on the trace's requests and repairing it.
+
+    The contract between simulator, planner and pipeline: ``tracelab.plan.repair.
+    verify_and_repair(plan, requests, perf, slos)`` replays ``requests`` (the simulator's
+    per-request input, ``tracelab.simulate.requests.scan_replay_requests`` of the labelled
+    frame with the plan's class grouping) through the plan's fleet on the busiest hour,
+    adjusts replicas per pool and returns the plan with its replay (``plan.json``'s
+    ``"replay"``; the report shows it). A no-op returning ``fitted`` unless
+    ``options.verify``; ``prepare`` has already refused ``verify`` when the repair loop is
+    not installed.
+    """
     if not settings.options.verify:
         return fitted
+    from tracelab.simulate.requests import scan_replay_requests
+
     repair = importlib.import_module(REPAIR_MODULE)
-    repaired: Plan = repair.verify_and_repair(fitted, found.frame, settings.perf_model(),
+    requests = scan_replay_requests(found.frame, settings.options.by)
+    repaired: Plan = repair.verify_and_repair(fitted, requests, settings.perf_model(),
                                               settings.slos)
     return repaired
