@@ -164,8 +164,7 @@ def cache(trace: Trace, settings: Settings) -> CacheCredit:
 
 
 ESTIMATE_HOW = ("reuse inferred from session structure alone (no prefix blocks, no provider "
-                "cache counts) is an estimate: not credited; pass --credit-session-reuse to "
-                "credit it")
+                "cache counts) is an estimate: not credited unless credit_session_reuse is set")
 
 
 def _provider_counts(trace: Trace) -> bool:
