@@ -43,12 +43,13 @@ def row_keys() -> list[pl.Expr]:
 
 
 def compute_session_features(lf: pl.LazyFrame, keys: pl.DataFrame,
-                             columns: Sequence[str] = SESSION_FEATURES) -> pl.LazyFrame:
+                             columns: Sequence[str] = SESSION_FEATURES,
+                             table: pl.DataFrame | None = None) -> pl.LazyFrame:
     """Add ``columns`` of turn_index, session_turns, session_context_tokens, think_time_s
     (null without a session_id: sessions are never inferred) to ``lf`` (``keys``: its
-    ``row_keys``); see ``compute_session_table``. The table is attached by position, so the
-    wide frame streams past it."""
-    table = compute_session_table(keys).select(ROW, *columns)
+    ``row_keys``); see ``compute_session_table`` (``table``, when already computed). The
+    table is attached by position, so the wide frame streams past it."""
+    table = (compute_session_table(keys) if table is None else table).select(ROW, *columns)
     return attach_by_position(lf, table, ROW, keys.height)
 
 

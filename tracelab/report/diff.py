@@ -21,7 +21,7 @@ from tracelab.report.aggregate import LABEL_AXES
 LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "label_phase": ("prefill-heavy", "balanced", "decode-heavy"),
     "label_context": ("short", "medium", "long", "very-long"),
-    "label_mode": ("interactive", "batch", "unknown"),
+    "label_mode": ("interactive", "agentic", "batch", "unknown"),
     "label_model": ("small", "large", "unknown"),
     "label_placement": ("edge-eligible", "datacenter"),
 }
