@@ -15,6 +15,7 @@ from collections.abc import Collection
 import polars as pl
 
 from tracelab.features.behaviour import (
+    EVIDENCE_KEYS,
     SESSION_EVIDENCE,
     SUBMISSION_EVIDENCE,
     compute_session_evidence,
@@ -103,10 +104,10 @@ def _behaviour_features(lf: pl.LazyFrame, keys: pl.DataFrame, session: list[str]
     if not session and not wanted:
         table = None
     else:
-        table = compute_session_table(keys)
+        table = compute_session_table(keys, EVIDENCE_KEYS if wanted else ())
         lf = compute_session_features(lf, keys, session, table=table)
     if wanted and table is not None:
-        lf = attach_by_position(lf, compute_session_evidence(keys, table).select(ROW, *wanted),
+        lf = attach_by_position(lf, compute_session_evidence(table).select(ROW, *wanted),
                                 ROW, keys.height)
     if SUBMISSION_EVIDENCE[0] in evidence:
         lf = attach_by_position(lf, compute_submission_evidence(keys), ROW, keys.height)

@@ -24,24 +24,16 @@ from tracelab.features.context import ROW
 
 # compute_session_evidence's columns.
 SESSION_EVIDENCE = ("session_gaps", "session_think_median_s", "session_growing_share")
+# What compute_session_evidence needs in the session table besides its own columns.
+EVIDENCE_KEYS = ("_sid", "context_tokens")
 # compute_submission_evidence's columns.
 SUBMISSION_EVIDENCE = ("submission_requests",)
 
 
-def _by_row(keys: pl.DataFrame, rows: pl.Series, names: list[str]) -> list[pl.Series]:
-    """``keys``' columns ``names`` at the positions ``rows`` (``keys[ROW]`` is each row's
-    0-based position, in order when ``compute_features`` collected it)."""
-    position = keys.get_column(ROW)
-    if not (position.is_sorted() and (keys.height == 0 or position[-1] == keys.height - 1)):
-        keys = keys.sort(ROW)
-    at = rows.cast(pl.Int64)
-    return [keys.get_column(name).gather(at) for name in names]
-
-
-def compute_session_evidence(keys: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+def compute_session_evidence(table: pl.DataFrame) -> pl.DataFrame:
     """[_row, session_gaps, session_think_median_s, session_growing_share] of every row with
-    a session_id, from its ``row_keys`` (``keys``) and the session table
-    (``compute_session_table``: _row, turn_index, think_time_s).
+    a session_id, from the session table (``compute_session_table`` with
+    ``EVIDENCE_KEYS``).
 
     * ``session_gaps``: the session's turns with a think time (every turn but the first,
       less those without an arrival_ts), in turns.
@@ -50,15 +42,18 @@ def compute_session_evidence(keys: pl.DataFrame, table: pl.DataFrame) -> pl.Data
     * ``session_growing_share``: the share of those turns whose context_tokens exceed the
       previous turn's (a conversation or an agent loop carrying its history forward);
       null without a gap whose two context sizes are known.
+
+    The session table lists each session's turns together, in turn order (sorted here if
+    not), so every value is read off runs of rows: counts from a cumulative sum at each
+    run's ends, the median from one sort of the gaps by (run, think time), no per-session
+    window
+    (per 1M rows with 450K sessioned turns: 0.24 CPU-s against 0.52 with ``over`` windows
+    and the key columns gathered back by row).
     """
-    rows = table.get_column(ROW)
-    session, context = _by_row(keys, rows, ["session_id", "context_tokens"])
-    frame = pl.DataFrame({
-        ROW: rows, "_session": session, "_turn": table.get_column("turn_index"),
-        "_think": table.get_column("think_time_s"), "_context": context,
-    })
+    frame = table.select(
+        ROW, pl.col("_sid").alias("_session"), pl.col("turn_index").alias("_turn"),
+        pl.col("think_time_s").alias("_think"), pl.col("context_tokens").alias("_context"))
     turn, name = pl.col("_turn"), pl.col("_session")
-    # The session table lists each session's turns together in turn order; sort only if not.
     in_runs = frame.select(
         ((turn == 1) | ((turn == turn.shift(1) + 1) & (name == name.shift(1))))
         .all(ignore_nulls=False).fill_null(True)
@@ -66,17 +61,45 @@ def compute_session_evidence(keys: pl.DataFrame, table: pl.DataFrame) -> pl.Data
     if not in_runs:
         frame = frame.sort("_session", "_turn")
     first = turn == 1
-    run = first.cum_sum().alias("_run")
-    think, ctx = pl.col("_think"), pl.col("_context")
+    idx = pl.int_range(pl.len(), dtype=pl.Int64)
+    ctx = pl.col("_context")
     grew = pl.when(first.not_() & ctx.is_not_null() & ctx.shift(1).is_not_null()).then(
-        (ctx > ctx.shift(1)).cast(pl.Float64))
-    frame = frame.with_columns(run, grew.alias("_grew"))
-    return frame.select(
-        ROW,
-        think.is_not_null().sum().over("_run").cast(pl.Int64).alias("session_gaps"),
-        think.median().over("_run").alias("session_think_median_s"),
-        pl.col("_grew").mean().over("_run").alias("session_growing_share"),
+        (ctx > ctx.shift(1)).cast(pl.Int64))
+    frame = frame.with_columns(
+        first.cum_sum().alias("_run"),
+        pl.when(first).then(idx).forward_fill().alias("_start"),
+        pl.when(first.shift(-1).fill_null(True)).then(idx).backward_fill().alias("_end"),
+        pl.col("_think").is_not_null().cast(pl.Int64).alias("_has"),
+        grew.is_not_null().cast(pl.Int64).alias("_known"), grew.fill_null(0).alias("_grown"),
     )
+    frame = frame.with_columns(
+        _run_sum("_has").alias("session_gaps"), _run_sum("_known"), _run_sum("_grown"))
+    # The think times sorted by (run, value), nulls dropped: run r's gaps fill positions
+    # [gaps before r, + its gaps), so the median's two middle values sit at that start
+    # + (gaps - 1) // 2 and + gaps // 2 (sorting only the gaps: 0.03 against 0.08 CPU-s).
+    values = frame.select("_run", "_think").drop_nulls("_think").sort("_run", "_think")
+    has = pl.col("_has")
+    frame = frame.with_columns(
+        (has.cum_sum() - has).gather(pl.col("_start")).alias("_first_gap"))
+    g = frame.get_column("session_gaps")
+    base = frame.get_column("_first_gap")
+    low = (base + (g - 1).clip(0) // 2).clip(upper_bound=max(values.height - 1, 0))
+    high = (base + g // 2).clip(upper_bound=max(values.height - 1, 0))
+    think = values.get_column("_think")
+    median = pl.when(g > 0).then((think.gather(low) + think.gather(high)) / 2)
+    return frame.select(
+        ROW, "session_gaps", median.alias("session_think_median_s"),
+        pl.when(pl.col("_known") > 0).then(pl.col("_grown") / pl.col("_known"))
+        .alias("session_growing_share"),
+    )
+
+
+def _run_sum(name: str) -> pl.Expr:
+    """The sum of column ``name`` over each row's run (rows ``_start`` to ``_end``), from
+    one cumulative sum: inclusive at the run's end minus exclusive at its start."""
+    total = pl.col(name).cum_sum()
+    return (total.gather(pl.col("_end")) - (total - pl.col(name)).gather(pl.col("_start"))
+            ).alias(name)
 
 
 def submission_key() -> pl.Expr:

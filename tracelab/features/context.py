@@ -58,9 +58,11 @@ def session_hash(session_id: pl.Expr) -> pl.Expr:
     return session_id.hash()
 
 
-def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
-    """[_row, turn_index, session_turns, session_context_tokens, think_time_s] of the rows
-    with a session_id, from their ``row_keys``.
+def compute_session_table(keys: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
+    """[_row, turn_index, session_turns, session_context_tokens, think_time_s, *extra] of
+    the rows with a session_id, from their ``row_keys``; ``extra``: key columns carried
+    along (``_sid``, ``context_tokens``), in the table's order: sessions in runs, each in
+    turn order.
 
     Turns are ordered by arrival_ts, then source_row, then source_file (by its hash), so the
     order never depends on the order of the input rows. Think time is this arrival minus the
@@ -105,6 +107,7 @@ def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
         .alias("session_context_tokens"),
         pl.when(first).then(None).otherwise(_seconds(pl.col("arrival_ts") - prev_end))
         .alias("think_time_s"),
+        *extra,
     )
 
 
