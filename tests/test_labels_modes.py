@@ -131,7 +131,7 @@ def test_session_evidence_does_not_depend_on_row_order() -> None:
     [
         ("[mode]\nbatch_co_submitted_weak_min = 8\n", "mode.batch_co_submitted_weak_min = 8"),
         ("[mode]\noff_hours_start_utc = 7\n", "mode.off_hours_start_utc = 7 must be below"),
-        ("[mode]\nagentic_growing_min_share = 2\n", "key 'mode.agentic_growing_min_share'"),
+        ("[mode]\nagentic_growing_min_share = 2\n", "field 'agentic_growing_min_share'"),
     ],
 )
 def test_mode_thresholds_are_checked(tmp_path: Path, text: str, needle: str) -> None:
