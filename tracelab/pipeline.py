@@ -19,11 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from tracelab.background import import_in_background
+
+if TYPE_CHECKING:
+    from tracelab.report.summary_types import AssumptionsSection, Summary
 
 Progress = Callable[[str, int, int], None]
 STEPS = ("ingest", "cache reuse", "features and labels", "plan", "summary")
@@ -40,7 +43,7 @@ class PipelineResult:
     labeled: Any  # tracelab.labels.LabeledTrace: its frame (with cache_hit_tokens), no summary
     cache: Any | None  # tracelab.cache.ReuseResult, None when not computed
     plan: Any | None  # tracelab.plan.Plan; None when no request has a known model
-    summary: dict[str, Any]
+    summary: Summary
     elapsed_s: float
 
 
@@ -104,6 +107,7 @@ def run_pipeline(
     from tracelab.hardware.perf import PerfModel
     from tracelab.hardware.profile import load_profile
     from tracelab.ingest import read_trace
+    from tracelab.ingest.timebase import describe
     from tracelab.labels import cluster_labeled, load_label_config, materialise_labels
     from tracelab.plan import fit_plan, load_slos
     from tracelab.report.aggregate import compute_aggregates
@@ -199,7 +203,7 @@ def run_pipeline(
                      "with the reference model (see model mapping)")
     price_ids = ([p["device_id"] for p in plan.assumptions.get("prices", [])] if plan
                  else [d.id for d in devices.plannable()])
-    assumptions = {
+    assumptions: AssumptionsSection = {
         "prices": summarize_prices(devices, price_ids),
         "slos": summarize_slos(slo_table),
         "slo_source": "tracelab/data/slo.toml defaults" + (
@@ -230,6 +234,7 @@ def run_pipeline(
     summary = finalize_summary(
         aggregates,
         inputs=summarize_input(trace),
+        time_note=describe(trace.time_bases),
         plan=summarize_plan(plan) if plan is not None else None,
         cache=summarize_cache(reuse, capacity, hit_tokens),
         assumptions=assumptions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,6 +29,9 @@ from tracelab.commands._options import (
 )
 from tracelab.commands.report import pipeline_options, run_with_progress
 
+if TYPE_CHECKING:
+    from tracelab.report.summary_types import Summary
+
 HELP = (
     "Compare BASE and CURRENT (each a trace, a summary.json or a report folder holding one): "
     "shifts in label mix, token totals, cache reuse, burstiness, the recommended fleet and $ "
@@ -39,7 +42,7 @@ HELP = (
 EXIT_GATE_FAILED = 1
 
 
-def _load(path_text: str, options: dict[str, Any]) -> dict[str, Any]:
+def _load(path_text: str, options: dict[str, Any]) -> Summary:
     """A summary from a summary.json, a report folder, or by running the pipeline on a trace."""
     from tracelab.report.summary import is_summary_file, read_summary
 
