@@ -209,6 +209,17 @@ def test_summary_validates_and_round_trips(tmp_path):
     assert "generated_at" not in drop_wall_clock(s)
 
 
+def test_a_sampled_cache_section_validates():
+    """A sampled curve carries its error estimate as an object of numbers."""
+    s = fake_summary()
+    s["cache"].update(method="shards", sample_rate=0.1,
+                      sampling_error={"subset_references": 40.0, "max_abs_error": 0.02})
+    validate_summary(s)
+    s["cache"]["sampling_error"] = 0.02
+    with pytest.raises(InputFileError, match="cache/sampling_error"):
+        validate_summary(s)
+
+
 def test_not_a_summary_is_a_one_line_error(tmp_path):
     path = tmp_path / "x.json"
     path.write_text('{"kind": "something-else"}')

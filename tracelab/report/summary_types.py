@@ -134,7 +134,7 @@ class CacheSection(TypedDict):
     evidence: str
     method: str | None
     sample_rate: float | None
-    sampling_error: float | None
+    sampling_error: dict[str, float] | None
     block_tokens: int | None
     n_references: int | None
     n_distinct: int | None
