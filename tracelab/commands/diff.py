@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,9 +27,10 @@ from tracelab.commands._options import (
     Strict,
     WindowS,
 )
-from tracelab.commands.report import pipeline_options, run_with_progress
+from tracelab.commands._pipeline import pipeline_options, run_report
 
 if TYPE_CHECKING:
+    from tracelab.pipeline import PipelineOptions
     from tracelab.report.summary_types import Summary
 
 HELP = (
@@ -42,7 +43,7 @@ HELP = (
 EXIT_GATE_FAILED = 1
 
 
-def _load(path_text: str, options: dict[str, Any]) -> Summary:
+def _load(path_text: str, options: PipelineOptions) -> Summary:
     """A summary from a summary.json, a report folder, or by running the pipeline on a trace."""
     from tracelab.report.summary import is_summary_file, read_summary
 
@@ -51,7 +52,7 @@ def _load(path_text: str, options: dict[str, Any]) -> Summary:
         return read_summary(path / "summary.json")
     if is_summary_file(path):
         return read_summary(path)
-    return run_with_progress([path_text], options).summary
+    return run_report([path_text], options).summary
 
 
 def diff(

@@ -204,7 +204,7 @@ def assumptions(s: Summary) -> Section:
             ["device", "$/hour", "source", "as of", "note"],
             [[p["device_id"], fmt.usd(p["usd_per_hour"]), p["source"] or "—",
               p["as_of"] or "—",
-              ("given with --price" if p["override"] else "")
+              ("given by the user" if p["override"] else "")
               + ("estimated" if p["estimated"] else "")]
              for p in prices], [1]))
     slos = a["slos"]

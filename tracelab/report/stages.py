@@ -29,7 +29,7 @@ from tracelab.report.summary_types import (
 
 TOP_REASONS = 8
 TOP_FLOW_LABELS = 8
-USER_PRICE_SOURCE = "--price given by the user"
+USER_PRICE_SOURCE = "price given by the user"
 
 
 def summarize_input(trace: Any) -> InputSection:
