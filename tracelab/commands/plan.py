@@ -53,13 +53,13 @@ def _money(value: float | None) -> str:
 def _tables(plan: Plan) -> list[Any]:
     from rich.table import Table
 
-    fleet = Table(title=f"Fleet — {_money(plan.usd_per_hour)}/hour, "
-                        f"{_money(plan.usd_per_mtok)} per 1M tokens")
-    for col in ("device", "model", "replicas", "devices", "$/hour", "role"):
-        fleet.add_column(col, justify="right" if col in ("replicas", "devices", "$/hour") else "left")
+    fleet = Table(title=f"Pools — {_money(plan.usd_per_hour)}/hour, "
+                        f"{_money(plan.usd_per_mtok)} per 1M tokens, {plan.idle_share:.0%} idle")
+    for col in ("pool", "replicas", "devices", "$/hour"):
+        fleet.add_column(col, justify="left" if col == "pool" else "right")
     for row in plan.fleet.iter_rows(named=True):
-        fleet.add_row(row["device_id"], row["model_id"], str(row["replicas"]), str(row["devices"]),
-                      _money(row["usd_per_hour"]), row["role"])
+        fleet.add_row(row["pool_id"], str(row["replicas"]), str(row["devices"]),
+                      _money(row["usd_per_hour"]))
     base = Table(title="Against the baselines")
     for col in ("fleet", "$/hour", "saving"):
         base.add_column(col, justify="left" if col == "fleet" else "right")
@@ -112,6 +112,11 @@ def plan(
     percentile: Percentile = 95.0,
     window_s: WindowS = 60.0,
     by: Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")] = "labels",
+    max_device_types: Annotated[int, typer.Option(
+        "--max-device-types", min=1, help="Most accelerator types the fleet may mix.")] = 3,
+    max_pools: Annotated[int | None, typer.Option(
+        "--max-pools", min=1,
+        help="Most pools (device, model, replica size, role); default 2 per model.")] = None,
     catalog: Catalog = None,
     profile: Profile = None,
     precision: Precision = "bf16",
@@ -141,7 +146,7 @@ def plan(
         result = fit_plan(
             labeled.frame, perf, slos=slos, by=by, window_s=window_s, percentile=percentile,
             growth=growth, only=parse_only(only), exclude=exclude or None, precision=precision,
-            devices=cat.plannable(),
+            devices=cat.plannable(), max_device_types=max_device_types, max_pools=max_pools,
         )
     if output is not None:
         paths = write_plan(result, output)

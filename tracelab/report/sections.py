@@ -138,13 +138,13 @@ def fleet(s: Mapping[str, Any]) -> Section:
             f"{fmt.pct(savings.get(key))}."
         )
     rows = [
-        [f["device_id"], f.get("model_id") or "—", f.get("role") or "—", fmt.num(f["replicas"]),
-         fmt.num(f["devices"]), fmt.usd(f["usd_per_hour"])]
+        [f.get("pool_id") or f["device_id"], fmt.num(f["replicas"]), fmt.num(f["devices"]),
+         fmt.usd(f["usd_per_hour"])]
         for f in plan.get("fleet", [])
     ]
     blocks: list[Block] = [Para(line) for line in lines]
-    blocks.append(_table(["device", "model", "role", "replicas", "devices", "$/hour"], rows,
-                         [3, 4, 5]))
+    blocks.append(_table(["pool (device/model/replica size/role)", "replicas", "devices",
+                          "$/hour"], rows, [1, 2, 3]))
     blocks += [Figure("fleet_cost"), Figure("token_flow")]
     return Section("Fleet and cost", blocks)
 
