@@ -24,16 +24,18 @@ from tracelab.plan.windows import window_rates
 
 def compute_pooled(per_window: pl.DataFrame, per_class: pl.DataFrame, windows: int,
                    window_s: float, q: float, span_s: float,
-                   smooth_modes: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+                   smooth_modes: Sequence[str],
+                   mode: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per class: ``class_id``, ``pooled_prefill_tokens_per_s``, ``pooled_decode_tokens_per_s``;
     per model: ``model_id`` and its windowed-total ``pct_*``/``peak_*``/``mean_*`` rates).
 
     ``per_window``: [class_id, window, p, d] tokens of busy windows (integer-valued, so
     their sums are exact in any order; divided by ``window_s`` after); ``per_class``:
-    [class_id, model_id, label_mode, prefill_tokens, decode_tokens]. Smooth-mode classes
+    [class_id, model_id, ``mode`` (the mode column), prefill_tokens, decode_tokens].
+    Smooth-mode classes
     (deadline ≥ window) are left out of the totals (null pooled rates): they are planned at
     their mean."""
-    bound = per_class.filter(~pl.col("label_mode").is_in(list(smooth_modes)).fill_null(False))
+    bound = per_class.filter(~pl.col(mode).is_in(list(smooth_modes)).fill_null(False))
     keyed = per_window.join(bound.select("class_id", "model_id"), on="class_id")
     totals = keyed.group_by("model_id", "window").agg(pl.col("p", "d").sum() / window_s)
     models = window_rates(totals.with_columns(pl.col("model_id").fill_null("")), "model_id",

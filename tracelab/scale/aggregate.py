@@ -8,7 +8,7 @@ partition order:
    ``hash(request_id)`` (``WorkloadClusterer``'s own sample rule), so the merged candidates
    hold exactly the rows the clusterer would sample from the whole trace; the client fits
    the clusterer on them. The labelled partition, cut to the columns later stages read
-   (``tracelab.labels.materialise.LATER_STAGE_COLUMNS``), is written to a Parquet file in a
+   (``tracelab.labels.materialise.later_stage_columns()``), is written to a Parquet file in a
    temporary folder the client made;
 2. each partition's labelled rows are read back from that file (or, on a worker that cannot
    see the folder, e.g. a Dask worker on another host, labelled again: same rows, same
@@ -50,6 +50,9 @@ class LabelSettings:
     k: int | None = None
     random_state: int = 0
     window_s: float = 60.0
+    # What read_trace subtracted from absolute arrivals to align mixed time bases
+    # (tracelab.ingest.timebase); partitions are read again, so they apply it too.
+    time_shift_us: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,12 @@ def _spill_path(spill_dir: str | None, partition: Partition) -> Path | None:
 def _labelled(partition: Partition, settings: LabelSettings) -> pl.LazyFrame:
     """Features + axis labels of one partition (as the pipeline computes them)."""
     from tracelab.features import load_reference_hardware
+    from tracelab.ingest.timebase import align
     from tracelab.labels import load_label_config
     from tracelab.labels.materialise import compute_labelled
 
-    return compute_labelled(scan_partition(partition), settings.config or load_label_config(),
+    rows = align(scan_partition(partition), settings.time_shift_us)
+    return compute_labelled(rows, settings.config or load_label_config(),
                             load_reference_hardware(), settings.model_map, settings.assume_model)
 
 
@@ -91,13 +96,13 @@ def compute_partition_sample(task: SampleTask) -> tuple[pl.DataFrame, dict[str, 
     """Pass 1 on a worker: clustering candidates and the span of one partition."""
     from tracelab.ingest.reader import TEMP_COMPRESSION
     from tracelab.labels import WorkloadClusterer
-    from tracelab.labels.materialise import LATER_STAGE_COLUMNS
+    from tracelab.labels.materialise import later_stage_columns
     from tracelab.report.aggregate import compute_span
 
     labelled = _labelled(task.partition, task.settings).collect()
     path = _spill_path(task.spill_dir, task.partition)
     if path is not None:
-        kept = [name for name in LATER_STAGE_COLUMNS if name in labelled.columns]
+        kept = [name for name in later_stage_columns() if name in labelled.columns]
         labelled.select(kept).write_parquet(path, compression=TEMP_COMPRESSION)
     chooser = WorkloadClusterer(sample_size=task.sample_size,
                                 random_state=task.settings.random_state)
