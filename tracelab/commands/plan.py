@@ -74,6 +74,7 @@ def _tables(plan: Plan) -> list[Any]:
     base.caption = (
         f"span {plan.span_hours:.2f} h: fleet {_money(plan.fleet_usd)} = ledger "
         f"{_money(plan.ledger_usd)} + idle {_money(plan.idle_usd)}"
+        + ("; baselines as sized by the MILP, not replayed" if plan.replay else "")
     )
     roll = Table(title="Ledger by label × phase × device")
     for col in ("label", "phase", "device", "tokens", "% tokens", "$", "% $"):
@@ -81,7 +82,36 @@ def _tables(plan: Plan) -> list[Any]:
     for row in plan.rollup.iter_rows(named=True):
         roll.add_row(row["class_id"], row["phase"], row["device"], f"{row['tokens']:,}",
                      f"{row['token_share']:.1%}", f"${row['usd']:,.4f}", f"{row['usd_share']:.1%}")
-    return [fleet, base, roll]
+    return [fleet, *_replay_table(plan), base, roll]
+
+
+def _replay_table(plan: Plan) -> list[Any]:
+    """Per pool: the replay's attainment and p99s beside the plan's fluid estimates."""
+    from rich.table import Table
+
+    if plan.replay is None:
+        return []
+    r: dict[str, Any] = plan.replay
+    window = r["window"]
+    table = Table(title=f"Replay of the {window['name']} ({window['requests']:,} requests): "
+                        f"{r['attained']:.2%} of {r['mode']} requests meet TTFT and TPOT "
+                        f"(target {r['target']:.0%})")
+    for col in ("pool", "replicas", "attainment", "TTFT fluid", "TTFT p99", "TPOT fluid",
+                "TPOT p99", "utilisation"):
+        table.add_column(col, justify="left" if col == "pool" else "right")
+    fluid = {f["pool_id"]: f for f in r["fluid"]}
+
+    def sec(v: object, scale: float = 1.0, unit: str = "s") -> str:
+        return "—" if not isinstance(v, float) else f"{v * scale:.3g} {unit}"
+
+    for p in r["pools"]:
+        f = fluid.get(p["pool_id"], {})
+        table.add_row(p["pool_id"], str(p["replicas"]), sec(p.get("attainment"), 100, "%"),
+                      sec(f.get("fluid_ttft_s")), sec(p.get("p99_ttft_s")),
+                      sec(f.get("fluid_tpot_s"), 1000, "ms"), sec(p.get("p99_tpot_s"), 1000, "ms"),
+                      sec(p.get("utilisation"), 100, "%"))
+    table.caption = r["verdict"] or f"{len(r['iterations'])} replay(s) of repair"
+    return [table]
 
 
 def write_plan(plan: Plan, directory: Path) -> list[Path]:
@@ -117,6 +147,12 @@ def plan(
     max_pools: Annotated[int | None, typer.Option(
         "--max-pools", min=1,
         help="Most pools (device, model, replica size, role); default 2 per model.")] = None,
+    attainment: Annotated[float, typer.Option(
+        "--attainment", min=0.0, max=1.0,
+        help="Share of interactive requests the replay must see meet TTFT and TPOT.")] = 0.99,
+    replay: Annotated[bool, typer.Option(
+        "--replay/--no-replay",
+        help="Verify the fleet by replaying the busiest hour and repair it.")] = True,
     catalog: Catalog = None,
     profile: Profile = None,
     precision: Precision = "bf16",
@@ -148,6 +184,13 @@ def plan(
             growth=growth, only=parse_only(only), exclude=exclude or None, precision=precision,
             devices=cat.plannable(), max_device_types=max_device_types, max_pools=max_pools,
         )
+    if replay:
+        from tracelab.plan.repair import verify_and_repair
+
+        result = verify_and_repair(result, labeled.frame, perf, slos, target=attainment)
+        verdict = (result.replay or {}).get("verdict")
+        if verdict:
+            sys.stderr.write(f"note: {verdict}\n")
     if output is not None:
         paths = write_plan(result, output)
         sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")
