@@ -64,7 +64,9 @@ def _cheaper_fleet_meeting(plan, labeled, perf, slos, device: str, target: float
         while n * size * price < budget - 1e-9:
             fleet = Fleet((PoolSpec(pid, device, model, size, n, "colocated"),),
                           tuple(RouteShare(c, pid, pid, 1.0) for c in classes))
-            if simulate(window, fleet, perf, slos=slos).attainment("interactive") >= target:
+            replay = simulate(window, fleet, perf, slos=slos)
+            held = replay.requests.filter(pl.col("slo_mode").is_in(["interactive", "unknown"]))
+            if held["meets_slo"].mean() >= target:
                 return f"{n} x {pid}"
             n += 1
     return None

@@ -94,7 +94,8 @@ def _replay_table(plan: Plan) -> list[Any]:
     r: dict[str, Any] = plan.replay
     window = r["window"]
     table = Table(title=f"Replay of the {window['name']} ({window['requests']:,} requests): "
-                        f"{r['attained']:.2%} of {r['mode']} requests meet TTFT and TPOT "
+                        f"{r['attained']:.2%} of {'/'.join(r['modes'])} requests meet TTFT and "
+                        "TPOT "
                         f"(target {r['target']:.0%})")
     for col in ("pool", "replicas", "attainment", "TTFT fluid", "TTFT p99", "TPOT fluid",
                 "TPOT p99", "utilisation"):

@@ -7,7 +7,8 @@ bursts inside a window, KV admission and the scheduler's chunking are what the r
 
 1. replay the busiest hour (the hour with the most prefill + output tokens; the whole trace
    when it is shorter) through the fleet;
-2. below the target (share of ``mode`` requests meeting both TTFT and TPOT): add replicas to
+2. below the target (share of the requests held to a latency SLO — interactive, and unknown
+   modes held to its targets — meeting both TTFT and TPOT): add replicas to
    every pool whose requests miss, in proportion to the shortfall (at least one);
 3. at or above it: take one replica from the pool with the most slack (highest attainment,
    then lowest utilisation, costliest replica first) and replay; keep the cut if the target
@@ -23,7 +24,7 @@ closest, in one line.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -37,7 +38,6 @@ from tracelab.simulate.requests import busiest_hour, scan_replay_requests
 
 DEFAULT_TARGET = 0.99
 MAX_ITERATIONS = 8
-MODE = "interactive"
 HOUR_S = 3600.0
 
 
@@ -57,8 +57,23 @@ def _usd(plan: Plan, replicas: Mapping[str, int]) -> float:
     return math.fsum(n * price[k] for k, n in replicas.items())
 
 
-def _verdict(replay_requests: pl.DataFrame, target: float, best: Step, mode: str) -> str:
-    rows = replay_requests.filter(pl.col("slo_mode") == mode)
+def _held(replay: Replay, modes: Sequence[str]) -> pl.DataFrame:
+    """The replayed requests held to a latency target (their SLO mode in ``modes``)."""
+    return replay.requests.filter(pl.col("slo_mode").is_in(list(modes)))
+
+
+def _attained(replay: Replay, modes: Sequence[str]) -> float:
+    """Share of the requests held to ``modes`` that met TTFT, TPOT and deadline (1.0 when
+    there are none)."""
+    rows = _held(replay, modes)
+    if rows.height == 0:
+        return 1.0
+    return float(rows.select(pl.col("meets_slo").cast(pl.Float64).mean()).item() or 0.0)
+
+
+def _verdict(replay: Replay, target: float, best: Step, modes: Sequence[str]) -> str:
+    rows = _held(replay, modes)
+    mode = "/".join(modes)
     met = rows.select(pl.col("meets_ttft", "meets_tpot").cast(pl.Float64).mean()) if rows.height \
         else pl.DataFrame({"meets_ttft": [1.0], "meets_tpot": [1.0]})
     ttft, tpot = float(met["meets_ttft"][0] or 0.0), float(met["meets_tpot"][0] or 0.0)
@@ -78,10 +93,10 @@ def _fluid(plan: Plan) -> pl.DataFrame:
         dec, on="pool_id", how="left")
 
 
-def _pool_attainment(replay: Replay, mode: str) -> dict[str, float]:
-    """Per pool, the share of its ``mode`` requests that met the SLO its role decides: TTFT
-    on prefill pools, TPOT on decode pools, both on colocated ones."""
-    rows = replay.requests.filter(pl.col("slo_mode") == mode)
+def _pool_attainment(replay: Replay, modes: Sequence[str]) -> dict[str, float]:
+    """Per pool, the share of its requests held to ``modes`` that met the SLO its role
+    decides: TTFT on prefill pools, TPOT on decode pools, both on colocated ones."""
+    rows = _held(replay, modes)
     both = pl.col("meets_ttft") & pl.col("meets_tpot")
     split = pl.col("pool_prefill") != pl.col("pool_decode")
     parts = [
@@ -95,10 +110,10 @@ def _pool_attainment(replay: Replay, mode: str) -> dict[str, float]:
 
 
 def _slack(replicas: Mapping[str, int], frozen: set[str], used: set[str], replay: Replay,
-           plan: Plan, mode: str) -> list[str]:
+           plan: Plan, modes: Sequence[str]) -> list[str]:
     """Pools a replica may be taken from, most slack first: highest attainment, then lowest
     utilisation, then the costliest replica (the biggest saving)."""
-    met = _pool_attainment(replay, mode)
+    met = _pool_attainment(replay, modes)
     busy = dict(zip(replay.pools["pool_id"], replay.pools["utilisation"], strict=True))
     return sorted(
         (k for k in replicas if k not in frozen and replicas[k] > (1 if k in used else 0)),
@@ -112,14 +127,17 @@ def verify_and_repair(
     slos: Mapping[str, Slo],
     target: float = DEFAULT_TARGET,
     max_iterations: int = MAX_ITERATIONS,
-    mode: str = MODE,
+    modes: Sequence[str] | None = None,
 ) -> Plan:
     """``plan`` with replicas repaired by replay and its ``replay`` summary (see the module
-    docstring). ``target`` is the share of ``mode`` requests that must meet both TTFT and
-    TPOT; at most ``max_iterations`` replays."""
+    docstring). ``target`` is the share of the requests held to ``modes`` (default: every
+    mode with a TTFT or TPOT target, e.g. interactive and unknown) that must meet both TTFT
+    and TPOT; at most ``max_iterations`` replays."""
     if not 0 < target <= 1 or max_iterations < 1:
         msg = f"attainment target {target}: need 0 < target <= 1; fix --attainment"
         raise ConfigError(msg)
+    modes = sorted(modes if modes is not None else
+                   [m for m, slo in slos.items() if slo.ttft_s > 0 or slo.tpot_s > 0])
     every = scan_replay_requests(labeled, str(plan.settings.get("by", "labels"))).collect()
     lo, hi = busiest_hour(every, HOUR_S)
     whole = hi - lo < HOUR_S
@@ -146,8 +164,8 @@ def verify_and_repair(
 
     for iteration in range(max_iterations):
         replay = run(replicas)
-        attained = replay.attainment(mode)
-        pools = _pool_attainment(replay, mode)
+        attained = _attained(replay, modes)
+        pools = _pool_attainment(replay, modes)
         ok = attained >= target
         if ok:
             last_good = dict(replicas)
@@ -160,7 +178,7 @@ def verify_and_repair(
             cut = [k for k in replicas if replicas[k] < last_good[k]]
             frozen.update(cut)
             replicas = dict(last_good)
-            slack = _slack(replicas, frozen, used, run(replicas), plan, mode)
+            slack = _slack(replicas, frozen, used, run(replicas), plan, modes)
             if not slack:
                 break
             replicas[slack[0]] -= 1
@@ -176,7 +194,7 @@ def verify_and_repair(
             if not missing or all(k in stuck for k in missing):
                 break
             continue
-        slack = _slack(replicas, frozen, used, replay, plan, mode)
+        slack = _slack(replicas, frozen, used, replay, plan, modes)
         if not slack:
             break
         replicas[slack[0]] -= 1
@@ -188,10 +206,10 @@ def verify_and_repair(
     summary = {
         **replay.to_json(),
         "target": target,
-        "mode": mode,
+        "modes": modes,
         "attainment_target_met": met,
-        "attained": replay.attainment(mode),
-        "verdict": "" if met else _verdict(replay.requests, target, final, mode),
+        "attained": _attained(replay, modes),
+        "verdict": "" if met else _verdict(replay, target, final, modes),
         "window": {"name": "whole trace" if whole else "busiest hour",
                    "start_s": lo, "end_s": hi, "requests": window.height},
         "iterations": [{"iteration": s.iteration, "replicas": s.replicas,
