@@ -16,6 +16,7 @@ import pytest
 from tracelab.plan import fit_plan, load_slos
 from tracelab.plan.repair import verify_and_repair
 from tracelab.resources import default_sample_trace
+from tracelab.simulate.requests import scan_replay_requests
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 AZURE_CONV = SHARED / "traces" / "azure-2023" / "AzureLLMInferenceTrace_conv.csv"
@@ -35,7 +36,7 @@ def _labelled(path: Path, assume_model: str | None = None) -> tuple[pl.LazyFrame
 
 
 def _window(labeled: pl.LazyFrame) -> pl.DataFrame:
-    from tracelab.simulate.requests import busiest_hour, scan_replay_requests
+    from tracelab.simulate.requests import busiest_hour
 
     every = scan_replay_requests(labeled).collect()
     lo, hi = busiest_hour(every)
@@ -84,7 +85,7 @@ def test_case1_sample_70b_on_h100_is_one_replica_before_the_replay(tmp_path):
     slos = load_slos()
     plan = fit_plan(labeled, perf, slos=slos, only=["h100-sxm"], devices=catalog.plannable())
     assert plan.fleet["replicas"].sum() == 1  # one 8-GPU replica for every class
-    repaired = verify_and_repair(plan, labeled, perf, slos)
+    repaired = verify_and_repair(plan, scan_replay_requests(labeled), perf, slos)
     assert repaired.replay is not None
     assert repaired.replay["attained"] >= 0.99
     assert repaired.to_json()["replay"]["attainment_target_met"]
@@ -108,7 +109,7 @@ def test_case2_azure_conversation_4x_on_8b_fits_three_h100s(tmp_path):
     labeled, perf, catalog = _labelled(path, assume_model="llama-3.1-8b")
     slos = load_slos()
     plan = fit_plan(labeled, perf, slos=slos, only=["h100-sxm"], devices=catalog.plannable())
-    repaired = verify_and_repair(plan, labeled, perf, slos)
+    repaired = verify_and_repair(plan, scan_replay_requests(labeled), perf, slos)
     assert repaired.fleet["devices"].sum() <= 3
     assert repaired.replay is not None
     assert repaired.replay["attained"] >= 0.99

@@ -74,26 +74,23 @@ class PlanPerfModel(PerfModelLike, Protocol):
 def _kv_bytes_per_token(perf: PlanPerfModel, model_id: str) -> float:
     spec = perf.models.get(model_id)
     if spec is None:
-        msg = f"model {model_id!r} is not in the model registry; add it or map it with --model-map"
-        raise ConfigError(msg)
+        msg = f"model {model_id!r} is not in the model registry; add it or map a name to it"
+        raise ConfigError(msg, param="model_map")
     return float(spec.kv_bytes_per_token)
 
 
 def _select_devices(devices: Sequence[PlanDevice], only: Iterable[str] | None,
                     exclude: Iterable[str] | None) -> list[str]:
     ids = [d.id for d in devices]
-    for flag, chosen in (("--only", only), ("--exclude", exclude)):
+    for name, chosen in (("only", only), ("exclude", exclude)):
         unknown = sorted(set(chosen or ()) - set(ids))
         if unknown:
-            msg = (
-                f"{flag}: unknown or unpriced device {', '.join(unknown)}; "
-                "see `tracelab hardware` for ids, or give a price with --price ID=USD"
-            )
-            raise ConfigError(msg)
+            msg = f"{name}: unknown or unpriced device {', '.join(unknown)}"
+            raise ConfigError(msg, param="only")
     allowed = [i for i in ids if (not only or i in set(only)) and i not in set(exclude or ())]
     if not allowed:
-        msg = "--only/--exclude leave no device to plan on; allow at least one"
-        raise ConfigError(msg)
+        msg = "only/exclude leave no device to plan on; allow at least one"
+        raise ConfigError(msg, param="exclude")
     return allowed
 
 
@@ -178,8 +175,8 @@ def fit_plan(
     slos = slos if slos is not None else load_slos()
     for name, value in (("max_device_types", max_device_types), ("max_pools", max_pools)):
         if value is not None and value < 1:
-            msg = f"{name} {value}: need at least 1; fix --{name.replace('_', '-')}"
-            raise ConfigError(msg)
+            msg = f"{name} {value}: need at least 1"
+            raise ConfigError(msg, param=name)
     import_in_background("scipy.optimize")  # the solver, ~0.5 s, during the demand passes
     all_devices = list(devices) if devices is not None else list(perf.catalog.plannable())
     allowed = _select_devices(all_devices, only, exclude)
@@ -202,8 +199,8 @@ def fit_plan(
     )
     if solution is None:
         msg = (f"no fleet serves every class within {limits.max_pools} pools on "
-               f"{limits.max_device_types} device types; raise --max-pools or --max-device-types")
-        raise InfeasibleError(msg)
+               f"{limits.max_device_types} device types")
+        raise InfeasibleError(msg, param="max_pools")
     if best is not None and best[1].usd_per_hour < solution.usd_per_hour:
         # A large program stops within its gap; a baseline's routes are a subset of the
         # plan's, so its (optimal) fleet is a valid plan too and never loses to one.

@@ -22,8 +22,7 @@ from tracelab.plan.routes import Route, pool_id
 
 UNIT_SCALE = float(1 << 53)
 UNPLANNED_REASON = (
-    "not planned: the request's model is not in the model registry; map it with --model-map "
-    "or --assume-model"
+    "not planned: the request's model is not in the model registry"
 )
 
 

@@ -34,7 +34,7 @@ from tracelab.hardware.perf import PerfModel
 from tracelab.plan.model import Plan
 from tracelab.plan.slo import Slo
 from tracelab.simulate import Fleet, Replay, simulate
-from tracelab.simulate.requests import busiest_hour, scan_replay_requests
+from tracelab.simulate.requests import busiest_hour
 
 DEFAULT_TARGET = 0.99
 MAX_ITERATIONS = 8
@@ -122,7 +122,7 @@ def _slack(replicas: Mapping[str, int], frozen: set[str], used: set[str], replay
 
 def verify_and_repair(
     plan: Plan,
-    labeled: pl.LazyFrame,
+    requests: pl.LazyFrame | pl.DataFrame,
     perf: PerfModel,
     slos: Mapping[str, Slo],
     target: float = DEFAULT_TARGET,
@@ -130,7 +130,8 @@ def verify_and_repair(
     modes: Sequence[str] | None = None,
 ) -> Plan:
     """``plan`` with replicas repaired by replay and its ``replay`` summary (see the module
-    docstring). ``target`` is the share of the requests held to ``modes`` (default: every
+    docstring). ``requests``: the simulator's input (``tracelab.simulate.REQUEST_COLUMNS``,
+    e.g. ``tracelab.simulate.requests.scan_replay_requests`` of the labelled frame). ``target`` is the share of the requests held to ``modes`` (default: every
     mode with a TTFT or TPOT target, e.g. interactive and unknown) that must meet both TTFT
     and TPOT; at most ``max_iterations`` replays."""
     if not 0 < target <= 1 or max_iterations < 1:
@@ -138,7 +139,7 @@ def verify_and_repair(
         raise ConfigError(msg)
     modes = sorted(modes if modes is not None else
                    [m for m, slo in slos.items() if slo.ttft_s > 0 or slo.tpot_s > 0])
-    every = scan_replay_requests(labeled, str(plan.settings.get("by", "labels"))).collect()
+    every = requests.lazy().collect()
     lo, hi = busiest_hour(every, HOUR_S)
     whole = hi - lo < HOUR_S
     window = every if whole else every.filter(
