@@ -99,7 +99,7 @@ class Plan:
     tokens: int
     growth: float
     slos: dict[str, dict[str, object]]
-    settings: dict[str, object]
+    settings: dict[str, Any]
     # Free-form and sourced (prices, efficiencies, ...): read by the report as JSON.
     assumptions: dict[str, Any] = field(default_factory=dict)
     models: pl.DataFrame | None = None
