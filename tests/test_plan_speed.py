@@ -41,8 +41,9 @@ def test_a_pool_that_serves_a_class_has_a_replica():
 
 
 def test_linking_rows_keep_the_optimum():
-    # Two classes share a cheap decode pool; a class with zero prefill load needs no
-    # prefill replica. By hand: a prefill 1 ($1) + b decode ceil(0.6 + 0.3) = 1 ($10).
+    # Two classes share a cheap decode pool; a pool a chosen route names is bought even
+    # when the class puts no load on it (plan.json's routes name only pools of the fleet).
+    # By hand: a prefill 1 ($1) + y prefill 1 ($5) + b decode ceil(0.6 + 0.3) = 1 ($10).
     routes_ = {
         "c1": [_route("c1", ("a", 0.5, 1.0), ("b", 0.6, 10.0)),
                _route("c1", ("a", 0.5, 1.0), ("x", 0.6, 30.0))],
@@ -50,8 +51,8 @@ def test_linking_rows_keep_the_optimum():
     }
     plan = milp.solve(routes_)
     assert plan is not None
-    assert plan.usd_per_hour == pytest.approx(11.0)
-    assert ("y", "m", 1, "prefill") not in plan.replicas
+    assert plan.usd_per_hour == pytest.approx(16.0)
+    assert plan.replicas[("y", "m", 1, "prefill")] == 1
     assert plan.gap == pytest.approx(0.0, abs=1e-6)
 
 

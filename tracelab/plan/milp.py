@@ -3,9 +3,9 @@
 Variables: integer replicas ``n_k`` per pool k = (device, model, devices per replica, role) and
 continuous route fractions ``z_cr`` ≥ 0. Constraints: ``Σ_r z_cr = 1`` per class;
 ``Σ_{c,r} z_cr·load_{cr,k} ≤ n_k`` per pool (every class routed to a pool shares its
-replicas); and, per class and pool its routes load, ``Σ_{r on k} z_cr ≤ n_k`` (a pool that
-serves a class has a replica: valid, and it makes the LP bound tight enough for HiGHS to
-find good fleets fast). Operational limits (``Limits``) add binary indicators: ``u_k`` (pool
+replicas); and, per class and pool its routes name, ``Σ_{r on k} z_cr ≤ n_k`` (a pool that
+serves a class has a replica, so every route's pools are in the fleet; it also makes the
+LP bound tight enough for HiGHS to find good fleets fast). Operational limits (``Limits``) add binary indicators: ``u_k`` (pool
 k is bought: ``n_k ≤ M_k·u_k``, ``Σ u_k ≤ max_pools``) and ``y_d`` (device type d is used:
 ``u_k ≤ y_d``, ``Σ y_d ≤ max_device_types``), ``M_k`` the replicas pool k needs when every
 class it can serve rides on it.
@@ -136,7 +136,7 @@ def _rounded_lp(routes: Mapping[str, Sequence[Route]]) -> _Part:
                                   (best.decode_pool, best.decode_load, best.decode_usd_per_hour)):
             replicas[pool] = replicas.get(pool, 0.0) + load
             pools[pool] = price
-    whole = {k: math.ceil(v) for k, v in replicas.items() if math.ceil(v) > 0}
+    whole = {k: max(1, math.ceil(v)) for k, v in replicas.items()}  # every route's pools
     objective = sum(n * pools[k] for k, n in whole.items()) + TIE_BREAK * (bound / (1 + TIE_BREAK))
     return _Part(whole, pools, fractions, objective, bound)
 
@@ -219,9 +219,10 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
         for pool, load in ((r.prefill_pool, r.prefill_load), (r.decode_pool, r.decode_load)):
             a.extend(pool_ix[pool], col, load)
         a.extend(class_row[c], col, 1.0)
-        # Linking rows, one per (class, pool it loads): Σ_{r of c on k} z_cr − n_k ≤ 0.
-        for pool in sorted({k for k, load in ((r.prefill_pool, r.prefill_load),
-                                              (r.decode_pool, r.decode_load)) if load > 0}):
+        # Linking rows, one per (class, pool its routes name): Σ_{r of c on k} z_cr − n_k ≤ 0,
+        # so every pool a chosen route names is bought (plan.json's routes name its pools),
+        # even for a class that puts no load on it.
+        for pool in sorted({r.prefill_pool, r.decode_pool}):
             if (c, pool) not in links:
                 links[(c, pool)] = a.add([(pool_ix[pool], -1.0)], -np.inf, 0.0)
             a.extend(links[(c, pool)], col, 1.0)
@@ -255,8 +256,9 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
             {}, {}, {}, math.inf, fallback.bound)
     x = np.asarray(result.x)[:n_pool + n_route]
     if large:
+        ends = np.array([(pool_ix[r.prefill_pool], pool_ix[r.decode_pool]) for _, r in flat])
         x = _polish(x, n_pool, matrix[:n_pool + len(classes), :n_pool + n_route], len(classes),
-                    linear)
+                    linear, ends)
     replicas = {k: round(x[pool_ix[k]]) for k in pool_list if round(x[pool_ix[k]]) > 0}
     fractions: dict[str, list[tuple[Route, float]]] = {c: [] for c in classes}
     for j, (c, r) in enumerate(flat):
@@ -273,17 +275,22 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
 
 
 def _polish(x: np.ndarray, n_pool: int, matrix: Any, n_class: int,
-            linear: np.ndarray) -> np.ndarray:
+            linear: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """With the replicas of ``x`` fixed, the route fractions of least linear cost (the
-    tie-break, as one LP); ``x`` unchanged if that LP fails."""
+    tie-break, as one LP) over the routes whose two pools (``ends``: pool indices per route)
+    were bought; ``x`` unchanged if that LP fails."""
     from scipy.optimize import linprog
 
     fleet = np.round(x[:n_pool])
     a = matrix[:, n_pool:]
+    bought = (fleet[ends[:, 0]] > 0) & (fleet[ends[:, 1]] > 0)
     # Pool rows: Σ load·z ≤ n_k; class rows: Σ z = 1.
     with quiet_native_stdout():
         result = linprog(linear, A_ub=a[:n_pool], b_ub=fleet, A_eq=a[n_pool:n_pool + n_class],
-                         b_eq=np.ones(n_class), bounds=(0.0, 1.0), method="highs")
+                         b_eq=np.ones(n_class), bounds=list(zip(np.zeros(len(linear)),
+                                                                bought.astype(float),
+                                                                strict=True)),
+                         method="highs")
     if result.status != 0 or result.x is None:
         return x
     return np.r_[fleet, result.x]
