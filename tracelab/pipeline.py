@@ -158,6 +158,9 @@ def run_pipeline(
         pl.col("work_model_assumed").fill_null(False).sum(),
     ).collect(engine="streaming").row(0)
     timed = trace.time_bases.absolute_rows + trace.time_bases.relative_rows
+    if trace.skipped:
+        notes.append(f"{len(trace.skipped)} file(s) in the input folders were written by "
+                     f"tracelab (e.g. {trace.skipped[0].name}) and were not read as traces")
     if not modelled:
         notes.append("no request names a model the registry knows, so no fleet was planned; "
                      "pass --assume-model ID (e.g. llama-3.1-8b) or --model-map NAME=ID")

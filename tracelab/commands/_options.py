@@ -139,9 +139,15 @@ Exclude = Annotated[
 
 def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool) -> Trace:
     """Read the given traces (or the bundled sample when none are given)."""
+    import sys
+
     from tracelab.ingest import read_trace
 
-    return read_trace(input_paths(inputs), format=fmt, strict=strict)
+    trace = read_trace(input_paths(inputs), format=fmt, strict=strict)
+    if trace.skipped:
+        sys.stderr.write(f"note: {len(trace.skipped)} file(s) tracelab wrote were not read as "
+                         f"traces (e.g. {trace.skipped[0]})\n")
+    return trace
 
 
 def input_paths(inputs: list[str] | None) -> list[str]:

@@ -130,11 +130,15 @@ def label(
         trace.frame, config=cfg, clusterer=clusterer, k=k, random_state=random_state,
         model_map=mapping, assume_model=assume_model,
     )
+    from tracelab.outputs import output_files
+
     if output is not None:
-        _write(result.frame, output)
+        with output_files(output) as (temp,):
+            _write(result.frame, temp)
         sys.stderr.write(f"wrote {result.summary['requests']:,} labeled rows to {output}\n")
     if save_model is not None:
-        write_cluster_model(result.clusterer, save_model)
+        with output_files(save_model) as (temp,):
+            write_cluster_model(result.clusterer, temp)
         sys.stderr.write(f"saved cluster model (k = {result.clusterer.k_}) to {save_model}\n")
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
@@ -145,4 +149,4 @@ def label(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("label", help=HELP)(boundary(label))
+    app.command("label", help=HELP)(boundary(label, files=("output", "save_model")))

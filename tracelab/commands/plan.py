@@ -33,7 +33,6 @@ from tracelab.commands._options import (
     parse_model_map_option,
     parse_only,
 )
-from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
     from tracelab.plan import Plan
@@ -85,18 +84,18 @@ def _tables(plan: Plan) -> list[Any]:
 
 
 def write_plan(plan: Plan, directory: Path) -> list[Path]:
-    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory``."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"--output {directory}: cannot create the folder ({exc.strerror}); pick another path"
-        raise ConfigError(msg) from None
-    paths = [directory / n for n in ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json")]
-    plan.fleet.write_csv(paths[0])
-    plan.fleet.write_parquet(paths[1])
-    plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
-    paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
-    return paths
+    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory`` as one
+    set (``tracelab.outputs.output_folder``)."""
+    from tracelab.outputs import output_folder
+
+    names = ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json")
+    with output_folder(directory) as stage:
+        paths = [stage / n for n in names]
+        plan.fleet.write_csv(paths[0])
+        plan.fleet.write_parquet(paths[1])
+        plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
+        paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
+    return [directory / n for n in names]
 
 
 def plan(
@@ -155,4 +154,4 @@ def plan(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan", help=HELP)(boundary(plan))
+    app.command("plan", help=HELP)(boundary(plan, folders=("output",)))

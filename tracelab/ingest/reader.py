@@ -17,6 +17,7 @@ from tracelab.ingest.formats.base import Adapter
 from tracelab.ingest.load import open_raw, sample
 from tracelab.ingest.sniff import check_required, detect_format, get_format
 from tracelab.ingest.timebase import TimeBases, align, read_bases
+from tracelab.outputs import work_prefix
 from tracelab.schema import empty_frame
 
 PathsLike = str | Path | Sequence[str | Path]
@@ -68,6 +69,8 @@ class Trace:
     # Accepted rows per time base, and the shift that put mixed ones on one axis
     # (tracelab.ingest.timebase); ``frame`` and ``slices`` are already aligned.
     time_bases: TimeBases = field(default_factory=TimeBases)
+    # Files in the input folders that tracelab wrote (report folders, rejected rows): not read.
+    skipped: list[Path] = field(default_factory=list)
 
     @property
     def rows_accepted(self) -> int:
@@ -152,11 +155,12 @@ def _ids_complete(path: Path, adapter: Adapter) -> bool:
     return int(ids.collect(engine="streaming").item()) == 0
 
 
-def _plan(paths: PathsLike, format: str | None) -> list[tuple[Path, Adapter, pl.LazyFrame]]:
+def _plan(paths: PathsLike, format: str | None, skipped: list[Path] | None = None
+          ) -> list[tuple[Path, Adapter, pl.LazyFrame]]:
     if format is not None:
         get_format(format)
     plans = []
-    for path in discover(paths):
+    for path in discover(paths, skipped):
         adapter = _adapter_for(path, format)
         plans.append((path, adapter, _checked(path, adapter)))
     return plans
@@ -186,7 +190,8 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     Raises ``InputFileError`` for a file that cannot be read and, when ``strict``,
     ``RejectedRowsError`` if any row is rejected.
     """
-    plans = _plan(paths, format)
+    skipped: list[Path] = []
+    plans = _plan(paths, format, skipped)
     size = _input_bytes(plans)
     large = size is None or size > LARGE_BYTES  # remote inputs: size unknown, assume large
     accepted, rejected, rows_read = [], [], 0
@@ -200,8 +205,9 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             msg = f"{path}: cannot read the file ({first}); check it is a well-formed file of its format"
             raise InputFileError(msg) from None
-        rows_read += int(counted.item())
-        rejected.append(bad)
+        blank = bad.filter(pl.col("reason") == validate.BLANK_REASON).height
+        rows_read += int(counted.item()) - blank
+        rejected.append(bad.filter(pl.col("reason") != validate.BLANK_REASON) if blank else bad)
         if large:
             sources.append(Source(path, adapter, bad, int(counted.item()), complete))
             accepted.append(validate.without_rejected(_typed(path, adapter, None, complete), bad))
@@ -226,9 +232,10 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
         rows_read=rows_read,
         files=[path for path, _, _ in plans],
         formats={str(path): adapter.name for path, adapter, _ in plans},
-        workdir=tempfile.TemporaryDirectory(prefix="tracelab-") if large else None,
+        workdir=tempfile.TemporaryDirectory(prefix=work_prefix()) if large else None,
         sources=sources,
         time_bases=bases,
+        skipped=skipped,
     )
 
 
