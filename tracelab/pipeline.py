@@ -104,6 +104,7 @@ def run_pipeline(
     from tracelab.hardware.perf import PerfModel
     from tracelab.hardware.profile import load_profile
     from tracelab.ingest import read_trace
+    from tracelab.ingest.reader import require_accepted
     from tracelab.labels import cluster_labeled, load_label_config, materialise_labels
     from tracelab.plan import fit_plan, load_slos
     from tracelab.report.aggregate import compute_aggregates
@@ -132,6 +133,7 @@ def run_pipeline(
 
     tell(STEPS[0], 0, total)
     trace = read_trace(paths, format=format, strict=strict)
+    require_accepted(trace)
     tell(STEPS[1], 1, total)
     # Reuse first: its per-request hits are attached while the features are computed, so the
     # later stages read them from the materialised frame instead of each repeating a join.
@@ -158,6 +160,9 @@ def run_pipeline(
         pl.col("work_model_assumed").fill_null(False).sum(),
     ).collect(engine="streaming").row(0)
     timed = trace.time_bases.absolute_rows + trace.time_bases.relative_rows
+    if trace.duplicate_ids:
+        notes.append(f"{trace.duplicate_ids} request(s) reuse an earlier request's id: kept and "
+                     "renamed ID#2, ID#3… so each ledger row names one request")
     if trace.skipped:
         notes.append(f"{len(trace.skipped)} file(s) in the input folders were written by "
                      f"tracelab (e.g. {trace.skipped[0].name}) and were not read as traces")

@@ -137,16 +137,25 @@ Exclude = Annotated[
 ]
 
 
-def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool) -> Trace:
-    """Read the given traces (or the bundled sample when none are given)."""
+def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool,
+                need_rows: bool = True) -> Trace:
+    """Read the given traces (or the bundled sample when none are given). ``need_rows``:
+    a trace whose every row was rejected is an error (the commands that only convert or
+    describe a trace pass False)."""
     import sys
 
     from tracelab.ingest import read_trace
+    from tracelab.ingest.reader import require_accepted
 
     trace = read_trace(input_paths(inputs), format=fmt, strict=strict)
+    if need_rows:
+        require_accepted(trace)
     if trace.skipped:
         sys.stderr.write(f"note: {len(trace.skipped)} file(s) tracelab wrote were not read as "
                          f"traces (e.g. {trace.skipped[0]})\n")
+    if trace.duplicate_ids:
+        sys.stderr.write(f"note: {trace.duplicate_ids} request(s) reuse an earlier request's "
+                         "id; renamed ID#2, ID#3… so each row names one request\n")
     return trace
 
 

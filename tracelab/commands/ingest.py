@@ -33,7 +33,7 @@ def ingest(
 
     output = output or DEFAULT_OUTPUT
     output_kind(output)
-    trace = load_inputs(inputs, fmt, strict)
+    trace = load_inputs(inputs, fmt, strict, need_rows=False)
     frame = trace.frame.collect()
     rejects_out = rejected_path(output) if trace.rows_rejected else None
     stale = rejected_path(output)

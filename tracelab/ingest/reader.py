@@ -71,6 +71,9 @@ class Trace:
     time_bases: TimeBases = field(default_factory=TimeBases)
     # Files in the input folders that tracelab wrote (report folders, rejected rows): not read.
     skipped: list[Path] = field(default_factory=list)
+    # Rows whose request_id an earlier row already had, renamed ID#2, ID#3…; counted for
+    # inputs that are not large (see _distinct_ids), 0 otherwise.
+    duplicate_ids: int = 0
 
     @property
     def rows_accepted(self) -> int:
@@ -225,6 +228,9 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
         )
         raise RejectedRowsError(msg)
     frame = _concat(accepted)
+    duplicates = 0
+    if not large:
+        frame, duplicates = _distinct_ids(frame)
     bases = read_bases(frame)
     return Trace(
         frame=align(frame, bases.shift_us),
@@ -236,7 +242,36 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
         sources=sources,
         time_bases=bases,
         skipped=skipped,
+        duplicate_ids=duplicates,
     )
+
+
+def require_accepted(trace: Trace) -> None:
+    """InputFileError when every row read was rejected, naming the commonest reason with an
+    example (later stages would otherwise blame a symptom, e.g. "no token counts")."""
+    if trace.rows_accepted or not trace.rows_rejected:
+        return
+    top = (trace.rejected.group_by("field", "reason").agg(pl.len(), pl.first("source_file"),
+                                                          pl.first("source_row"), pl.first("value"))
+           .sort(["len", "field"], descending=[True, False]).row(0, named=True))
+    msg = (f"all {trace.rows_read:,} rows were rejected; the commonest reason: {top['field']} "
+           f"{top['reason']} ({top['len']:,} rows, e.g. {top['source_file']} row "
+           f"{top['source_row']}: {top['value']!r}); fix that field (tracelab ingest writes "
+           "every rejected row with its reason)")
+    raise InputFileError(msg)
+
+
+def _distinct_ids(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, int]:
+    """``frame`` with each repeated request_id after its first row renamed ``ID#2``,
+    ``ID#3``… (in row order), and how many rows were renamed. One pass over the ids; only
+    for inputs that are not large (a 10M-row id set costs seconds to hash)."""
+    repeats = frame.select(pl.len() - pl.col("request_id").n_unique()).collect().item()
+    if not repeats:
+        return frame, 0
+    nth = pl.int_range(pl.len()).over("request_id") + 1
+    renamed = pl.when(nth > 1).then(pl.col("request_id") + "#" + nth.cast(pl.String))
+    return frame.with_columns(renamed.otherwise(pl.col("request_id")).alias("request_id")), \
+        int(repeats)
 
 
 def _input_bytes(plans: list[tuple[Path, Adapter, pl.LazyFrame]]) -> int | None:

@@ -9,7 +9,7 @@ with the FIRST rule it breaks. Rules, in order:
 1. token counts are non-negative integers (``12`` and ``12.0`` are fine, ``1.5`` is not);
 2. ``arrival_ts`` parses (ISO 8601 / ``YYYY-MM-DD HH:MM:SS[.f][+HH:MM]``, naive = UTC; or
    a number since the epoch, its unit read from its size: ``epoch_instant``);
-3. latencies parse and are non-negative; ``is_streaming`` is a boolean; block ids parse;
+3. latencies parse, are finite and are non-negative; ``is_streaming`` is a boolean; block ids parse;
 4. ``status`` is one of ok/error/cancelled/timeout (null means ok);
 5. an ok row has ``input_tokens`` and ``output_tokens``;
 6. cached ≤ input, cache writes ≤ input, reasoning ≤ output, ttft ≤ e2e.
@@ -169,6 +169,7 @@ def check(frame: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
     rules.append((_parse_failed("arrival_ts", pl.Datetime()), "arrival_ts", "time does not parse"))
     for name in _LATENCIES:
         rules.append((_parse_failed(name, pl.Float64()), name, "latency is not a number"))
+        rules.append((~pl.col(name).is_finite(), name, "latency is not finite (NaN or infinity)"))
         rules.append((pl.col(name) < 0, name, "latency is negative"))
     rules.append((_parse_failed("is_streaming", pl.Boolean()), "is_streaming", "not a boolean"))
     rules.append(
