@@ -77,8 +77,9 @@ def main() -> None:
         raise
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so every ``finally`` and ``with`` runs."""
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every ``finally`` and ``with`` runs (not an
+    Exception, so nothing on the way catches it as an error)."""
 
 
 def _terminated(signum: int, frame: object) -> None:

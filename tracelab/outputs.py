@@ -85,6 +85,9 @@ def sweep_stale(folders: Sequence[Path] = ()) -> list[Path]:
         except OSError:
             continue
         for entry in entries:
+            if entry.name.endswith(".tracelab-lock") and _unlocked(entry):
+                removed.append(entry)
+                continue
             match = _STALE.match(entry.name)
             if match is None or _alive(int(match.group(1) or match.group(2))):
                 continue
@@ -95,6 +98,26 @@ def sweep_stale(folders: Sequence[Path] = ()) -> list[Path]:
                     entry.unlink()
                 removed.append(entry)
     return removed
+
+
+def _unlocked(path: Path) -> bool:
+    """Remove a lock file nobody holds (its run was killed); True when it was removed. The
+    file is unlinked while we hold it, so a run that opened it meanwhile sees a new inode
+    and retries (see ``_flock``)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _size(path: Path) -> int:
