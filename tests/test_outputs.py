@@ -31,9 +31,13 @@ def test_a_failed_write_leaves_the_previous_set(tmp_path):
     out = tmp_path / "out"
     with output_folder(out) as stage:
         (stage / "a.txt").write_text("1")
-    with pytest.raises(RuntimeError), output_folder(out) as stage:
-        (stage / "a.txt").write_text("half")
-        raise RuntimeError
+    def half_written() -> None:
+        with output_folder(out) as stage:
+            (stage / "a.txt").write_text("half")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        half_written()
     assert (out / "a.txt").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
@@ -69,9 +73,13 @@ def test_an_empty_existing_folder_is_used(tmp_path):
 def test_files_are_renamed_into_place_only_on_success(tmp_path):
     target = tmp_path / "t.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError), output_files(target) as (temp,):
-        temp.write_text("half")
-        raise RuntimeError
+    def half_written() -> None:
+        with output_files(target) as (temp,):
+            temp.write_text("half")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        half_written()
     assert target.read_text() == "old"
     with output_files(target) as (temp,):
         assert temp.parent == tmp_path

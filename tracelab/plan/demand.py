@@ -20,21 +20,24 @@ from typing import Any
 import polars as pl
 
 from tracelab.errors import ConfigError, InputFileError
+from tracelab.labels.axes import UNKNOWN, get_axis
 from tracelab.lookup import lookup
 from tracelab.plan.slo import Slo, slo_for
 from tracelab.scale.sketch import DEFAULT_ALPHA, bucket_value
 from tracelab.streaming import collect_all
 
 BY_CHOICES = ("labels", "cluster")
-REQUIRED = ("request_id", "arrival_ts", "model_id", "prefill_tokens", "decode_tokens", "label_mode")
+# The label axes a class is cut by (the mode also picks the class's SLO).
+MODE, CONTEXT, PHASE = (get_axis(name).column for name in ("mode", "context", "phase"))
+REQUIRED = ("request_id", "arrival_ts", "model_id", "prefill_tokens", "decode_tokens", MODE)
 KEYS = {
-    "labels": ("model_id", "label_mode", "label_context", "label_phase"),
-    "cluster": ("model_id", "label_mode", "cluster"),
+    "labels": ("model_id", MODE, CONTEXT, PHASE),
+    "cluster": ("model_id", MODE, "cluster"),
 }
 # The columns ``class_id`` joins, in order (nulls read "unknown").
 CLASS_PARTS = {
-    "labels": ("label_phase", "label_mode", "label_context", "model_id"),
-    "cluster": ("cluster_name", "label_mode", "model_id"),
+    "labels": (PHASE, MODE, CONTEXT, "model_id"),
+    "cluster": ("cluster_name", MODE, "model_id"),
 }
 # TPOT assumed to hold a request's KV in memory when neither its SLO nor its log gives one:
 # the interactive default (tracelab/data/slo.toml).
@@ -80,8 +83,14 @@ class Demand:
 
 def _class_id(by: str) -> pl.Expr:
     return pl.concat_str(
-        [pl.col(p).cast(pl.String).fill_null("unknown") for p in CLASS_PARTS[by]], separator=" "
+        [pl.col(p).cast(pl.String).fill_null(UNKNOWN) for p in CLASS_PARTS[by]], separator=" "
     ).alias("class_id")
+
+
+def class_id_expr(by: str) -> pl.Expr:
+    """The plan's ``class_id`` of each labelled request (``CLASS_PARTS[by]`` joined by spaces,
+    nulls read "unknown"): the one expression the plan, its ledger and the replay group by."""
+    return _class_id(by)
 
 
 def _check_columns(names: Sequence[str], by: str) -> None:
@@ -276,8 +285,8 @@ def compute_demand(
     q = percentile / 100.0
     # The KV a request holds: context × decode tokens × its mode's TPOT (the mode is one
     # column of the class tuple, so the TPOT multiplies each tuple's sum).
-    hold_tpot = lookup("label_mode", [(m, slo.tpot_s or FALLBACK_TPOT_S)
-                                       for m, slo in sorted((slos or {}).items())],
+    hold_tpot = lookup(MODE, [(m, slo.tpot_s or FALLBACK_TPOT_S)
+                              for m, slo in sorted((slos or {}).items())],
                        pl.Float64, FALLBACK_TPOT_S)
     per_window = per_window.with_columns((pl.col("cd") * hold_tpot).alias("kv"))
     zero = pl.col("bucket") == ZERO_BUCKET
@@ -318,7 +327,7 @@ def compute_demand(
         "pct_p": "pct_prefill", "pct_d": "pct_decode", "peak_p": "peak_prefill_tokens_per_s",
         "peak_d": "peak_decode_tokens_per_s", "pct_kv": "kv_tokens"}).drop("peak_kv")
     smooth_modes = [m for m, s in (slos or {}).items() if s.deadline_s >= window_s]
-    smooth = pl.col("label_mode").is_in(smooth_modes)
+    smooth = pl.col(MODE).is_in(smooth_modes)
     classes = (
         per_class.join(grid, on="class_id", how="left")
         .with_columns(
@@ -359,5 +368,5 @@ def compute_demand(
 
 def slo_of_class(slos: dict[str, Slo], row: dict[str, object]) -> Slo:
     """The SLO that applies to a class row of ``Demand.classes``."""
-    mode = row.get("label_mode")
+    mode = row.get(MODE)
     return slo_for(slos, mode if isinstance(mode, str) else None)
