@@ -172,3 +172,19 @@ def test_unreadable_folder_is_named(runner, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "walk", refuse)
     _one_line_error(invoke(runner, ["inspect", str(tmp_path)]), "cannot list the folder",
                     "Permission denied")
+
+
+def test_a_glob_into_an_unreadable_folder_is_named(runner, tmp_path, monkeypatch):
+    """Root ignores permission bits, so the refusal is simulated where the path is checked."""
+    from pathlib import Path
+
+    real = Path.exists
+
+    def exists(self):
+        if "locked" in str(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    _one_line_error(invoke(runner, ["inspect", str(tmp_path / "locked" / "*.csv")]),
+                    "permission denied", "locked")

@@ -189,10 +189,19 @@ def read_only(tmp_path):
 def test_full_disk_is_one_line_and_leaves_nothing(tiny_disk, tmp_path):
     report = _run(["report", str(SAMPLE), "-o", str(tiny_disk / "out")], tmp_path)
     assert report.returncode == 2
-    _one_line(report.stderr.splitlines()[-1], "no space left", str(tiny_disk / "out"), "MB")
+    _one_line(report.stderr.splitlines()[-1], "not enough space", str(tiny_disk), "MB there")
     ingest = _run(["synth", "-o", str(tiny_disk / "t.parquet"), "--rows", "20000"], tmp_path)
     assert ingest.returncode == 2
     _one_line(ingest.stderr, "no space left", "MB free")
+    assert sorted(p.name for p in tiny_disk.iterdir()) == []
+
+
+def test_full_disk_while_the_plan_streams_its_ledger(tiny_disk, tmp_path):
+    trace = tmp_path / "t.parquet"
+    assert _run(["synth", "-o", str(trace), "--rows", "20000"], tmp_path).returncode == 0
+    plan = _run(["plan", str(trace), "-o", str(tiny_disk / "plan")], tmp_path)
+    assert plan.returncode == 2, plan.stderr
+    _one_line(plan.stderr.splitlines()[-1], "no space left", str(tiny_disk / "plan"), "MB free")
     assert sorted(p.name for p in tiny_disk.iterdir()) == []
 
 
@@ -200,7 +209,7 @@ def test_full_disk_on_a_mount_point_folder(tiny_disk, tmp_path):
     """-o naming the mount point itself (it cannot be swapped: written file by file)."""
     report = _run(["report", str(SAMPLE), "-o", str(tiny_disk)], tmp_path)
     assert report.returncode == 2
-    _one_line(report.stderr.splitlines()[-1], "no space left")
+    _one_line(report.stderr.splitlines()[-1], "not enough space")
     assert sorted(p.name for p in tiny_disk.iterdir()) == []
 
 

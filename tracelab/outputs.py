@@ -333,13 +333,29 @@ def _exchange(a: Path, b: Path) -> bool:
     return True
 
 
+def check_space(where: Path, needed: int) -> None:
+    """OutputError when the file system holding the folder ``where`` has less than
+    ``needed`` bytes free (checked before writing, so nothing is started)."""
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if free < needed:
+        msg = (f"{where}: not enough space: this run needs {_mb(needed)} there and "
+               f"{_mb(free)} is free; free some space or write elsewhere")
+        raise OutputError(msg)
+
+
 @contextlib.contextmanager
-def output_folder(target: Path) -> Iterator[Path]:
+def output_folder(target: Path, needed_bytes: int | None = None) -> Iterator[Path]:
     """A staging folder whose files replace ``target``'s as one set when the block succeeds
     (see the module docstring). Refuses a non-empty target holding files tracelab did not
-    write, and a target that is a file."""
+    write, and a target that is a file. ``needed_bytes``: what the block will write, when
+    known; less free space than that is refused before anything is written."""
     _check_folder(target)
     parent = _parent(target)
+    if needed_bytes is not None:
+        check_space(target if target.is_dir() else parent, needed_bytes)
     in_place = target.is_dir() and os.path.ismount(target)  # a mount point cannot be swapped
     stage = (target / _STAGE.format("set", os.getpid())) if in_place else (
         parent / _STAGE.format(target.name, os.getpid()))

@@ -72,7 +72,8 @@ def write_frame(frame: pl.DataFrame, path: Path) -> None:
     except (OSError, pl.exceptions.PolarsError) as exc:
         from tracelab.outputs import describe_os_error
 
-        msg = describe_os_error(exc, path.parent)
+        written = path.stat().st_size if path.is_file() else 0
+        msg = describe_os_error(exc, path.parent, written)
         if msg is None:
             raise
         raise InputFileError(msg) from None

@@ -37,7 +37,8 @@ def write_report(summary: Mapping[str, Any], out_dir: Path) -> ReportFiles:
         "report.html": render_html(summary, charts),
         **{f"{CHART_DIR}/{chart.name}.svg": chart.svg for chart in charts},
     }
-    with output_folder(out_dir) as stage:
+    needed = sum(len(text.encode("utf-8")) for text in texts.values())
+    with output_folder(out_dir, needed_bytes=needed) as stage:
         (stage / CHART_DIR).mkdir()
         for name, text in texts.items():
             (stage / name).write_text(text, encoding="utf-8")
