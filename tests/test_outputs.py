@@ -62,6 +62,16 @@ def test_a_file_added_to_a_report_folder_is_not_deleted(runner, tmp_path):
     assert (out / "my-notes.md").exists()
 
 
+def test_a_report_folder_from_before_manifests_is_still_ours(tmp_path):
+    out = tmp_path / "old"
+    (out / "charts").mkdir(parents=True)
+    for name in ("summary.json", "report.md", "charts/lengths.svg"):
+        (out / name).write_text("x")
+    with output_folder(out) as stage:
+        (stage / "summary.json").write_text("{}")
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "summary.json"]
+
+
 def test_an_empty_existing_folder_is_used(tmp_path):
     out = tmp_path / "empty"
     out.mkdir()

@@ -304,8 +304,14 @@ def output_files(*targets: Path, remove: Sequence[Path] = ()) -> Iterator[list[P
             raise
 
 
+# Files a report or plan folder held before folders had a manifest: still tracelab's own.
+_KNOWN = re.compile(r"^(?:report\.md|report\.html|summary\.json|charts/[\w.-]+\.svg|"
+                    r"fleet\.csv|fleet\.parquet|ledger\.parquet|plan\.json)$")
+
+
 def _foreign(folder: Path) -> str | None:
-    """The first entry of ``folder`` tracelab did not write (None: all its own, or empty)."""
+    """The first entry of ``folder`` tracelab did not write (None: all its own, or empty):
+    not listed in its manifest, nor (a folder from before manifests) a name tracelab writes."""
     entries = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                      if p.is_file() or p.is_symlink())
     if not entries:
@@ -314,6 +320,8 @@ def _foreign(folder: Path) -> str | None:
         listed = set(json.loads((folder / MANIFEST).read_text())["files"])
     except (OSError, ValueError, KeyError, TypeError):
         listed = set()
+    if not listed:
+        return next((e for e in entries if not _KNOWN.match(e) and e != MANIFEST), None)
     return next((e for e in entries if e not in listed and e != MANIFEST), None)
 
 
