@@ -153,6 +153,10 @@ def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool,
     if trace.skipped:
         sys.stderr.write(f"note: {len(trace.skipped)} file(s) tracelab wrote were not read as "
                          f"traces (e.g. {trace.skipped[0]})\n")
+    if trace.time_bases.shift_us is not None:
+        from tracelab.ingest.timebase import describe
+
+        sys.stderr.write(f"note: {describe(trace.time_bases)}\n")
     if trace.duplicate_ids:
         sys.stderr.write(f"note: {trace.duplicate_ids} request(s) reuse an earlier request's "
                          "id; renamed ID#2, ID#3… so each row names one request\n")
