@@ -300,7 +300,7 @@ def output_files(*targets: Path, remove: Sequence[Path] = ()) -> Iterator[list[P
                     temp.unlink()
             if isinstance(exc, OutputError) and "no space left" in str(exc) and written:
                 msg = describe_os_error(OSError(errno.ENOSPC, "full"), targets[0], written)
-                raise OutputError(msg) from None
+                raise OutputError(msg or str(exc)) from None
             raise
 
 

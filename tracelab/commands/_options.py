@@ -126,6 +126,10 @@ Percentile = Annotated[
 Growth = Annotated[
     float, typer.Option("--growth", help="Demand multiplier, e.g. 2.0 for twice the load.")
 ]
+CacheCapacity = Annotated[int | None, typer.Option(
+    "--cache-capacity", help="LRU prefix-cache capacity (blocks) credited to the plan "
+    "(default: the smallest reaching 80% of achievable hits).")]
+By = Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")]
 WindowS = Annotated[float, typer.Option("--window-s", help="Demand window length, seconds.")]
 Only = Annotated[
     str | None,
@@ -142,25 +146,24 @@ def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool,
     """Read the given traces (or the bundled sample when none are given). ``need_rows``:
     a trace whose every row was rejected is an error (the commands that only convert or
     describe a trace pass False)."""
-    import sys
-
     from tracelab.ingest import read_trace
     from tracelab.ingest.reader import require_accepted
 
     trace = read_trace(input_paths(inputs), format=fmt, strict=strict)
     if need_rows:
         require_accepted(trace)
-    if trace.skipped:
-        sys.stderr.write(f"note: {len(trace.skipped)} file(s) tracelab wrote were not read as "
-                         f"traces (e.g. {trace.skipped[0]})\n")
-    if trace.time_bases.shift_us is not None:
-        from tracelab.ingest.timebase import describe
-
-        sys.stderr.write(f"note: {describe(trace.time_bases)}\n")
-    if trace.duplicate_ids:
-        sys.stderr.write(f"note: {trace.duplicate_ids} request(s) reuse an earlier request's "
-                         "id; renamed ID#2, ID#3… so each row names one request\n")
+    print_trace_notes(trace)
     return trace
+
+
+def print_trace_notes(trace: Trace) -> None:
+    """The trace's notes (``tracelab.ingest.reader.trace_notes``) on stderr, one line each."""
+    import sys
+
+    from tracelab.ingest.reader import trace_notes
+
+    for note in trace_notes(trace, time_bases=True):
+        sys.stderr.write(f"note: {note}\n")
 
 
 def input_paths(inputs: list[str] | None) -> list[str]:

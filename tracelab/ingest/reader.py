@@ -225,11 +225,10 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     if strict and rejects.height:
         row = rejects.row(0, named=True)
         msg = (
-            f"{rejects.height} row(s) rejected (--strict); first: {row['source_file']} row "
-            f"{row['source_row']}, {row['field']}={row['value']!r}: {row['reason']}; "
-            "fix those rows or drop --strict to write them to <out>.rejected"
+            f"{rejects.height} row(s) rejected (strict reading); first: {row['source_file']} "
+            f"row {row['source_row']}, {row['field']}={row['value']!r}: {row['reason']}"
         )
-        raise RejectedRowsError(msg)
+        raise RejectedRowsError(msg, param="strict")
     frame = _concat(accepted)
     duplicates = 0
     if not large:
@@ -247,6 +246,24 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
         skipped=skipped,
         duplicate_ids=duplicates,
     )
+
+
+def trace_notes(trace: Trace, *, time_bases: bool = False) -> list[str]:
+    """What a reader of results on ``trace`` must know about how it was read: files in the
+    input folders tracelab wrote (not read), repeated request ids (renamed), and with
+    ``time_bases`` how mixed time bases were aligned."""
+    from tracelab.ingest.timebase import describe
+
+    out = []
+    if trace.skipped:
+        out.append(f"{len(trace.skipped)} file(s) in the input folders were written by "
+                   f"tracelab (e.g. {trace.skipped[0]}) and were not read as traces")
+    if time_bases and trace.time_bases.shift_us is not None:
+        out.append(describe(trace.time_bases))
+    if trace.duplicate_ids:
+        out.append(f"{trace.duplicate_ids} request(s) reuse an earlier request's id: kept and "
+                   "renamed ID#2, ID#3… so each row names one request")
+    return out
 
 
 def require_accepted(trace: Trace) -> None:

@@ -138,10 +138,9 @@ def model_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     )
     reason = (
         pl.when(active.is_null() & pl.col("model").is_null()).then(
-            pl.lit("model not logged (pass --assume-model ID) → unknown"))
+            pl.lit("model not logged → unknown"))
         .when(active.is_null()).then(pl.format(
-            "model '{}' not in the registry (pass --model-map NAME=ID or --assume-model ID) "
-            "→ unknown", pl.col("model")))
+            "model '{}' not in the registry → unknown", pl.col("model")))
         .when(active <= cfg.small_max_active_params_b).then(pl.format(
             "{} B active parameters ({}) ≤ {} B → small", _num(active), pl.col("model_id"),
             pl.lit(limit)))

@@ -95,8 +95,8 @@ def class_id_expr(by: str) -> pl.Expr:
 
 def _check_columns(names: Sequence[str], by: str) -> None:
     if by not in BY_CHOICES:
-        msg = f"--by {by!r} is not a class grouping; use one of {', '.join(BY_CHOICES)}"
-        raise ConfigError(msg)
+        msg = f"by {by!r} is not a class grouping; use one of {', '.join(BY_CHOICES)}"
+        raise ConfigError(msg, param="by")
     needed = [*REQUIRED, *KEYS[by][2:]] + (["cluster_name"] if by == "cluster" else [])
     missing = [c for c in needed if c not in names]
     if missing:
@@ -272,9 +272,9 @@ def compute_demand(
     if window_s <= 0 or not 0 <= percentile <= 100 or growth <= 0:
         msg = (
             f"window {window_s} s, percentile {percentile}, growth {growth}: need window > 0, "
-            "0 <= percentile <= 100 and growth > 0; fix --window-s, --percentile or --growth"
+            "0 <= percentile <= 100 and growth > 0"
         )
-        raise ConfigError(msg)
+        raise ConfigError(msg, param="window_s")
     requests = scan_plan_requests(labeled, by)
     names = labeled.collect_schema().names()
     keys = list(KEYS[by])
