@@ -250,6 +250,11 @@ def claim(target: Path, *, folder: bool) -> Iterator[None]:
     lock for the block: a command claims its outputs before any heavy work, so a second
     run into the same output, a foreign folder or a read-only place fails at once."""
     _check_folder(target) if folder else _check_file(target)
+    if not folder and not target.parent.is_dir():
+        # The command decides whether a missing folder is made or an error; its write
+        # (``output_files``) takes the lock then.
+        yield
+        return
     parent = _parent(target)
     sweep_stale([parent])
     with _lock(target):
