@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tracelab.report.charts import render_charts
 from tracelab.report.html import render_html
 from tracelab.report.markdown import CHART_DIR, render_markdown
 from tracelab.report.summary import dump_summary
+from tracelab.report.summary_types import Summary
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class ReportFiles:
     charts: tuple[Path, ...]
 
 
-def write_report(summary: Mapping[str, Any], out_dir: Path) -> ReportFiles:
+def write_report(summary: Summary, out_dir: Path) -> ReportFiles:
     """Render every output of ``summary`` into ``out_dir`` as one set (``tracelab.outputs``:
     written aside and swapped into place, so a killed run leaves the previous complete set
     or none, and charts of an earlier run do not linger)."""
