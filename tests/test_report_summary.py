@@ -206,7 +206,8 @@ def test_length_quantiles_stay_within_one_percent_and_the_data():
                           "model": "m",
                           "arrival_ts": [None] * 20}, schema_overrides={
                               "arrival_ts": pl.Datetime("us", "UTC")})
-    summary = finalize_summary(compute_aggregates(frame))
+    summary = finalize_summary(compute_aggregates(frame), inputs=fake_inputs(),
+                               assumptions=fake_assumptions())
     info = summary["workload"]["lengths"]["input_tokens"]
     exact = pl.Series(values).quantile
     assert info["p99"] <= 1019
