@@ -110,5 +110,8 @@ def _behaviour_features(lf: pl.LazyFrame, keys: pl.DataFrame, session: list[str]
         lf = attach_by_position(lf, compute_session_evidence(table).select(ROW, *wanted),
                                 ROW, keys.height)
     if SUBMISSION_EVIDENCE[0] in evidence:
-        lf = attach_by_position(lf, compute_submission_evidence(keys), ROW, keys.height)
+        if keys.get_column("_unspread").any():
+            lf = attach_by_position(lf, compute_submission_evidence(keys), ROW, keys.height)
+        else:  # every request has an arrival time or was streamed: no submission
+            lf = lf.with_columns(pl.lit(None, pl.Int64).alias(SUBMISSION_EVIDENCE[0]))
     return lf

@@ -103,17 +103,17 @@ def _run_sum(name: str) -> pl.Expr:
 
 
 def submission_key() -> pl.Expr:
-    """The file a request was handed over in, for requests with no arrival time that were
-    not streamed (null for the others): with tenant_id, the key of a submission."""
+    """True for requests with no arrival time that were not streamed: with tenant_id and
+    the source file (``row_keys``' ``_file``), the key of a submission. A boolean, not the
+    file's hash per row: most traces have no such request at all."""
     unspread = pl.col("arrival_ts").is_null() & pl.col("is_streaming").ne_missing(True)
-    return pl.when(unspread).then(pl.col("source_file").hash()).alias("_submission")
+    return unspread.alias("_unspread")
 
 
 def compute_submission_evidence(keys: pl.DataFrame) -> pl.DataFrame:
     """[_row, submission_requests] of the rows in a submission (see the module docstring):
     the number of requests of that submission. ``keys``: ``row_keys`` with
     ``submission_key``."""
-    found = keys.select(ROW, "tenant_id", "_submission").filter(
-        pl.col("_submission").is_not_null())
+    found = keys.select(ROW, "tenant_id", "_file", "_unspread").filter(pl.col("_unspread"))
     return found.select(
-        ROW, pl.len().over("tenant_id", "_submission").cast(pl.Int64).alias("submission_requests"))
+        ROW, pl.len().over("tenant_id", "_file").cast(pl.Int64).alias("submission_requests"))
