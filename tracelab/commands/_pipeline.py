@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracelab.commands._options import input_paths, parse_model_map_option, parse_only
-from tracelab.commands._process import cli_process
-from tracelab.commands._process import preload as preload_modules
+from tracelab.commands._process import cli_process, load_paused
 
 if TYPE_CHECKING:
     from tracelab.pipeline import Pipeline, PipelineOptions, PipelineResult, Progress
@@ -82,11 +81,8 @@ def run_report(inputs: list[str] | None, options: PipelineOptions, *,
                executor: Executor | None = None, preload: Sequence[str] = ()) -> PipelineResult:
     """Every stage and the summary on ``inputs``, with a progress bar (``tracelab report``,
     ``tracelab diff``)."""
-    from tracelab.pipeline.run import CLUSTER_MODULES
-
     with progress_bar() as update, cli_process():
         pipe = open_pipeline(inputs, options, update)
-        # Started only now, so the option checks above (Python, holding the GIL) are not
-        # slowed by the imports.
-        preload_modules(*CLUSTER_MODULES, *preload)
-        return pipe.report(executor=executor)
+        # The imports start only now, so the option checks above (Python, holding the GIL)
+        # are not slowed by them; with the collector paused (the CLI owns the process).
+        return pipe.report(executor=executor, preload=preload, loader=load_paused)

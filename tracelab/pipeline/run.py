@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracelab.background import import_in_background
+from tracelab.background import import_in_background, load_modules
 from tracelab.pipeline import stages
 from tracelab.pipeline.options import PipelineOptions
 from tracelab.pipeline.stages import CacheCredit, Features, PathsLike, Settings
@@ -126,15 +126,16 @@ class Pipeline:
             self._plan = stages.verify(fitted, found, self.settings)
         return self._plan
 
-    def report(self, *, executor: Executor | None = None,
-               preload: Sequence[str] = ()) -> PipelineResult:
+    def report(self, *, executor: Executor | None = None, preload: Sequence[str] = (),
+               loader: Callable[[Sequence[str]], None] = load_modules) -> PipelineResult:
         """Every stage and the summary. The plan reads the labels, not the clusters
         (unless its classes are clusters): it is fitted on a second thread while this one
         fits the clusterer and computes the summary's aggregates. ``preload``: modules the
-        caller needs afterwards, imported on a thread (with the clusterer's) meanwhile."""
+        caller needs afterwards, imported on a thread (with the clusterer's) meanwhile, by
+        ``loader`` (a front end owning the process may tune the collector around it)."""
         from tracelab.pipeline.summary import summarize
 
-        import_in_background(*CLUSTER_MODULES, *preload)
+        import_in_background(*CLUSTER_MODULES, *preload, loader=loader)
         credit = self.cache()
         found = self.features()
         by_cluster = self.settings.options.by == "cluster"
