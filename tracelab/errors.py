@@ -26,3 +26,7 @@ class ConfigError(TracelabError):
 
 class InfeasibleError(TracelabError):
     """No device in the catalog can serve a workload class under its SLOs."""
+
+
+class DatabaseError(TracelabError):
+    """A database cannot be read: the server is down, the login refused, a table or column missing."""

@@ -27,8 +27,11 @@ def boundary(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tracelab.commands._sources import command_scope
+
         try:
-            return func(*args, **kwargs)
+            with command_scope():
+                return func(*args, **kwargs)
         except TracelabError as exc:
             raise fail(str(exc)) from None
 

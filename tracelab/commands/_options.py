@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from tracelab.commands._sources import SourceOptions
     from tracelab.ingest import Trace
 
 # ---------------------------------------------------------------- reading a trace
@@ -137,18 +138,21 @@ Exclude = Annotated[
 ]
 
 
-def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool) -> Trace:
+def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool,
+                source: SourceOptions | None = None) -> Trace:
     """Read the given traces (or the bundled sample when none are given)."""
     from tracelab.ingest import read_trace
 
-    return read_trace(input_paths(inputs), format=fmt, strict=strict)
+    return read_trace(input_paths(inputs, source), format=fmt, strict=strict)
 
 
-def input_paths(inputs: list[str] | None) -> list[str]:
-    """The INPUT arguments, or the bundled sample trace when there are none."""
+def input_paths(inputs: list[str] | None, source: SourceOptions | None = None) -> list[str]:
+    """The INPUT arguments (databases read into files: ``_sources.resolve``), or the bundled
+    sample trace when there are none."""
+    from tracelab.commands._sources import resolve
     from tracelab.resources import default_sample_trace
 
-    return list(inputs) if inputs else [str(default_sample_trace())]
+    return resolve(list(inputs), source) if inputs else [str(default_sample_trace())]
 
 
 def parse_model_map_option(items: list[str] | None) -> dict[str, str] | None:

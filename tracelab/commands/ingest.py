@@ -15,6 +15,7 @@ import typer
 
 from tracelab.commands._boundary import boundary
 from tracelab.commands._options import Format, Inputs, Json, OutputFile, Strict, load_inputs
+from tracelab.commands._sources import Query, Since, SourceOptions, Until, Watermark
 
 DEFAULT_OUTPUT = Path("trace.parquet")
 
@@ -26,13 +27,17 @@ def ingest(
     fmt: Format = None,
     strict: Strict = False,
     json_out: Json = False,
+    query: Query = None,
+    since: Since = None,
+    until: Until = None,
+    watermark: Watermark = None,
 ) -> None:
     """Read trace files and write the canonical request frame."""
     from tracelab.ingest.writer import output_kind, rejected_path, write_frame
 
     output = output or DEFAULT_OUTPUT
     output_kind(output)
-    trace = load_inputs(inputs, fmt, strict)
+    trace = load_inputs(inputs, fmt, strict, SourceOptions(query, since, until, watermark))
     frame = trace.frame.collect()
     write_frame(frame, output)
     rejects_out = None

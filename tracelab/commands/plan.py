@@ -33,6 +33,7 @@ from tracelab.commands._options import (
     parse_model_map_option,
     parse_only,
 )
+from tracelab.commands._sources import Query, Since, SourceOptions, Until, Watermark
 from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -118,6 +119,10 @@ def plan(
     model_map: ModelMap = None,
     assume_model: AssumeModel = None,
     as_json: Json = False,
+    query: Query = None,
+    since: Since = None,
+    until: Until = None,
+    watermark: Watermark = None,
 ) -> None:
     """Plan the hardware tier mix for a trace."""
     from tracelab.plan import fit_plan, load_slos
@@ -131,7 +136,7 @@ def plan(
     cat = read_catalog(catalog, price)
     perf = load_perf_model(cat, profile)
     mapping = parse_model_map_option(model_map)
-    trace = load_inputs(inputs, fmt, strict)
+    trace = load_inputs(inputs, fmt, strict, SourceOptions(query, since, until, watermark))
     config = load_label_config()
     features = materialise_labels(trace, config=config, model_map=mapping,
                                   assume_model=assume_model)

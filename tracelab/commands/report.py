@@ -39,6 +39,7 @@ from tracelab.commands._options import (
     parse_model_map_option,
     parse_only,
 )
+from tracelab.commands._sources import Query, Since, SourceOptions, Until, Watermark
 
 if TYPE_CHECKING:
     from tracelab.pipeline import PipelineResult
@@ -92,12 +93,14 @@ def progress_bar() -> Iterator[Any]:
         yield update
 
 
-def run_with_progress(inputs: list[str] | None, options: dict[str, Any]) -> PipelineResult:
+def run_with_progress(inputs: list[str] | None, options: dict[str, Any],
+                      source: SourceOptions | None = None) -> PipelineResult:
     """Run the pipeline on ``inputs`` (the bundled sample when empty) with a progress bar."""
     from tracelab.pipeline import run_pipeline
 
+    paths = input_paths(inputs, source)
     with progress_bar() as update, native_stdout_to_stderr():
-        return run_pipeline(input_paths(inputs), progress=update, **options)
+        return run_pipeline(paths, progress=update, **options)
 
 
 def report(
@@ -124,6 +127,10 @@ def report(
     scheduler: Scheduler = None,
     local_cluster: LocalCluster = None,
     as_json: Json = False,
+    query: Query = None,
+    since: Since = None,
+    until: Until = None,
+    watermark: Watermark = None,
 ) -> None:
     """Report on a trace: terminal summary, report.md, report.html, summary.json."""
     import threading
@@ -144,11 +151,12 @@ def report(
     runner = make_executor(executor, scheduler=scheduler, local_cluster=local_cluster)
     # The charts' library (import and font cache: ~0.7 s) loads while the pipeline runs.
     options["preload"] = ("matplotlib.figure", "matplotlib.backends.backend_svg")
+    source = SourceOptions(query, since, until, watermark)
     if runner is None:
-        result = run_with_progress(inputs, options)
+        result = run_with_progress(inputs, options, source)
     else:
         with runner:
-            result = run_with_progress(inputs, {**options, "executor": runner})
+            result = run_with_progress(inputs, {**options, "executor": runner}, source)
     # A large trace's work folder (GBs of partitions: ~0.4 s to delete) goes while the
     # report is written; the interpreter waits for the thread before it exits.
     if result.trace.workdir is not None:
