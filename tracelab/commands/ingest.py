@@ -38,8 +38,8 @@ def ingest(
     output = output or DEFAULT_OUTPUT
     output_kind(output)
     trace = load_inputs(inputs, fmt, strict, SourceOptions(query, since, until, watermark))
-    frame = trace.frame.collect()
-    write_frame(frame, output)
+    # Large inputs are streamed to the output; small ones are collected (quicker).
+    write_frame(trace.frame if trace.sources else trace.frame.collect(), output)
     rejects_out = None
     if trace.rows_rejected:
         rejects_out = rejected_path(output)

@@ -53,13 +53,25 @@ def _json_field(source: RawSource, column: str, path: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.json_path_match(json_path(path))
 
 
+def _instant(source: RawSource, name: str) -> pl.Expr:
+    """A time column as a UTC instant: parsed from text, or taken as it is when the file
+    already holds instants (a Parquet file read from the database; naive = UTC)."""
+    dtype = source.frame.collect_schema().get(name) if source.kind == "parquet" else None
+    if isinstance(dtype, pl.Datetime):
+        column = pl.col(name).dt.cast_time_unit("us")
+        if dtype.time_zone is None:
+            return column.dt.replace_time_zone("UTC")
+        return column.dt.convert_time_zone("UTC")
+    return parse_time(source.field(name))
+
+
 def to_canonical(source: RawSource) -> pl.LazyFrame:
     def meta(*paths: str) -> pl.Expr:
         return pl.coalesce([_json_field(source, "metadata", p).cast(pl.String) for p in paths])
 
-    start = parse_time(source.field("startTime"))
-    end = parse_time(source.field("endTime"))
-    first_token = parse_time(source.field("completionStartTime"))
+    start = _instant(source, "startTime")
+    end = _instant(source, "endTime")
+    first_token = _instant(source, "completionStartTime")
     stream_text = (
         _json_field(source, "proxy_server_request", "stream").cast(pl.String).str.to_lowercase()
     )
