@@ -58,3 +58,46 @@ def test_slo_defaults_and_overrides():
         load_slos(overrides=["tpot_s=1"])
     with pytest.raises(ConfigError, match="not a number"):
         load_slos(overrides=["batch.deadline_s=soon"])
+
+
+def test_idle_windows_enter_the_percentile_as_counted_zeros():
+    # Windows 0 and 2 busy (100 and 10 tok/s of prefill), 1 idle: sorted rates 0, 10, 100;
+    # the median is 10, p75 halfway between 10 and 100 (polars' linear rule over 3 windows).
+    for pct, want in ((50.0, 10.0), (75.0, 55.0), (25.0, 5.0)):
+        row = compute_demand(_rows(), window_s=60.0, percentile=pct).classes.row(0, named=True)
+        assert row["prefill_tokens_per_s"] == pytest.approx(max(want, 6_600 / 120))
+    row = compute_demand(_rows(), window_s=60.0, percentile=50.0).classes.row(0, named=True)
+    assert row["peak_prefill_tokens_per_s"] == pytest.approx(100.0)
+
+
+SPARSE_SCRIPT = """
+import resource, sys, time
+from datetime import UTC, datetime
+import polars as pl
+sys.path.insert(0, "tests")
+from plan_fakes import labeled_frame, two_devices
+from tracelab.plan import compute_demand, fit_plan
+frame = labeled_frame([{"id": f"r{i}", "t": 10.0 * i, "prefill": 1000, "decode": 100}
+                       for i in range(200)])
+frame = frame.with_columns(pl.when(pl.col("request_id") == "r0")
+                           .then(pl.lit(datetime(1970, 1, 1, tzinfo=UTC)))
+                           .otherwise(pl.col("arrival_ts")).alias("arrival_ts"))
+t0 = time.perf_counter()
+d = compute_demand(frame)
+plan = fit_plan(frame, two_devices())
+print(d.windows, plan.usd_per_hour > 0, time.perf_counter() - t0,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_1970_row_beside_2026_rows_plans_in_bounded_memory_and_time():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", SPARSE_SCRIPT], capture_output=True, text=True,
+                         check=True, timeout=120)
+    windows, planned, seconds, peak_mib = out.stdout.split()
+    assert int(windows) > 29_000_000  # 56 years of 60 s windows, none materialised
+    assert planned == "True"
+    assert float(seconds) < 20.0
+    assert int(peak_mib) < 700  # the materialised grid needed > 3 GB

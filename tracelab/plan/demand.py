@@ -227,6 +227,30 @@ def quantile_from_counts(counts: pl.DataFrame, key: str, value: str, n: str,
     ).select(key, (pl.col("_lo") + pl.col("_frac") * (pl.col("_hi") - pl.col("_lo"))).alias(value))
 
 
+def window_rates(per_window: pl.DataFrame, key: str, windows: int, q: float,
+                 values: Sequence[str] = ("p", "d", "kv")) -> pl.DataFrame:
+    """Per ``key``: ``pct_<v>`` (the ``q`` quantile over all ``windows`` windows, idle ones
+    counting as 0) and ``peak_<v>`` of each rate column ``v`` of ``per_window`` (one row per
+    key and busy window, rates ≥ 0).
+
+    Only busy windows are stored: the idle ones enter as one (0, count) row per key, so the
+    cost follows the rows of ``per_window``, not the span (a 1970 timestamp beside 2026 ones
+    makes ~29M windows per class, which a materialised grid cannot hold)."""
+    busy = per_window.group_by(key).agg(pl.len().alias("_busy"))
+    idle = busy.select(key, (pl.lit(windows, pl.Int64) - pl.col("_busy")).alias("n")).filter(
+        pl.col("n") > 0)
+    out = per_window.group_by(key).agg(
+        *[pl.col(v).max().alias(f"peak_{v}") for v in values])
+    for v in values:
+        counts = pl.concat([
+            per_window.select(key, pl.col(v).cast(pl.Float64), pl.lit(1, pl.Int64).alias("n")),
+            idle.select(key, pl.lit(0.0).alias(v), "n"),
+        ])
+        out = out.join(quantile_from_counts(counts, key, v, "n", q).rename({v: f"pct_{v}"}),
+                       on=key, how="left")
+    return out
+
+
 def compute_demand(
     labeled: pl.LazyFrame,
     by: str = "labels",
@@ -290,20 +314,9 @@ def compute_demand(
     per_window = per_window.group_by("class_id", "window").agg(
         pl.col("p", "d", "kv").sum() / window_s
     )
-    grid = (
-        pl.DataFrame({"class_id": per_class["class_id"]})
-        .join(pl.DataFrame({"window": pl.int_range(0, windows, eager=True)}), how="cross")
-        .join(per_window, on=["class_id", "window"], how="left")
-        .with_columns(pl.col("p", "d", "kv").fill_null(0.0))
-        .group_by("class_id")
-        .agg(
-            pl.col("p").quantile(q, "linear").alias("pct_prefill"),
-            pl.col("d").quantile(q, "linear").alias("pct_decode"),
-            pl.col("p").max().alias("peak_prefill_tokens_per_s"),
-            pl.col("d").max().alias("peak_decode_tokens_per_s"),
-            pl.col("kv").quantile(q, "linear").alias("kv_tokens"),
-        )
-    )
+    grid = window_rates(per_window, "class_id", windows, q).rename({
+        "pct_p": "pct_prefill", "pct_d": "pct_decode", "peak_p": "peak_prefill_tokens_per_s",
+        "peak_d": "peak_decode_tokens_per_s", "pct_kv": "kv_tokens"}).drop("peak_kv")
     smooth_modes = [m for m, s in (slos or {}).items() if s.deadline_s >= window_s]
     smooth = pl.col("label_mode").is_in(smooth_modes)
     classes = (
