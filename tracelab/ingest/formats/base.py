@@ -71,6 +71,16 @@ class RawSource:
         return pl.coalesce([self.field(name).cast(pl.String) for name in names])
 
 
+def json_field(source: RawSource, column: str, path: str) -> pl.Expr:
+    """``column.path`` whether ``column`` is a JSON object (JSONL) or JSON text (a CSV or
+    Parquet column holding a JSON document); null when the column is absent."""
+    if source.kind == "jsonl":
+        return source.field(f"{column}.{path}")
+    if column not in source.columns:
+        return pl.lit(None, pl.String)
+    return pl.col(column).cast(pl.String).str.json_path_match(json_path(path))
+
+
 def json_path(name: str) -> str:
     """``a.b[0].c`` as the JSONPath ``$['a']['b'][0]['c']`` (keys may hold spaces)."""
     path = ""
@@ -148,3 +158,30 @@ def status_map(expr: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
     unchanged (so validation reports them as unknown)."""
     text = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
     return text.replace(mapping)
+
+
+def arrival_columns(text: pl.Expr, instant: pl.Expr | None = None) -> list[pl.Expr]:
+    """``arrival_ts`` (``instant``, else ``text`` parsed by ``parse_time``), its raw text for
+    rejected rows, and ``time_base = absolute`` where the source gave a time."""
+    return [
+        (parse_time(text) if instant is None else instant).alias("arrival_ts"),
+        text.alias(f"{RAW_PREFIX}arrival_ts"),
+        pl.when(text.is_not_null()).then(pl.lit("absolute")).alias("time_base"),
+    ]
+
+
+def uncached_input_columns(base: pl.Expr, reads: pl.Expr, writes: pl.Expr) -> list[pl.Expr]:
+    """Token columns of a source whose input count EXCLUDES cache reads and writes
+    (Anthropic, Bedrock, Helicone): input = base + reads + writes, cached = reads."""
+    total = number(base) + number(reads).fill_null(0) + number(writes).fill_null(0)
+    return [
+        pl.when(base.is_not_null()).then(total).alias("input_tokens"),
+        base.alias(f"{RAW_PREFIX}input_tokens"),
+        reads.alias("cached_input_tokens"),
+        writes.alias("cache_write_tokens"),
+    ]
+
+
+def millis_column(value: pl.Expr, name: str) -> list[pl.Expr]:
+    """A duration logged in milliseconds as the canonical seconds column ``name`` (+ raw)."""
+    return [(number(value) / 1000).alias(name), value.alias(f"{RAW_PREFIX}{name}")]

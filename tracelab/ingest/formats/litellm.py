@@ -19,7 +19,7 @@ from tracelab.ingest.formats.base import (
     Adapter,
     RawSource,
     Sample,
-    json_path,
+    json_field,
     number,
     parse_time,
     seconds_between,
@@ -44,15 +44,6 @@ def detect(sample: Sample) -> bool:
     return sample.has("request_id", "call_type", "prompt_tokens", "completion_tokens")
 
 
-def _json_field(source: RawSource, column: str, path: str) -> pl.Expr:
-    """``column.path`` whether ``column`` is a JSON object (JSONL) or JSON text (CSV/Parquet)."""
-    if source.kind == "jsonl":
-        return source.field(f"{column}.{path}")
-    if column not in source.columns:
-        return pl.lit(None, pl.String)
-    return pl.col(column).cast(pl.String).str.json_path_match(json_path(path))
-
-
 def _instant(source: RawSource, name: str) -> pl.Expr:
     """A time column as a UTC instant: parsed from text, or taken as it is when the file
     already holds instants (a Parquet file read from the database; naive = UTC)."""
@@ -67,13 +58,13 @@ def _instant(source: RawSource, name: str) -> pl.Expr:
 
 def to_canonical(source: RawSource) -> pl.LazyFrame:
     def meta(*paths: str) -> pl.Expr:
-        return pl.coalesce([_json_field(source, "metadata", p).cast(pl.String) for p in paths])
+        return pl.coalesce([json_field(source, "metadata", p).cast(pl.String) for p in paths])
 
     start = _instant(source, "startTime")
     end = _instant(source, "endTime")
     first_token = _instant(source, "completionStartTime")
     stream_text = (
-        _json_field(source, "proxy_server_request", "stream").cast(pl.String).str.to_lowercase()
+        json_field(source, "proxy_server_request", "stream").cast(pl.String).str.to_lowercase()
     )
     streaming = pl.when(stream_text == "true").then(True).when(stream_text == "false").then(False)
     call_type = source.field("call_type").cast(pl.String)
