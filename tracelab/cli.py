@@ -35,6 +35,7 @@ VERBS = (
     "perf",
     "calibrate",
     "synth",
+    "export",
 )
 
 for _verb in VERBS:

@@ -43,6 +43,7 @@ _ADAPTERS: list[Adapter] = [
     azure.ADAPTER,
     burstgpt.ADAPTER,
     mooncake.ADAPTER,
+    mooncake.GUIDELLM_ADAPTER,
 ]
 
 FORMATS: dict[str, Adapter] = {adapter.name: adapter for adapter in _ADAPTERS}
