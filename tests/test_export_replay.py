@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from conftest import invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import invoke
 from tracelab.export import compute_replay, write_replay
 from tracelab.ingest import read_trace
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import invoke
 
-from tests.conftest import invoke
 from tracelab.ingest import FORMATS, read_trace
 
 

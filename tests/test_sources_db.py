@@ -14,11 +14,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import invoke
+from pg_server import PgServer, find_binary, start_server, stop_server
 from polars.testing import assert_frame_equal
-
-from tests.conftest import invoke
-from tests.pg_server import PgServer, find_binary, start_server, stop_server
-from tests.spendlogs import (
+from spendlogs import (
     DDL,
     ROWS,
     SECRET_PROMPT,
@@ -27,6 +26,7 @@ from tests.spendlogs import (
     make_duckdb,
     make_sqlite,
 )
+
 from tracelab.ingest import read_trace
 
 TOTALS = {"rows": 4, "ok": 3, "input": 350, "cached": 169, "output": 80, "reasoning": 10}
