@@ -139,7 +139,8 @@ def test_clusters_models_and_unassigned_rows():
 def test_time_and_arrivals_are_exact():
     s = fake_summary()
     assert s["time"] == {"time_base": "absolute", "start": "2026-01-05T09:00:00.000000Z",
-                         "end": "2026-01-05T09:02:10.000000Z", "span_s": 130.0}
+                         "end": "2026-01-05T09:02:10.000000Z", "span_s": 130.0,
+                         "note": None}
     a = s["arrivals"]
     # 60 s windows from 09:00: counts 3, 0... → windows [3, 0, 1]: mean 4/3, var 14/9.
     assert a["windows"] == 3

@@ -29,6 +29,7 @@ VERBS = (
     "label",
     "cache",
     "plan",
+    "simulate",
     "diff",
     "hardware",
     "models",

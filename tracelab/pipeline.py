@@ -157,9 +157,13 @@ def run_pipeline(
         pl.col("model_id").is_not_null().sum(),
         pl.col("work_model_assumed").fill_null(False).sum(),
     ).collect(engine="streaming").row(0)
+    timed = trace.time_bases.absolute_rows + trace.time_bases.relative_rows
     if not modelled:
         notes.append("no request names a model the registry knows, so no fleet was planned; "
                      "pass --assume-model ID (e.g. llama-3.1-8b) or --model-map NAME=ID")
+    elif not timed:
+        notes.append("no request has an arrival time, so no fleet was planned (a plan sizes "
+                     "for arrival rates); labels, lengths and device-time are reported")
     # The plan reads the labels and model columns, not the clusters: it is fitted on a second
     # thread while this one fits the clusterer (single-threaded) and computes the summary's
     # aggregates, so neither leaves a core idle.
@@ -167,7 +171,7 @@ def run_pipeline(
         planned = planner.submit(
             fit_plan, features, PerfModel(devices, profile=perf_profile), slos=slo_table,
             window_s=window_s, percentile=percentile, growth=growth, only=only,
-            exclude=exclude) if modelled else None
+            exclude=exclude) if modelled and timed else None
         labeled = cluster_labeled(features, config=label_config, k=k,
                                   random_state=random_state, model_map=mapping or None,
                                   assume_model=assume_model, summary=False)
@@ -180,7 +184,8 @@ def run_pipeline(
 
             settings = LabelSettings(config=label_config, model_map=mapping or None,
                                      assume_model=assume_model, k=k,
-                                     random_state=random_state, window_s=window_s)
+                                     random_state=random_state, window_s=window_s,
+                                     time_shift_us=trace.time_bases.shift_us)
             aggregates, partitioned = run_aggregates(paths, executor=executor, format=format,
                                                      settings=settings)
             # Simulated cache hits come from the whole-trace reuse pass, not from partitions.

@@ -16,6 +16,7 @@ from tracelab.ingest.discover import discover, file_kind
 from tracelab.ingest.formats.base import Adapter
 from tracelab.ingest.load import open_raw, sample
 from tracelab.ingest.sniff import check_required, detect_format, get_format
+from tracelab.ingest.timebase import TimeBases, align, read_bases
 from tracelab.schema import empty_frame
 
 PathsLike = str | Path | Sequence[str | Path]
@@ -64,6 +65,9 @@ class Trace:
     workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     # Large inputs: per file, its path, adapter, rejected rows and row count.
     sources: list[Source] = field(default_factory=list, repr=False)
+    # Accepted rows per time base, and the shift that put mixed ones on one axis
+    # (tracelab.ingest.timebase); ``frame`` and ``slices`` are already aligned.
+    time_bases: TimeBases = field(default_factory=TimeBases)
 
     @property
     def rows_accepted(self) -> int:
@@ -94,9 +98,9 @@ class Trace:
         into many rows (OpenTelemetry spans), so their rows are numbered after reading."""
         if not self.sources:
             return [self.frame]
-        return [validate.without_rejected(
+        return [align(validate.without_rejected(
                     _typed(source.path, source.adapter, part, source.ids_complete),
-                    source.rejected)
+                    source.rejected), self.time_bases.shift_us)
                 for source, part, _ in self._slicing(rows)]
 
     def slice_sizes(self, rows: int) -> list[int]:
@@ -169,9 +173,11 @@ def scan_trace(paths: PathsLike, format: str | None = None) -> pl.LazyFrame:
 
     ``paths``: files, globs or directories. ``format``: force a format name (see
     ``FORMATS``); detected per file from its content otherwise. Rejected rows are left
-    out silently here; use ``read_trace`` to get them and the counts.
+    out silently here; use ``read_trace`` to get them and the counts. Mixed time bases are
+    aligned as ``read_trace`` does (``tracelab.ingest.timebase``).
     """
-    return _concat([validate.accepted(checked) for _, _, checked in _plan(paths, format)])
+    frame = _concat([validate.accepted(checked) for _, _, checked in _plan(paths, format)])
+    return align(frame, read_bases(frame).shift_us)
 
 
 def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False) -> Trace:
@@ -212,14 +218,17 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
             "fix those rows or drop --strict to write them to <out>.rejected"
         )
         raise RejectedRowsError(msg)
+    frame = _concat(accepted)
+    bases = read_bases(frame)
     return Trace(
-        frame=_concat(accepted),
+        frame=align(frame, bases.shift_us),
         rejected=rejects,
         rows_read=rows_read,
         files=[path for path, _, _ in plans],
         formats={str(path): adapter.name for path, adapter, _ in plans},
         workdir=tempfile.TemporaryDirectory(prefix="tracelab-") if large else None,
         sources=sources,
+        time_bases=bases,
     )
 
 

@@ -84,6 +84,12 @@ def _class_id(by: str) -> pl.Expr:
     ).alias("class_id")
 
 
+def class_id_expr(by: str) -> pl.Expr:
+    """The plan's ``class_id`` of each labelled request (``CLASS_PARTS[by]`` joined by spaces,
+    nulls read "unknown"): the one expression the plan, its ledger and the replay group by."""
+    return _class_id(by)
+
+
 def _check_columns(names: Sequence[str], by: str) -> None:
     if by not in BY_CHOICES:
         msg = f"--by {by!r} is not a class grouping; use one of {', '.join(BY_CHOICES)}"

@@ -186,8 +186,10 @@ def _window_key(window_s: float) -> pl.Expr:
 
 
 def compute_windows_query(labeled: pl.LazyFrame, window_s: float) -> pl.LazyFrame:
-    """Requests per epoch-aligned arrival window ``w`` of ``window_s`` seconds."""
-    return labeled.group_by(_window_key(window_s)).agg(pl.len().alias("n"))
+    """Requests per epoch-aligned arrival window ``w`` of ``window_s`` seconds (requests
+    without an arrival time are in no window)."""
+    timed = labeled.filter(pl.col("arrival_ts").is_not_null())
+    return timed.group_by(_window_key(window_s)).agg(pl.len().alias("n"))
 
 
 def compute_gaps_query(labeled: pl.LazyFrame) -> pl.LazyFrame:
@@ -244,6 +246,7 @@ def _mixes(cells: pl.DataFrame, present: set[str]) -> dict[str, Any]:
 
 
 def _timeline(cells: pl.DataFrame, present: set[str], bucket_s: int) -> dict[str, Any]:
+    cells = cells.filter(pl.col("bucket").is_not_null())  # requests without an arrival time
     totals = _sums(cells, ["bucket"], ("requests", "tokens"))
     series: dict[str, dict[str, dict[str, int]]] = {}
     for axis in TIMELINE_AXES:

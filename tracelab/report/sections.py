@@ -52,13 +52,15 @@ def glance(s: Mapping[str, Any]) -> Section:
     lengths = w["lengths"]
     span = fmt.seconds(t["span_s"])
     when = "relative time" if t["time_base"] == "relative" else f"from {t['start'] or '—'}"
+    span_text = f"{span}, {when}" if t["start"] is not None else "— (no arrival times)"
     status = ", ".join(f"{k} {fmt.num(v)}" for k, v in w["status"].items())
     rows = [
         ["input", ", ".join(inp.get("files", [])) or "—"],
         ["rows read / accepted / rejected",
          " / ".join(fmt.num(inp.get(k)) for k in ("rows_read", "rows_accepted", "rows_rejected"))],
         ["requests", f"{fmt.num(w['requests'])} ({status})"],
-        ["span", f"{span}, {when}"],
+        ["span", span_text],
+        *([["time bases", t["note"]]] if t.get("note") else []),
         ["tokens in / out", f"{fmt.num(tok['input_tokens'])} / {fmt.num(tok['output_tokens'])}"],
         ["cached input tokens", fmt.num(tok.get("cached_input_tokens"))],
         ["prefill share of device-time", fmt.pct(w.get("prefill_work_share"))],

@@ -20,7 +20,9 @@ USER_PRICE_SOURCE = "--price given by the user"
 
 def summarize_input(trace: Any) -> dict[str, Any]:
     """File names (not paths: the summary must not depend on where the checkout is), formats,
-    row counts and rejected-row reasons."""
+    row counts, rejected-row reasons and how the time bases were handled (one line)."""
+    from tracelab.ingest.timebase import describe
+
     files = [Path(f).name for f in trace.files]
     formats = {Path(k).name: v for k, v in sorted(trace.formats.items())}
     reasons: dict[str, int] = {}
@@ -35,6 +37,7 @@ def summarize_input(trace: Any) -> dict[str, Any]:
         "rows_accepted": trace.rows_accepted,
         "rows_rejected": trace.rows_rejected,
         "rejected_reasons": reasons,
+        "time_bases": describe(trace.time_bases),
     }
 
 

@@ -138,6 +138,11 @@ def _timeline(timeline: Mapping[str, Any]) -> dict[str, Any]:
 
 def _arrivals(arr: Mapping[str, Any]) -> dict[str, Any]:
     window_s = float(arr["window_s"])
+    if not arr["window_counts"]:  # no request has an arrival time: no rate is known
+        return {"window_s": window_s, "windows": 0, "requests_per_s_mean": None,
+                "requests_per_s_p95": None, "requests_per_s_max": None,
+                "interarrival_mean_s": None, "interarrival_cv": None,
+                "index_of_dispersion": None}
     n_windows = arr["window_max"] - arr["window_min"] + 1
     hist = {int(k): v for k, v in arr["window_counts"].items()}
     hist[0] = hist.get(0, 0) + n_windows - sum(hist.values())
@@ -193,18 +198,21 @@ def finalize_summary(
     work = {"prefill_s": float(totals["prefill_device_s"]),
             "decode_s": float(totals["decode_device_s"])}
     labels = aggregates["labels"]
+    inputs = dict(inputs or {})
+    time_note = inputs.pop("time_bases", None)  # one line: how time bases were handled
     return {
         "kind": SUMMARY_KIND,
         "schema_version": SCHEMA_VERSION,
         "tracelab_version": version,
         "generated_at": generated_at,
         "elapsed_s": elapsed_s,
-        "input": dict(inputs or {}),
+        "input": inputs,
         "time": {
             "time_base": bases[0] if len(bases) == 1 else ("mixed" if bases else None),
             "start": _iso(lo),
             "end": _iso(hi),
             "span_s": (hi - lo) / _US if lo is not None else 0.0,
+            "note": time_note,
         },
         "workload": {
             "requests": totals["requests"],

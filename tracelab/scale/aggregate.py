@@ -50,6 +50,9 @@ class LabelSettings:
     k: int | None = None
     random_state: int = 0
     window_s: float = 60.0
+    # What read_trace subtracted from absolute arrivals to align mixed time bases
+    # (tracelab.ingest.timebase); partitions are read again, so they apply it too.
+    time_shift_us: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,12 @@ def _spill_path(spill_dir: str | None, partition: Partition) -> Path | None:
 def _labelled(partition: Partition, settings: LabelSettings) -> pl.LazyFrame:
     """Features + axis labels of one partition (as the pipeline computes them)."""
     from tracelab.features import load_reference_hardware
+    from tracelab.ingest.timebase import align
     from tracelab.labels import load_label_config
     from tracelab.labels.materialise import compute_labelled
 
-    return compute_labelled(scan_partition(partition), settings.config or load_label_config(),
+    rows = align(scan_partition(partition), settings.time_shift_us)
+    return compute_labelled(rows, settings.config or load_label_config(),
                             load_reference_hardware(), settings.model_map, settings.assume_model)
 
 

@@ -1,0 +1,133 @@
+"""Time bases: calendar and relative times never share one axis by accident; no times at all
+still gives labels and lengths, with what was skipped said in one line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from tests.conftest import invoke
+from tracelab.ingest import read_trace, scan_trace
+from tracelab.ingest.timebase import TimeBases, describe
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """Two calendar-time rows 10 s apart (2026) and two relative rows at 0 and 1.5 s."""
+    (tmp_path / "abs.csv").write_text(
+        "request_id,arrival_ts,model,input_tokens,output_tokens\n"
+        "a1,2026-01-05T09:00:00Z,llama-3.1-8b,100,10\n"
+        "a2,2026-01-05T09:00:10Z,llama-3.1-8b,200,20\n"
+    )
+    (tmp_path / "rel.jsonl").write_text(
+        '{"timestamp": 0, "input_length": 300, "output_length": 30, "hash_ids": [1]}\n'
+        '{"timestamp": 1500, "input_length": 400, "output_length": 40, "hash_ids": [1, 2]}\n'
+    )
+    return tmp_path
+
+
+def _offsets(frame: pl.DataFrame) -> dict[str, float]:
+    return {rid: (ts - EPOCH).total_seconds()
+            for rid, ts in frame.select("request_id", "arrival_ts").iter_rows()}
+
+
+def test_mixed_bases_share_one_relative_axis_from_zero(mixed):
+    trace = read_trace(mixed)
+    frame = trace.frame.collect()
+    offsets = _offsets(frame)
+    assert offsets["a1"] == 0.0
+    assert offsets["a2"] == 10.0
+    assert sorted(v for k, v in offsets.items() if k.startswith("rel")) == [0.0, 1.5]
+    assert frame["time_base"].unique().to_list() == ["relative"]
+    bases = trace.time_bases
+    assert (bases.absolute_rows, bases.relative_rows, bases.untimed_rows) == (2, 2, 0)
+    assert bases.shift_us == int((datetime(2026, 1, 5, 9, tzinfo=UTC) - EPOCH).total_seconds()
+                                 * 1e6)
+    note = describe(bases)
+    assert note == ("mixed time bases aligned: the 2 rows with calendar times (first at "
+                    "2026-01-05T09:00:00Z) were shifted to start at 0 beside the 2 rows with "
+                    "relative offsets, one relative axis (no calendar date)")
+    assert _offsets(scan_trace(mixed).collect()) == offsets
+
+
+def test_one_time_base_is_left_alone(mixed):
+    (mixed / "rel.jsonl").unlink()
+    trace = read_trace(mixed)
+    assert trace.time_bases.shift_us is None
+    assert trace.frame.collect()["arrival_ts"].min() == datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert describe(trace.time_bases) == "one time base: calendar times (UTC)"
+
+
+def test_describe_every_case():
+    assert describe(TimeBases(relative_rows=3)) == (
+        "one time base: relative offsets (no calendar date)")
+    assert describe(TimeBases(absolute_rows=3, untimed_rows=2)) == (
+        "one time base: calendar times (UTC); 2 rows without an arrival time are in no "
+        "rate, window or timeline")
+    assert describe(TimeBases(untimed_rows=5)).startswith("no arrival times: ")
+
+
+def test_report_on_mixed_bases_spans_seconds_not_decades(runner, mixed, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "out"
+    result = invoke(runner, ["report", str(mixed), "-o", str(out), "--assume-model",
+                             "llama-3.1-8b"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["time"]["span_s"] == 10.0
+    assert summary["time"]["time_base"] == "relative"
+    assert summary["time"]["note"].startswith("mixed time bases aligned: the 2 rows")
+    assert "mixed time bases aligned" in (out / "report.md").read_text()
+
+
+def test_report_without_arrival_times_skips_the_plan_and_says_so(runner, tmp_path):
+    path = tmp_path / "untimed.csv"
+    path.write_text("model,input_tokens,output_tokens\n"
+                    "llama-3.1-8b,100,10\nllama-3.1-8b,1000,5\nllama-3.1-8b,50,200\n")
+    out = tmp_path / "out"
+    result = invoke(runner, ["report", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["plan"] is None
+    assert summary["workload"]["requests"] == 3
+    assert summary["workload"]["tokens"]["input_tokens"] == 1150
+    assert summary["arrivals"]["requests_per_s_mean"] is None
+    assert summary["timeline"]["requests"] == []
+    assert summary["time"]["note"].startswith("no arrival times: ")
+    assert any("no request has an arrival time" in n for n in summary["assumptions"]["notes"])
+    assert "no arrival times" in result.output
+
+
+def test_sample_anthropic_trace_reports(runner, tmp_path):
+    from tests.conftest import REPO_ROOT
+
+    out = tmp_path / "out"
+    result = invoke(runner, ["report", str(REPO_ROOT / "sample_traces" /
+                                             "sample.anthropic.jsonl"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["workload"]["requests"] == 296
+
+
+def test_partially_timed_trace_counts_untimed_rows(tmp_path):
+    path = tmp_path / "part.csv"
+    path.write_text("arrival_ts,input_tokens,output_tokens\n2026-01-05T09:00:00Z,1,1\n,2,2\n")
+    bases = read_trace(path).time_bases
+    assert (bases.absolute_rows, bases.untimed_rows) == (1, 1)
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert bases.absolute_start_us == (start - EPOCH) // timedelta(microseconds=1)
+
+
+def test_local_executor_aligns_like_the_whole_frame(runner, mixed, tmp_path_factory):
+    spans = []
+    for extra in ([], ["--executor", "local"]):
+        out = tmp_path_factory.mktemp("report") / "out"
+        result = invoke(runner, ["report", str(mixed), "-o", str(out), "--assume-model",
+                                 "llama-3.1-8b", *extra])
+        assert result.exit_code == 0, result.output
+        spans.append(json.loads((out / "summary.json").read_text())["time"])
+    assert spans[0] == spans[1]
+    assert spans[0]["span_s"] == 10.0

@@ -1,0 +1,110 @@
+"""``tracelab simulate``: replay a trace through a plan's fleet, request by request."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tracelab.commands._boundary import boundary
+from tracelab.commands._hardware import load_perf_model, read_catalog
+from tracelab.commands._options import (
+    AssumeModel,
+    Catalog,
+    Format,
+    Inputs,
+    Json,
+    ModelMap,
+    OutputDir,
+    Price,
+    Profile,
+    Slo,
+    Strict,
+    load_inputs,
+    parse_model_map_option,
+)
+
+HELP = (
+    "Replay every request of the trace through the fleet of a plan (tracelab plan -o DIR): "
+    "continuous batching per replica, step times from the performance model; print TTFT, "
+    "TPOT and SLO attainment per pool and class; -o DIR writes replay.parquet (per request) "
+    "and replay.json."
+)
+
+PlanDir = Annotated[Path, typer.Option("--plan", help="Plan folder (or its plan.json).")]
+Window = Annotated[
+    str, typer.Option("--window", help="all (the whole trace) or busiest-hour.")
+]
+
+
+def simulate(
+    inputs: Inputs = None,
+    plan: PlanDir = Path("tracelab-plan"),
+    fmt: Format = None,
+    strict: Strict = False,
+    output: OutputDir = None,
+    slo: Slo = None,
+    window: Window = "all",
+    max_num_seqs: Annotated[int, typer.Option("--max-num-seqs", min=1,
+                                              help="Running sequences per replica.")] = 256,
+    chunk_tokens: Annotated[int, typer.Option(
+        "--chunk-tokens", min=1, help="Prefill tokens a colocated step carries.")] = 512,
+    max_num_batched_tokens: Annotated[int, typer.Option(
+        "--max-num-batched-tokens", min=2, help="Tokens per step in all.")] = 8192,
+    catalog: Catalog = None,
+    price: Price = None,
+    profile: Profile = None,
+    model_map: ModelMap = None,
+    assume_model: AssumeModel = None,
+    as_json: Json = False,
+) -> None:
+    """Replay a trace through a plan's fleet."""
+    from tracelab.errors import ConfigError
+    from tracelab.plan.slo import load_slos
+    from tracelab.simulate import SimOptions, write_replay
+    from tracelab.simulate.planfile import read_plan
+
+    if window not in ("all", "busiest-hour"):
+        msg = f"--window {window!r}: use all or busiest-hour"
+        raise ConfigError(msg)
+    options = SimOptions(max_num_seqs, chunk_tokens, max_num_batched_tokens)
+    options.check()
+    slos = load_slos(overrides=slo) if slo else None
+    planned = read_plan(plan)
+    slos = slos or planned.slos or load_slos()
+
+    from rich.console import Console
+
+    from tracelab.labels import cluster_labeled, load_label_config, materialise_labels
+    from tracelab.report.replay import replay_tables
+    from tracelab.simulate import simulate as replay_trace
+    from tracelab.simulate.requests import scan_replay_requests, select_window
+
+    perf = load_perf_model(read_catalog(catalog, price), profile)
+    mapping = parse_model_map_option(model_map)
+    trace = load_inputs(inputs, fmt, strict)
+    config = load_label_config()
+    labeled = materialise_labels(trace, config=config, model_map=mapping,
+                                 assume_model=assume_model)
+    if planned.by == "cluster":
+        labeled = cluster_labeled(labeled, config=config, model_map=mapping,
+                                  assume_model=assume_model, summary=False).frame
+    requests = select_window(scan_replay_requests(labeled, planned.by).collect(), window)
+    result = replay_trace(requests, planned.fleet, perf, slos=slos, options=options,
+                          source=str(planned.path))
+    if output is not None:
+        paths = write_replay(result, output)
+        sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        return
+    console = Console(file=sys.stdout)
+    for table in replay_tables(result):
+        console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate", help=HELP)(boundary(simulate))

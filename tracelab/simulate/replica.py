@@ -1,0 +1,324 @@
+"""The replay's loop: iteration-level continuous batching on each replica of one pool.
+
+One step of a replica (as vLLM's scheduler builds it): every running decode sequence
+advances one token; running prefills, in admission order, then waiting requests (FCFS,
+admitted while ``max_num_seqs`` and the KV capacity allow) fill the prefill budget of the
+step, ``min(chunk, max_num_batched_tokens - decoders)`` tokens. A request's first token comes
+at the end of the step that finishes its prefill. Admission reserves the request's whole
+context in KV; each decode step adds a token per sequence; when the next step would
+overflow, the most recently admitted running request is preempted (its KV freed, recomputed
+later as a prefill of its context and the tokens it had generated: vLLM's recompute mode).
+
+Event to event: a step changes nothing but token counts unless a prefill or a sequence
+finishes, the KV fills, or a request arrives. So the loop asks how many steps ``k`` pass
+before the next such event (the nearest decode finish, the KV headroom over the decoders,
+the whole chunks left in the one prefill of the step), runs them as one segment and sums
+their times in closed form (``StepModel.span_s``: exact, the context grows by the batch
+each step). A segment crossing an arrival at that replica is cut at the first step
+boundary after it. Cost per segment: O(prefills in the step + log batch); segments per
+request: about its prefill chunks plus two (the arrival and the finish).
+
+Join-shortest-queue needs every replica's count at an arrival; a replica whose next
+segment ends after the arrival keeps it unexecuted (nothing finishes inside a segment), so
+requests sent elsewhere do not cut it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from heapq import heappop, heappush
+
+from tracelab.simulate.steps import StepModel
+
+INF = math.inf
+NAN = math.nan
+
+
+class PoolState:
+    """Per-request arrays of one pool (indexed by the pool's request number)."""
+
+    def __init__(self, n: int, bucket_s: float) -> None:
+        self.pre_left = [0] * n  # prefill tokens still to compute
+        self.pre0 = [0] * n  # prefill tokens to recompute if preempted while prefilling
+        self.kvr = [0] * n  # KV tokens reserved on admission
+        self.dec_left = [0] * n  # tokens still to generate in this pool
+        self.c0 = [0] * n  # KV tokens when decoding started
+        self.s0 = [0] * n  # step counter when decoding started
+        self.dec_end = [-1] * n  # step counter at which decoding ends (-1: not decoding)
+        self.start = [NAN] * n  # first scheduled
+        self.first = [NAN] * n  # first token
+        self.done = [NAN] * n  # left the pool
+        self.rep = [-1] * n
+        self.npre = [0] * n
+        self.bucket_s = bucket_s
+
+
+class Replica:
+    """One replica's scheduler state; ``advance`` runs it, ``enqueue`` hands it a request."""
+
+    __slots__ = (
+        "budget",
+        "busy",
+        "chunk",
+        "clock",
+        "fresh_first",
+        "heap",
+        "idx",
+        "in_sys",
+        "kv_cap",
+        "kv_pre",
+        "max_seqs",
+        "n_dec",
+        "pending",
+        "pool",
+        "preemptions",
+        "prefilling",
+        "running",
+        "s",
+        "s_sum",
+        "step",
+        "waiting",
+    )
+
+    def __init__(self, idx: int, pool: PoolState, step: StepModel, kv_cap: float,
+                 max_seqs: int, chunk: int, budget: int) -> None:
+        self.idx, self.pool, self.step = idx, pool, step
+        self.kv_cap, self.max_seqs, self.chunk, self.budget = kv_cap, max_seqs, chunk, budget
+        self.clock = 0.0
+        self.s = 0  # steps run
+        self.waiting: deque[int] = deque()
+        self.running: dict[int, None] = {}  # admission order: the last is preempted first
+        self.prefilling: deque[int] = deque()
+        self.heap: list[tuple[int, int]] = []  # (step counter at finish, request)
+        self.n_dec = 0
+        self.s_sum = 0  # Σ (c0 - s0) over decoders: their KV is s_sum + n_dec·s
+        self.kv_pre = 0  # KV reserved by running prefills
+        self.in_sys = 0
+        self.preemptions = 0
+        self.fresh_first: list[int] = []  # decode-only admissions awaiting their first step
+        self.busy: list[float] = []
+        self.pending = -INF  # end of the planned, unexecuted segment (-INF: none planned)
+
+    def enqueue(self, i: int, t: float) -> None:
+        if self.clock < t:
+            self.clock = t
+        self.waiting.append(i)
+        self.pending = -INF
+        self.in_sys += 1
+        self.pool.rep[i] = self.idx
+
+    def _preempt(self) -> None:
+        p = self.pool
+        i, _ = self.running.popitem()
+        if p.dec_end[i] >= 0:
+            held = p.c0[i] + self.s - p.s0[i]
+            self.s_sum -= p.c0[i] - p.s0[i]
+            self.n_dec -= 1
+            p.dec_left[i] = p.dec_end[i] - self.s
+            p.dec_end[i] = -1
+            p.kvr[i] = p.pre0[i] = p.pre_left[i] = held
+            if i in self.fresh_first:
+                self.fresh_first.remove(i)
+        else:
+            self.prefilling.remove(i)
+            self.kv_pre -= p.kvr[i]
+            p.pre_left[i] = p.pre0[i]
+        p.npre[i] += 1
+        self.preemptions += 1
+        self.waiting.appendleft(i)
+
+    def _add_busy(self, t0: float, t1: float) -> None:
+        width = self.pool.bucket_s
+        busy = self.busy
+        b = int(t0 // width)
+        while True:
+            edge = (b + 1) * width
+            if len(busy) <= b:
+                busy.extend([0.0] * (b + 1 - len(busy)))
+            if t1 <= edge:
+                busy[b] += t1 - t0
+                return
+            busy[b] += edge - t0
+            t0, b = edge, b + 1
+
+    def advance(self, until: float, cut: bool) -> None:
+        """Run segments while the clock is before ``until``. ``cut``: the segment crossing
+        ``until`` ends at the first step boundary after it (a request arrives here then);
+        otherwise that segment is left for later (``until`` may be INF: drain)."""
+        if not cut and self.pending > until:
+            return  # the next segment, planned before, still ends after ``until``
+        self.pending = -INF
+        p = self.pool
+        pre_left, kvr, dec_left, dec_end = p.pre_left, p.kvr, p.dec_left, p.dec_end
+        c0, s0, start, first, done = p.c0, p.s0, p.start, p.first, p.done
+        waiting, running, prefilling, heap = self.waiting, self.running, self.prefilling, self.heap
+        span_s = self.step.span_s
+        cap, max_seqs, budget, chunk = self.kv_cap, self.max_seqs, self.budget, self.chunk
+        width = p.bucket_s
+        busy = self.busy
+        clock, s, n_dec, s_sum, kv_pre = self.clock, self.s, self.n_dec, self.s_sum, self.kv_pre
+        fresh = self.fresh_first
+        while clock < until:
+            kv_dec = s_sum + n_dec * s
+            if n_dec and kv_pre + kv_dec + n_dec > cap:
+                self.n_dec, self.s_sum, self.kv_pre, self.s = n_dec, s_sum, kv_pre, s
+                while self.n_dec and self.kv_pre + self.s_sum + self.n_dec * (s + 1) > cap:
+                    self._preempt()
+                n_dec, s_sum, kv_pre = self.n_dec, self.s_sum, self.kv_pre
+                kv_dec = s_sum + n_dec * s
+            p_avail = budget - n_dec
+            if p_avail > chunk:
+                p_avail = chunk
+            used = 0
+            takes = []
+            for j in prefilling:
+                if used >= p_avail:
+                    break
+                take = pre_left[j]
+                if take > p_avail - used:
+                    take = p_avail - used
+                takes.append((j, take))
+                used += take
+            while waiting and len(running) < max_seqs:
+                j = waiting[0]
+                need = kvr[j]
+                if pre_left[j] > 0:
+                    if used >= p_avail or kv_pre + kv_dec + need + n_dec > cap:
+                        break
+                    waiting.popleft()
+                    running[j] = None
+                    prefilling.append(j)
+                    kv_pre += need
+                    take = pre_left[j]
+                    if take > p_avail - used:
+                        take = p_avail - used
+                    takes.append((j, take))
+                    used += take
+                else:  # decode-only pool: the KV arrived with the request
+                    if n_dec >= budget or kv_pre + kv_dec + need + n_dec + 1 > cap:
+                        break
+                    waiting.popleft()
+                    running[j] = None
+                    c0[j], s0[j] = need, s
+                    dec_end[j] = s + dec_left[j]
+                    heappush(heap, (dec_end[j], j))
+                    s_sum += need - s
+                    n_dec += 1
+                    kv_dec += need
+                    fresh.append(j)
+                if start[j] != start[j]:
+                    start[j] = clock
+            if not n_dec and not used:
+                break
+            k = 1 << 62
+            if n_dec:
+                while dec_end[heap[0][1]] != heap[0][0]:
+                    heappop(heap)
+                k = heap[0][0] - s
+                room = int((cap - kv_pre - kv_dec) // n_dec)
+                if room < k:
+                    k = room
+            if used:
+                if len(takes) == 1 and used == p_avail:
+                    full = pre_left[takes[0][0]] // p_avail
+                    if full < k:
+                        k = full
+                else:
+                    k = 1
+            if k < 1:
+                k = 1
+            dt = span_s(n_dec, kv_dec, used, k)
+            if clock + dt > until:
+                if not cut:
+                    self.pending = clock + dt
+                    break
+                guess = max(1, math.ceil((until - clock) * k / dt))
+                if guess < k:
+                    k = guess
+                    dt = span_s(n_dec, kv_dec, used, k)
+                    while clock + dt < until:
+                        k += 1
+                        dt = span_s(n_dec, kv_dec, used, k)
+            t0 = clock
+            clock = t1 = t0 + dt
+            b = int(t0 // width)
+            if len(busy) <= b or t1 > (b + 1) * width:
+                self._add_busy(t0, t1)
+            else:
+                busy[b] += dt
+            s += k
+            if fresh:
+                t_first = t0 + span_s(n_dec, kv_dec, used, 1)
+                for j in fresh:
+                    first[j] = t_first
+                fresh.clear()
+            for j, take in takes:
+                pre_left[j] -= take * k
+            while heap and heap[0][0] <= s:
+                end, j = heappop(heap)
+                if dec_end[j] != end:
+                    continue
+                dec_end[j] = -1
+                s_sum -= c0[j] - s0[j]
+                n_dec -= 1
+                done[j] = t1
+                del running[j]
+                self.in_sys -= 1
+            while prefilling and pre_left[prefilling[0]] == 0:
+                j = prefilling.popleft()
+                kv_pre -= kvr[j]
+                if first[j] != first[j]:
+                    first[j] = t1
+                    if dec_left[j] > 0:
+                        dec_left[j] -= 1
+                if dec_left[j] <= 0:
+                    done[j] = t1
+                    del running[j]
+                    self.in_sys -= 1
+                    continue
+                c0[j], s0[j] = kvr[j], s
+                dec_end[j] = s + dec_left[j]
+                heappush(heap, (dec_end[j], j))
+                s_sum += kvr[j] - s
+                n_dec += 1
+        self.clock, self.s, self.n_dec, self.s_sum, self.kv_pre = clock, s, n_dec, s_sum, kv_pre
+
+
+def run_pool(arrival: list[float], session: list[int], state: PoolState, replicas: int,
+             step: StepModel, kv_cap: float, max_seqs: int, chunk: int,
+             budget: int) -> list[Replica]:
+    """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
+    over its replicas (fewest requests in the system, then the lowest index), a session's
+    later requests on the replica its first went to (``session`` < 0: none). The state's
+    arrays must be filled; requests whose ``rep`` is already set (-2) are skipped."""
+    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget) for r in range(replicas)]
+    if not reps:
+        return reps
+    sticky: dict[int, int] = {}
+    rep_of = state.rep
+    single = len(reps) == 1
+    for i, t in enumerate(arrival):
+        if rep_of[i] == -2:
+            continue
+        if single:
+            target = reps[0]
+        else:
+            key = session[i]
+            r = sticky.get(key, -1) if key >= 0 else -1
+            if r < 0:
+                best = None
+                for rep in reps:
+                    rep.advance(t, False)
+                    if best is None or rep.in_sys < best.in_sys:
+                        best = rep
+                assert best is not None
+                r = best.idx
+                if key >= 0:
+                    sticky[key] = r
+            target = reps[r]
+        target.advance(t, True)
+        target.enqueue(i, t)
+    for rep in reps:
+        rep.advance(INF, True)
+    return reps

@@ -1,0 +1,63 @@
+"""The requests a replay takes, from a labelled frame: the plan's class id and token counts.
+
+``prefill_tokens`` is what the plan charges (``tracelab.plan.demand.scan_plan_requests``):
+input tokens less the log's cached tokens and the cache stage's simulated hits;
+``context_tokens`` the whole prompt (it all sits in KV); ``output_tokens`` the decode tokens;
+``arrival_s`` seconds from the first arrival (or ``start``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from tracelab.plan.demand import scan_plan_requests
+
+
+def scan_replay_requests(labeled: pl.LazyFrame, by: str = "labels",
+                         start: datetime | None = None) -> pl.LazyFrame:
+    """``tracelab.simulate.REQUEST_COLUMNS`` of every labelled request with an arrival."""
+    planned = scan_plan_requests(labeled, by)
+    names = planned.collect_schema().names()
+    origin = pl.col("arrival_ts").min() if start is None else pl.lit(start)
+    session = pl.col("session_id") if "session_id" in names else pl.lit(None, pl.String)
+    return planned.filter(pl.col("arrival_ts").is_not_null()).select(
+        pl.col("request_id").cast(pl.String),
+        ((pl.col("arrival_ts") - origin).dt.total_microseconds() / 1e6).alias("arrival_s"),
+        "class_id",
+        pl.col("model_id").cast(pl.String),
+        pl.col("plan_prefill_tokens").round().cast(pl.Int64).alias("prefill_tokens"),
+        pl.col("plan_context_tokens").round().cast(pl.Int64).alias("context_tokens"),
+        pl.col("plan_decode_tokens").round().cast(pl.Int64).alias("output_tokens"),
+        session.cast(pl.String).alias("session_id"),
+        pl.col("label_mode").cast(pl.String),
+    )
+
+
+def busiest_hour(requests: pl.DataFrame, hour_s: float = 3600.0) -> tuple[float, float]:
+    """``(start_s, end_s)`` of the ``hour_s`` window with the most prefill + output tokens,
+    windows starting on an arrival (the whole span when it is shorter)."""
+    if requests.height == 0:
+        return 0.0, 0.0
+    frame = requests.sort("arrival_s")
+    t = frame["arrival_s"].to_numpy()
+    if t[-1] - t[0] <= hour_s:
+        return float(t[0]), float(t[-1])
+    import numpy as np
+
+    work = np.cumsum((frame["prefill_tokens"] + frame["output_tokens"]).to_numpy(), dtype=float)
+    ends = np.searchsorted(t, t + hour_s, side="left") - 1
+    total = work[ends] - np.concatenate([[0.0], work[:-1]])
+    best = int(np.argmax(total))
+    return float(t[best]), float(t[best] + hour_s)
+
+
+def select_window(requests: pl.DataFrame, window: str = "all") -> pl.DataFrame:
+    """The requests of ``window`` ("all", or "busiest-hour": see ``busiest_hour``), their
+    ``arrival_s`` counted from the window's start."""
+    if window == "all" or requests.height == 0:
+        return requests
+    lo, hi = busiest_hour(requests)
+    return requests.filter((pl.col("arrival_s") >= lo) & (pl.col("arrival_s") < hi)).with_columns(
+        pl.col("arrival_s") - lo)
