@@ -36,5 +36,9 @@ def save(path: Path, mark: Mark, source: str) -> None:
     """Write ``mark`` to ``path`` (through a temporary file, so a crash leaves the old one)."""
     data = {"source": source, TIME_COLUMN: mark.time.isoformat(), ID_COLUMN: mark.request_id}
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    partial.replace(path)
+    try:
+        partial.write_text(json.dumps(data, indent=2) + "\n")
+        partial.replace(path)
+    except OSError as exc:
+        msg = f"{path}: cannot write the watermark ({exc.strerror or exc}); check the folder"
+        raise DatabaseError(msg) from None

@@ -19,7 +19,9 @@ sum count cached input twice (langfuse/langfuse#10592: input 17,903 + cached 17,
 35,720). So each row's own ``total`` decides: when ``input + output == total`` the input is
 already inclusive and is taken as it is; otherwise input = input + cache reads + writes.
 Reasoning: ``output_reasoning_tokens``/``output_reasoning``/``reasoning_tokens`` (⊆ output).
-e2e = endTime − startTime, ttft = completionStartTime − startTime.
+e2e = endTime − startTime, ttft = completionStartTime − startTime. A page of
+``GET /api/public/observations`` (``{"data": [...], "meta": {...}}``) is one observation per
+line after ``jq -c '.data[]' page.json``; the page object itself is not read.
 """
 
 from __future__ import annotations
