@@ -60,23 +60,23 @@ def _child(kind: str, path: str) -> dict[str, Any]:
     started = time.perf_counter()
     out: dict[str, Any] = {}
     if kind == "report":
-        import tracelab.pipeline as pipeline
+        from contextlib import contextmanager
+
+        import tracelab.commands._pipeline as verbs
         from tracelab.cli import app
 
         marks: list[tuple[str, float]] = []
-        original = pipeline.run_pipeline
 
-        def recorded(*args: Any, progress: Any = None, **kwargs: Any) -> Any:
+        @contextmanager
+        def recorded() -> Any:
             def tell(step: str, done: int, total: int) -> None:
                 marks.append((step, time.perf_counter()))
                 print(f"stage {step} at {marks[-1][1] - started:.1f} s", file=sys.stderr,
                       flush=True)
-                if progress is not None:
-                    progress(step, done, total)
 
-            return original(*args, progress=tell, **kwargs)
+            yield tell
 
-        pipeline.run_pipeline = recorded  # type: ignore[assignment]
+        verbs.progress_bar = recorded  # type: ignore[assignment]
         with tempfile.TemporaryDirectory() as tmp:
             app(["report", path, "-o", tmp], standalone_mode=False)
             out["summary_requests"] = json.loads((Path(tmp) / "summary.json").read_text()).get(

@@ -1,21 +1,36 @@
-"""Background imports load their modules and leave the cyclic collector as they found it."""
+"""Background imports load their modules; the library leaves the process as it found it,
+and only the CLI pauses and freezes the cyclic collector around its imports."""
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 
+JOIN = "[t.join() for t in threading.enumerate() if t.name == 'tracelab-imports']\n"
+STATE = "print('colorsys' in sys.modules, gc.isenabled(), gc.get_freeze_count())\n"
 
-def test_background_import_loads_the_module_and_reenables_the_collector():
+
+def _run(code: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.split()
+
+
+def test_library_background_import_leaves_the_collector_alone():
     code = (
         "import gc, sys, threading\n"
         "from tracelab.background import import_in_background\n"
-        "import_in_background('colorsys', 'no_such_module_here')\n"
-        "[t.join() for t in threading.enumerate() if t.name == 'tracelab-imports']\n"
-        "print('colorsys' in sys.modules, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "import_in_background('colorsys', 'no_such_module_here')\n" + JOIN + STATE
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.split() == ["True", "True", "True"]
-    assert gc.isenabled()
+    assert _run(code) == ["True", "True", "0"]
+
+
+def test_cli_preload_freezes_the_imported_objects_and_reenables_the_collector():
+    code = (
+        "import gc, sys, threading\n"
+        "from tracelab.commands._process import preload\n"
+        "preload('colorsys', 'no_such_module_here')\n" + JOIN + STATE
+    )
+    loaded, enabled, frozen = _run(code)
+    assert (loaded, enabled) == ("True", "True")
+    assert int(frozen) > 0

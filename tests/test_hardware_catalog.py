@@ -104,7 +104,7 @@ def test_user_catalog_overrides_and_adds(tmp_path) -> None:
         ("[devices.h100-sxm]\nusd_per_hour = -2\n", r"entry 'h100-sxm' field 'usd_per_hour'"),
         ('[devices.h100-sxm]\nmem_bw_tbs = "3.35 TB/s"\n', r"field 'mem_bw_tbs'.*not of type"),
         ('[devices.new]\nname = "x"\n', r"entry 'new' field 'vendor': missing"),
-        ("not toml", "not readable TOML"),
+        ("not toml", "not valid TOML"),
     ],
 )
 def test_bad_catalog_is_one_line(tmp_path, text: str, match: str) -> None:

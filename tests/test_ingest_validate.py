@@ -84,7 +84,7 @@ def test_strict_raises(tmp_path: Path) -> None:
             '{"input_tokens": 1, "output_tokens": 1}\n{oops\n',
             r"x\.jsonl: line 2: malformed JSON",
         ),
-        ("y.csv", "foo,bar\n1,2\n", r"y\.csv: unknown format .*pass --format"),
+        ("y.csv", "foo,bar\n1,2\n", r"y\.csv: unknown format .*known formats: canonical"),
         (
             "z.csv",
             "TIMESTAMP,ContextTokens\n2024-01-01 00:00:00,1\n",

@@ -11,12 +11,17 @@ import tracelab.ingest.reader as reader
 import tracelab.labels.materialise as materialise
 from tracelab.features import FEATURE_NAMES, compute_context_tables, compute_features
 from tracelab.ingest import read_trace
-from tracelab.labels import LABEL_COLUMNS, NOT_MATERIALISED, compute_labels, materialise_labels
-from tracelab.labels.materialise import CATEGORICAL_COLUMNS, LATER_STAGE_COLUMNS
-from tracelab.labels.rules import LABEL_DTYPE
+from tracelab.labels import (
+    compute_labels,
+    label_columns,
+    label_dtype,
+    materialise_labels,
+    not_materialised,
+)
+from tracelab.labels.materialise import categorical_columns, later_stage_columns
 from tracelab.resources import sample_traces_dir
 
-KEEP = ["request_id", *FEATURE_NAMES, *LABEL_COLUMNS]
+KEEP = ["request_id", *FEATURE_NAMES, *label_columns()]
 
 
 def _sample() -> str:
@@ -26,8 +31,8 @@ def _sample() -> str:
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     """The Categorical and Enum columns as plain strings, to compare values."""
     assert frame.schema.get("model", pl.Categorical) == pl.Categorical
-    assert all(frame.schema[c] == LABEL_DTYPE for c in LABEL_COLUMNS if c in frame)
-    assert all(isinstance(frame.schema[c], pl.Enum) for c in CATEGORICAL_COLUMNS
+    assert all(frame.schema[c] == label_dtype() for c in label_columns() if c in frame)
+    assert all(isinstance(frame.schema[c], pl.Enum) for c in categorical_columns()
                if c in frame and c != "model")
     return frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
 
@@ -46,7 +51,7 @@ def test_small_trace_is_collected_in_memory_with_the_same_values() -> None:
     trace = read_trace(_sample())
     assert trace.workdir is None
     frame = materialise_labels(trace)
-    assert not set(NOT_MATERIALISED) & set(frame.collect_schema().names())
+    assert not set(not_materialised()) & set(frame.collect_schema().names())
     assert_frame_equal(_by_id(frame), _expected(_sample()).select(KEEP))
 
 
@@ -59,7 +64,7 @@ def test_partitions_keep_what_later_stages_read_with_the_same_values(
     assert trace.workdir is not None
     assert trace.rows_accepted > 3_000
     frame = materialise_labels(trace)
-    assert frame.collect_schema().names() == list(LATER_STAGE_COLUMNS)
+    assert frame.collect_schema().names() == list(later_stage_columns())
     got = _as_text(frame.collect()).sort("request_id")
     want = _expected(_sample()).select(got.columns)
     # Only label_mode reads session features, which see a session inside its partition:

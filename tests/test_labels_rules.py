@@ -132,7 +132,7 @@ def test_config_overrides_a_subset(tmp_path: Path) -> None:
     [
         ("[phase]\nprefill_heavy = 0.6\n", "unknown key 'phase.prefill_heavy'"),
         ("[colour]\nx = 1\n", "unknown key 'colour'"),
-        ("[context]\nshort_max_tokens = 'big'\n", "key 'context.short_max_tokens'"),
+        ("[context]\nshort_max_tokens = 'big'\n", "[context] field 'short_max_tokens'"),
         ("[context]\nshort_max_tokens = 9000\n", "context.short_max_tokens = 9000 must be below"),
         ("[phase]\nprefill_heavy_min_share = 0.2\n", "phase.decode_heavy_max_share = 0.25"),
         ("[phase\n", "not valid TOML"),

@@ -8,7 +8,7 @@ from polars.testing import assert_frame_equal
 from test_labels_cluster import _trace
 from test_labels_support import HARDWARE
 
-from tracelab.labels import LABEL_COLUMNS, LabelConfig, label_trace, share_table
+from tracelab.labels import LabelConfig, label_columns, label_trace, share_table
 
 
 def test_frame_is_lazy_and_streams_like_in_memory() -> None:
@@ -25,7 +25,7 @@ def test_summary_matches_the_collected_frame() -> None:
     frame = result.frame.collect()
     summary = result.summary
     assert summary["requests"] == frame.height == 62
-    for column in LABEL_COLUMNS:
+    for column in label_columns():
         got = pl.DataFrame(summary["labels"][column.removeprefix("label_")])
         # Work sums are rolled up from groups: equal up to float summation order.
         assert_frame_equal(got, share_table(frame, column), check_dtypes=False, rel_tol=1e-12)

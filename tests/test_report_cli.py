@@ -162,7 +162,10 @@ def test_trace_without_models_reports_without_a_plan(runner, tmp_path):
     data = json.loads(result.stdout)
     assert data["plan"] is None
     assert data["workload"]["tokens"]["cached_input_tokens"] is None  # unknown, not 0
-    assert any("--assume-model" in note for note in data["assumptions"]["notes"])
+    # The summary states the fact; the advice in flags is the CLI's, on stderr.
+    assert any("no fleet was planned" in note for note in data["assumptions"]["notes"])
+    assert not any("--" in note for note in data["assumptions"]["notes"])
+    assert "--assume-model" in result.stderr
     assert any(note.startswith("60 requests had no known model")
                for note in data["assumptions"]["notes"])
     md = (tmp_path / "o" / "report.md").read_text()

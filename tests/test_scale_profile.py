@@ -101,7 +101,7 @@ def test_dask_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> No
 def test_make_executor_checks_its_options() -> None:
     assert isinstance(make_executor("local"), LocalExecutor)
     assert make_executor("inline") is None
-    with pytest.raises(ConfigError, match="need --executor dask"):
+    with pytest.raises(ConfigError, match="needs the dask executor"):
         make_executor("local", scheduler="tcp://127.0.0.1:1")
     with pytest.raises(ConfigError, match="unknown executor"):
         make_executor("spark")

@@ -43,7 +43,9 @@ def test_an_over_provisioned_fleet_does_not_queue():
     arrival = poisson(400, 2.0, seed=2)
     replay = simulate(requests(arrival, 800, 50), colocated(16), perf_model())
     assert replay.requests["queue_s"].max() == 0.0
-    idle = _service_s(512) + _service_s(288)  # each prompt alone on a replica, in 2 chunks
+    # each prompt alone on a replica, in 2 chunks, the second attending to the first
+    step = StepModel(perf_model(), "h100-sxm", "llama-3.1-8b", "bf16", 1)
+    idle = _service_s(512) + step.step_s(0, 0, 288, 288 * 512, 512)
     assert replay.requests["ttft_s"].max() == pytest.approx(idle, rel=1e-9)
     assert replay.attainment() == 1.0
     check_little(replay)
@@ -139,3 +141,22 @@ def test_classes_are_split_by_the_hash_of_request_ids():
     share = replay.requests.filter(pl.col("pool_prefill") == a.pool_id).height / 4000
     assert share == pytest.approx(0.25, abs=0.03)
     check_little(replay)
+
+
+def test_interactive_attainment_counts_requests_of_unknown_mode():
+    frame = requests([0.0, 1.0], 100, 5, mode="unknown")
+    replay = simulate(frame, disaggregated(decode=0), perf_model())
+    assert replay.attainment("interactive") == 0.0  # not vacuously met
+    assert replay.attainment("batch") == 1.0  # no batch requests: nothing missed
+
+
+def test_the_timeline_says_how_full_the_replicas_were():
+    arrival = poisson(600, 20.0, seed=8)
+    replay = simulate(requests(arrival, 600, 100), colocated(1), perf_model())
+    pool = replay.pools.row(0, named=True)
+    assert 0 < pool["utilisation"] <= 1 + 1e-9
+    assert pool["mean_batch"] > 1
+    assert 0 < pool["kv_share"] < 1
+    t = replay.timeline
+    assert t["arrivals"].sum() == 600
+    assert t["busy"].max() <= 1 + 1e-9

@@ -174,8 +174,8 @@ def compute_reuse_curve(
         msg = f"capacities {list(capacities_blocks or [])}: every capacity must be at least 1 block"
         raise ConfigError(msg)
     if sample_rate is not None and not 0 < sample_rate <= 1:
-        msg = f"sample rate {sample_rate}: must be in (0, 1], e.g. --sample-rate 0.01"
-        raise ConfigError(msg)
+        msg = f"sample rate {sample_rate}: must be in (0, 1], e.g. 0.01"
+        raise ConfigError(msg, param="sample_rate")
     refs, method_how, prepared = collect_references(frame, sample_rate)
     rate = refs.rate
     empty = pl.DataFrame(schema=CURVE_SCHEMA)

@@ -39,7 +39,7 @@ def _rate_for(n_refs: int, sample_rate: float | None) -> tuple[float | None, str
     """The SHARDS rate (None: exact) for ``n_refs`` references and why, said in the output."""
     if sample_rate is not None:
         return (
-            (None, "exact: --sample-rate 1")
+            (None, "exact: sample rate 1")
             if sample_rate == 1
             else (sample_rate, f"SHARDS at the given rate {sample_rate:g}")
         )
@@ -49,7 +49,7 @@ def _rate_for(n_refs: int, sample_rate: float | None) -> tuple[float | None, str
     return rate, (
         f"SHARDS chosen automatically: {n_refs:,} block references > "
         f"{AUTO_SHARDS_REFERENCES:,}, rate {rate:.4g} samples about "
-        f"{round(rate * n_refs):,}; pass --sample-rate 1 for exact"
+        f"{round(rate * n_refs):,}; a sample rate of 1 is exact"
     )
 
 
@@ -73,7 +73,7 @@ def _describe(refs: SampledRefs, how: str, sample_rate: float | None) -> str:
     return (
         f"SHARDS chosen automatically: {total:,} block references > "
         f"{AUTO_SHARDS_REFERENCES:,}, rate {refs.rate:.4g} sampled {refs.block_ids.size:,}; "
-        "pass --sample-rate 1 for exact"
+        "a sample rate of 1 is exact"
     )
 
 

@@ -65,8 +65,8 @@ def _count_nested(values: np.ndarray) -> np.ndarray:
     if m < 2:
         return counts
     if m >= _NESTED_LIMIT:
-        msg = f"{m:,} block reuses is over the exact limit of 2^31; pass --sample-rate below 1"
-        raise ConfigError(msg)
+        msg = f"{m:,} block reuses is over the exact limit of 2^31; sample at a rate below 1"
+        raise ConfigError(msg, param="sample_rate")
     state = values.astype(np.int64)
     state <<= 32
     moved, ones, target = np.empty_like(state), np.empty_like(state), np.empty_like(state)

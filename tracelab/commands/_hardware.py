@@ -1,13 +1,9 @@
 """Hardware-side plumbing the verbs share: the catalog and performance model from
-``--catalog``/``--price``/``--profile``, a ``--model`` looked up in the registry, and
-keeping the MILP solver's native prints off stdout."""
+``--catalog``/``--price``/``--profile`` and a ``--model`` looked up in the registry."""
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,22 +41,3 @@ def resolve_model(model: str) -> tuple[str, str]:
     if how != "exact" or model_id != model:
         sys.stderr.write(f"model '{model}' read as '{model_id}' ({how})\n")
     return model_id, how
-
-
-@contextmanager
-def native_stdout_to_stderr() -> Iterator[None]:
-    """Send whatever native code writes to file descriptor 1 (HiGHS prints solver notes there)
-    to stderr while the solver runs, so stdout carries only data (``--json > out.json``)."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)

@@ -127,6 +127,10 @@ Percentile = Annotated[
 Growth = Annotated[
     float, typer.Option("--growth", help="Demand multiplier, e.g. 2.0 for twice the load.")
 ]
+CacheCapacity = Annotated[int | None, typer.Option(
+    "--cache-capacity", help="LRU prefix-cache capacity (blocks) credited to the plan "
+    "(default: the smallest reaching 80% of achievable hits).")]
+By = Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")]
 WindowS = Annotated[float, typer.Option("--window-s", help="Demand window length, seconds.")]
 Only = Annotated[
     str | None,

@@ -16,9 +16,8 @@ from tracelab.commands._options import (
     Json,
     ModelMap,
     Strict,
-    load_inputs,
-    parse_model_map_option,
 )
+from tracelab.commands._pipeline import open_pipeline, pipeline_options
 from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -57,41 +56,15 @@ def parse_capacities(text: str | None) -> list[int]:
 
 def _print_table(result: ReuseResult) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
+    from tracelab.report.tables import cache_status, cache_tables
+
     err = Console(stderr=True)
-    method = result.method
-    if result.sampling_error:
-        method += (
-            f" (rate {result.sample_rate:g}, max |error| {result.sampling_error['max_abs_error']:.4f} "
-            f"on {int(result.sampling_error['subset_references']):,} references)"
-        )
-    if result.method_how:
-        method += f": {result.method_how}"
-    err.print(
-        f"evidence: {result.evidence}; method: {method}; {result.n_references:,} block reads, "
-        f"{result.n_distinct:,} distinct blocks of {result.block_tokens} tokens; "
-        f"model {result.model_id} ({result.model_how})"
-    )
-    table = Table(title=f"LRU hit ratio (infinite cache: {result.reuse_ratio_infinite:.4f})")
-    for name in ("capacity_blocks", "capacity_tokens", "capacity_gb", "hit_ratio"):
-        table.add_column(name, justify="right")
-    for row in result.curve.iter_rows(named=True):
-        table.add_row(
-            f"{row['capacity_blocks']:,}",
-            f"{row['capacity_tokens']:,}",
-            f"{row['capacity_bytes'] / 1e9:,.2f}",
-            f"{row['hit_ratio']:.4f}",
-        )
-    console.print(table)
-    for row in result.knees.iter_rows(named=True):
-        console.print(
-            f"{100 * row['fraction']:.0f}% of achievable hits at {row['capacity_blocks']:,} blocks "
-            f"({row['capacity_bytes'] / 1e9:,.2f} GB)"
-        )
-    for advice in result.tiers:
-        console.print(advice.sentence())
+    for line in cache_status(result):
+        err.print(line)
+    console = Console()
+    for item in cache_tables(result):
+        console.print(item)
     err.print(f"recompute cost: {result.prefill_how}")
 
 
@@ -106,17 +79,10 @@ def cache(
     json_out: Json = False,
 ) -> None:
     """Prefix reuse: LRU hit ratio against KV capacity, and which memory tier should hold it."""
-    from tracelab.cache import compute_reuse_curve
-
-    caps = parse_capacities(capacities)
-    trace = load_inputs(inputs, fmt, strict)
-    result = compute_reuse_curve(
-        trace.frame,
-        capacities_blocks=caps,
-        sample_rate=sample_rate,
-        model_map=parse_model_map_option(model_map),
-        assume_model=assume_model,
-    )
+    options = pipeline_options(fmt=fmt, strict=strict, model_map=model_map,
+                               assume_model=assume_model, capacities=parse_capacities(capacities),
+                               sample_rate=sample_rate)
+    result = open_pipeline(inputs, options).cache().reuse
     rejected = result.rejected.height
     if rejected:
         sys.stderr.write(f"{rejected} rows rejected for malformed prefix data\n")

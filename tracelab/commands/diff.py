@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,7 +27,10 @@ from tracelab.commands._options import (
     Strict,
     WindowS,
 )
-from tracelab.commands.report import pipeline_options, run_with_progress
+from tracelab.commands._pipeline import pipeline_options, run_report
+
+if TYPE_CHECKING:
+    from tracelab.pipeline import PipelineOptions
 
 HELP = (
     "Compare BASE and CURRENT (each a trace, a summary.json or a report folder holding one): "
@@ -39,7 +42,7 @@ HELP = (
 EXIT_GATE_FAILED = 1
 
 
-def _load(path_text: str, options: dict[str, Any]) -> dict[str, Any]:
+def _load(path_text: str, options: PipelineOptions) -> dict[str, Any]:
     """A summary from a summary.json, a report folder, or by running the pipeline on a trace."""
     from tracelab.report.summary import is_summary_file, read_summary
 
@@ -48,7 +51,7 @@ def _load(path_text: str, options: dict[str, Any]) -> dict[str, Any]:
         return read_summary(path / "summary.json")
     if is_summary_file(path):
         return read_summary(path)
-    return run_with_progress([path_text], options).summary
+    return run_report([path_text], options).summary
 
 
 def diff(

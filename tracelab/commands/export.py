@@ -46,18 +46,20 @@ def _selected(frame: pl.LazyFrame, label: str | None, cluster: int | None) -> pl
         raise ConfigError(msg)
     import polars as pl
 
-    from tracelab.labels import LABEL_AXES, label_trace
-    from tracelab.labels.rules import LABEL_VALUES
+    from tracelab.labels import get_axis, label_trace
 
-    labeled = label_trace(frame).frame
     if cluster is not None:
-        return labeled.filter(pl.col("cluster") == cluster)
-    axis, sep, value = (label or "").partition("=")
-    if not sep or axis not in LABEL_AXES or value not in LABEL_VALUES:
-        msg = (f"--label {label!r} is not AXIS=VALUE with AXIS one of {', '.join(LABEL_AXES)} "
-               "and a label value (see `tracelab label`)")
+        return label_trace(frame).frame.filter(pl.col("cluster") == cluster)
+    axis_name, sep, value = (label or "").partition("=")
+    if not sep:
+        msg = f"--label {label!r} is not AXIS=VALUE, e.g. mode=interactive"
         raise ConfigError(msg)
-    return labeled.filter(pl.col(f"label_{axis}") == value)
+    axis = get_axis(axis_name)
+    if value not in axis.values:
+        msg = (f"--label {label!r}: {axis.name} takes one of {', '.join(axis.values)} "
+               "(see `tracelab label`)")
+        raise ConfigError(msg)
+    return label_trace(frame).frame.filter(pl.col(axis.column) == value)
 
 
 @boundary

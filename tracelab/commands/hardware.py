@@ -73,53 +73,10 @@ def hardware(
         )
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title="tracelab hardware catalog (dense TFLOP/s; * = estimated figure)")
-    for col in (
-        "id",
-        "tier",
-        "bf16",
-        "fp8",
-        "fp4",
-        "memory",
-        "TB/s",
-        "unit",
-        "$/h",
-        "as of",
-        "price source",
-    ):
-        table.add_column(col, overflow="fold")
-    if model is not None:
-        table.add_column(f"$/M in ({model})")
-        table.add_column("$/M out")
+    from tracelab.report.tables import hardware_table
 
-    def fmt(d: Any, name: str, value: float | None, spec: str = "g") -> str:
-        if value is None:
-            return "-"
-        return f"{value:{spec}}" + ("*" if name in d.estimated else "")
-
-    for d in devices:
-        cells = [
-            d.id,
-            d.tier,
-            fmt(d, "bf16_tflops", d.bf16_tflops),
-            fmt(d, "fp8_tflops", d.fp8_tflops),
-            fmt(d, "fp4_tflops", d.fp4_tflops),
-            f"{d.mem_gb:g} GB {d.mem_type}",
-            fmt(d, "mem_bw_tbs", d.mem_bw_tbs),
-            f"{d.unit} ({d.unit_devices})",
-            fmt(d, "usd_per_hour", d.usd_per_hour, ".2f") if d.plannable else "n/a",
-            d.as_of,
-            d.price_source[:60],
-        ]
-        if model is not None:
-            usd_in, usd_out = costs.get(d.id, (math.nan, math.nan))
-            cells += [
-                f"{usd_in:.3f}" if not math.isnan(usd_in) else "-",
-                f"{usd_out:.3f}" if not math.isnan(usd_out) else "-",
-            ]
-        table.add_row(*cells)
+    table = hardware_table(devices, costs, model)
     Console(file=sys.stdout, width=None).print(table)
     unpriced = [d.id for d in devices if not d.plannable]
     if unpriced:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,9 +21,8 @@ from tracelab.commands._options import (
     OutputFile,
     RandomState,
     Strict,
-    load_inputs,
-    parse_model_map_option,
 )
+from tracelab.commands._pipeline import open_pipeline, pipeline_options
 from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,50 +55,6 @@ def _write(frame: pl.LazyFrame, path: Path) -> None:
         raise ConfigError(msg)
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value:.1%}"
-
-
-def _tables(summary: dict[str, Any]) -> list[Any]:
-    from rich.table import Table
-
-    labels = Table(title=f"Workload labels — {summary['requests']:,} requests")
-    for col in ("axis", "label", "requests", "% requests", "% tokens", "% work"):
-        labels.add_column(col, justify="right" if col != "label" and col != "axis" else "left")
-    for axis, rows in summary["labels"].items():
-        for row in rows:
-            labels.add_row(axis, str(row[f"label_{axis}"] or "— (no tokens)"), f"{row['requests']:,}",
-                           _pct(row["request_share"]), _pct(row["token_share"]),
-                           _pct(row["work_share"]))
-    clusters = Table(title=f"Clusters (k = {summary['k']})")
-    for col in ("cluster", "name", "requests", "% requests", "% tokens", "% work",
-                "median in/out tokens"):
-        clusters.add_column(col, justify="left" if col == "name" else "right",
-                            no_wrap=col != "name", min_width=40 if col == "name" else None)
-    for row in summary["clusters"]:
-        prof = row.get("profile") or {}
-        medians = (
-            f"{prof['median_prefill_tokens']:,.0f} / {prof['median_decode_tokens']:,.0f}"
-            if prof.get("median_prefill_tokens") is not None else ""
-        )
-        missing = row["cluster"] is None
-        clusters.add_row("—" if missing else str(row["cluster"]),
-                         "unclustered (no token counts)" if missing else str(row["name"]), f"{row['requests']:,}",
-                         _pct(row["request_share"]), _pct(row["token_share"]),
-                         _pct(row["work_share"]), medians)
-    a = summary["assumptions"]
-    notes = [f"work estimated on {a['reference_device']}"]
-    if a["work_model_assumed_requests"]:
-        ref = next((m["work_model_id"] for m in a["models"] if m["work_model_assumed"]), "?")
-        notes.append(f"{a['work_model_assumed_requests']:,} requests of unknown model costed as {ref}")
-    if a["assume_model"]:
-        notes.append(f"--assume-model {a['assume_model']}")
-    if a["model_map"]:
-        notes.append("--model-map " + " ".join(f"{k}={v}" for k, v in a["model_map"].items()))
-    clusters.caption = "; ".join(notes)
-    return [labels, clusters]
-
-
 def label(
     inputs: Inputs = None,
     fmt: Format = None,
@@ -117,19 +72,17 @@ def label(
     as_json: Json = False,
 ) -> None:
     """Label each request and cluster the workload."""
+    options = pipeline_options(fmt=fmt, strict=strict, config=config, k=k,
+                               random_state=random_state, model_map=model_map,
+                               assume_model=assume_model)
     from rich.console import Console
 
-    from tracelab.labels import label_trace, load_label_config, read_cluster_model
+    from tracelab.labels import read_cluster_model
     from tracelab.labels.cluster_io import write_cluster_model
 
-    cfg = load_label_config(config)
+    pipe = open_pipeline(inputs, options)
     clusterer = read_cluster_model(model) if model is not None else None
-    mapping = parse_model_map_option(model_map)
-    trace = load_inputs(inputs, fmt, strict)
-    result = label_trace(
-        trace.frame, config=cfg, clusterer=clusterer, k=k, random_state=random_state,
-        model_map=mapping, assume_model=assume_model,
-    )
+    result = pipe.label(clusterer)
     if output is not None:
         _write(result.frame, output)
         sys.stderr.write(f"wrote {result.summary['requests']:,} labeled rows to {output}\n")
@@ -139,8 +92,10 @@ def label(
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
         return
+    from tracelab.report.tables import label_tables
+
     console = Console(file=sys.stdout)
-    for table in _tables(result.summary):
+    for table in label_tables(result.summary):
         console.print(table)
 
 

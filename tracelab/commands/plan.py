@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._hardware import load_perf_model, native_stdout_to_stderr, read_catalog
 from tracelab.commands._options import (
     AssumeModel,
+    By,
+    CacheCapacity,
     Catalog,
+    Config,
     Exclude,
     Format,
     Growth,
     Inputs,
     Json,
+    K,
     ModelMap,
     Only,
     OutputDir,
@@ -26,15 +29,15 @@ from tracelab.commands._options import (
     Precision,
     Price,
     Profile,
+    RandomState,
     Slo,
     Strict,
     WindowS,
-    load_inputs,
-    parse_model_map_option,
-    parse_only,
 )
+from tracelab.commands._pipeline import open_pipeline, pipeline_options, progress_bar
+from tracelab.commands._process import cli_process
 from tracelab.commands._sources import Query, Since, SourceOptions, Until, Watermark
-from tracelab.errors import ConfigError
+from tracelab.errors import ConfigError, InputFileError
 
 if TYPE_CHECKING:
     from tracelab.plan import Plan
@@ -45,44 +48,6 @@ HELP = (
     "and best-single-device baselines and the ledger roll-up; -o DIR writes fleet.csv, "
     "fleet.parquet, ledger.parquet and plan.json."
 )
-
-
-def _money(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.2f}"
-
-
-def _tables(plan: Plan) -> list[Any]:
-    from rich.table import Table
-
-    fleet = Table(title=f"Fleet — {_money(plan.usd_per_hour)}/hour, "
-                        f"{_money(plan.usd_per_mtok)} per 1M tokens")
-    for col in ("device", "model", "replicas", "devices", "$/hour", "role"):
-        fleet.add_column(col, justify="right" if col in ("replicas", "devices", "$/hour") else "left")
-    for row in plan.fleet.iter_rows(named=True):
-        fleet.add_row(row["device_id"], row["model_id"], str(row["replicas"]), str(row["devices"]),
-                      _money(row["usd_per_hour"]), row["role"])
-    base = Table(title="Against the baselines")
-    for col in ("fleet", "$/hour", "saving"):
-        base.add_column(col, justify="left" if col == "fleet" else "right")
-    base.add_row("this plan", _money(plan.usd_per_hour), "")
-    savings = plan.savings()
-    for key, label in (("h100", "everything on H100"), ("best_single", "best single device")):
-        entry = plan.baselines.get(key)
-        name = label if entry is None else f"{label} ({entry['device_id']})"
-        saving = savings.get(key)
-        base.add_row(name, _money(None if entry is None else entry["usd_per_hour"]),
-                     "cannot serve it" if entry is None else f"{saving:.1%}")
-    base.caption = (
-        f"span {plan.span_hours:.2f} h: fleet {_money(plan.fleet_usd)} = ledger "
-        f"{_money(plan.ledger_usd)} + idle {_money(plan.idle_usd)}"
-    )
-    roll = Table(title="Ledger by label × phase × device")
-    for col in ("label", "phase", "device", "tokens", "% tokens", "$", "% $"):
-        roll.add_column(col, justify="left" if col in ("label", "phase", "device") else "right")
-    for row in plan.rollup.iter_rows(named=True):
-        roll.add_row(row["class_id"], row["phase"], row["device"], f"{row['tokens']:,}",
-                     f"{row['token_share']:.1%}", f"${row['usd']:,.4f}", f"{row['usd_share']:.1%}")
-    return [fleet, base, roll]
 
 
 def write_plan(plan: Plan, directory: Path) -> list[Path]:
@@ -112,7 +77,11 @@ def plan(
     growth: Growth = 1.0,
     percentile: Percentile = 95.0,
     window_s: WindowS = 60.0,
-    by: Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")] = "labels",
+    by: By = "labels",
+    cache_capacity: CacheCapacity = None,
+    config: Config = None,
+    k: K = None,
+    random_state: RandomState = 0,
     catalog: Catalog = None,
     profile: Profile = None,
     precision: Precision = "bf16",
@@ -125,37 +94,35 @@ def plan(
     watermark: Watermark = None,
 ) -> None:
     """Plan the hardware tier mix for a trace."""
-    from tracelab.plan import fit_plan, load_slos
-
-    slos = load_slos(overrides=slo or [])  # option errors first, before any heavy import
-
+    options = pipeline_options(
+        fmt=fmt, strict=strict, config=config, k=k, random_state=random_state,
+        model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
+        profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
+        cache_capacity=cache_capacity, only=only, exclude=exclude, by=by, precision=precision,
+    )
     from rich.console import Console
 
-    from tracelab.labels import cluster_labeled, load_label_config, materialise_labels
+    from tracelab.pipeline.summary import NO_MODEL_NOTE, NO_TIME_NOTE
 
-    cat = read_catalog(catalog, price)
-    perf = load_perf_model(cat, profile)
-    mapping = parse_model_map_option(model_map)
-    trace = load_inputs(inputs, fmt, strict, SourceOptions(query, since, until, watermark))
-    config = load_label_config()
-    features = materialise_labels(trace, config=config, model_map=mapping,
-                                  assume_model=assume_model)
-    labeled = cluster_labeled(features, config=config, model_map=mapping,
-                              assume_model=assume_model)
-    with native_stdout_to_stderr():
-        result = fit_plan(
-            labeled.frame, perf, slos=slos, by=by, window_s=window_s, percentile=percentile,
-            growth=growth, only=parse_only(only), exclude=exclude or None, precision=precision,
-            devices=cat.plannable(),
-        )
+    # The same stages as ``tracelab report`` (cache credit included), so both give one $/h.
+    with progress_bar() as update, cli_process():
+        pipe = open_pipeline(inputs, options, update,
+                             SourceOptions(query, since, until, watermark))
+        result = pipe.plan()
+    if result is None:
+        if not pipe.features().modelled:
+            raise ConfigError(NO_MODEL_NOTE, param="assume_model")
+        raise InputFileError(NO_TIME_NOTE.split(" (")[0])
     if output is not None:
         paths = write_plan(result, output)
         sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
         return
+    from tracelab.report.tables import plan_tables
+
     console = Console(file=sys.stdout)
-    for table in _tables(result):
+    for table in plan_tables(result):
         console.print(table)
 
 

@@ -38,7 +38,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("reasoning_share", "fraction", "reasoning_tokens / output_tokens (null when either is "
             "null or output_tokens = 0)", ("reasoning_tokens", "output_tokens")),
     # Model facts (tracelab.hardware.registry).
-    Feature("model_id", "", "model registry id for `model` (after --model-map; --assume-model "
+    Feature("model_id", "", "model registry id for `model` (after the model map; the assumed model "
             "for unknown or missing names)", ("model",)),
     Feature("model_match", "", "how model_id was found: the registry's answer, 'assumed' or "
             "'unknown'", ("model",)),

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tracelab.errors import ConfigError
-from tracelab.hardware._toml import read_validated_toml
+from tracelab.datafile import read_validated_toml
+from tracelab.errors import ConfigError, ParamError
 from tracelab.resources import data_path
 
 CATALOG_FILE = "catalog.toml"
@@ -147,19 +147,16 @@ def parse_prices(items: Sequence[str] | Iterable[str]) -> dict[str, float]:
         device_id, sep, value = item.partition("=")
         device_id = device_id.strip()
         if not sep or not device_id or not value.strip():
-            msg = f"--price '{item}': expected ID=USD_PER_HOUR, e.g. --price h100-sxm=2.10"
-            raise ConfigError(msg)
+            raise ParamError(param="prices", value=item,
+                             reason="expected ID=USD_PER_HOUR, e.g. h100-sxm=2.10")
         try:
             usd = float(value)
         except ValueError:
-            msg = (
-                f"--price '{item}': '{value}' is not a number of USD per device-hour; "
-                "write it bare, e.g. --price h100-sxm=2.10"
-            )
-            raise ConfigError(msg) from None
+            reason = f"{value!r} is not a number of USD per device-hour; write it bare, e.g. 2.10"
+            raise ParamError(param="prices", value=item, reason=reason) from None
         if not math.isfinite(usd) or usd < 0:
-            msg = f"--price '{item}': price must be a finite USD per hour >= 0"
-            raise ConfigError(msg)
+            raise ParamError(param="prices", value=item,
+                             reason="price must be a finite USD per hour >= 0")
         prices[device_id] = usd
     return prices
 
@@ -178,15 +175,15 @@ def load_catalog(path: Path | None = None, prices: Mapping[str, float] | None = 
         if device_id not in devices:
             close = difflib.get_close_matches(device_id, list(devices), n=3, cutoff=0.5)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            msg = f"--price {device_id}={usd}: unknown device id{hint}; run `tracelab hardware`"
-            raise ConfigError(msg)
+            raise ParamError(param="prices", value=f"{device_id}={usd}",
+                             reason=f"unknown device id{hint}")
         if not math.isfinite(usd) or usd < 0:
-            msg = f"--price {device_id}={usd}: price must be a finite USD per hour >= 0"
-            raise ConfigError(msg)
+            raise ParamError(param="prices", value=f"{device_id}={usd}",
+                             reason="price must be a finite USD per hour >= 0")
         devices[device_id] = replace(
             devices[device_id],
             usd_per_hour=float(usd),
-            price_source="--price given by the user",
+            price_source="price given by the user",
             estimated=tuple(e for e in devices[device_id].estimated if e != "usd_per_hour"),
         )
     return Catalog(devices=devices, sources=tuple(sources))

@@ -16,30 +16,15 @@ from functools import lru_cache
 from typing import Any
 
 from tracelab.errors import ConfigError
+from tracelab.hardware import points
 from tracelab.hardware import roofline as rf
 from tracelab.hardware.catalog import Catalog, Device
+from tracelab.hardware.points import OperatingPoint
 from tracelab.hardware.profile import Efficiency, PerfProfile, load_profile
 from tracelab.hardware.registry import ModelSpec, load_models
 
 REFERENCE_DEVICE = "h100-sxm"
 _MAX_SRAM_CHIPS = 100_000
-
-
-@dataclass(frozen=True)
-class OperatingPoint:
-    """The best SLO-feasible point of one phase on one device (per replica)."""
-
-    device_id: str
-    model_id: str
-    phase: str
-    precision: str
-    devices: int
-    batch: int
-    tokens_per_s: float
-    latency_s: float
-    usd_per_hour: float  # NaN when the device has no price
-    usd_per_mtok: float  # NaN when the device has no price
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +69,11 @@ class PerfModel:
             msg = f"unknown model id '{model_id}'; run `tracelab models` for the ids"
             raise ConfigError(msg) from None
 
+    def efficiency(self, device_id: str) -> Efficiency:
+        """The profile's efficiencies and overheads for ``device_id`` (memoised)."""
+        eff: Efficiency = self._eff(device_id)
+        return eff
+
     def _efficiency(self, device_id: str) -> Efficiency:
         dev = self.catalog.get(device_id)
         return self.profile.for_device(device_id, dev.tier)
@@ -97,8 +87,9 @@ class PerfModel:
             dev = self.catalog.get(device_id)
             if dev.tflops(precision) is None:
                 have = [p for p in ("bf16", "fp8", "fp4") if dev.tflops(p) is not None]
-                msg = f"device '{device_id}' has no {precision} rate in the catalog; use --precision {'|'.join(have)}"
-                raise ConfigError(msg)
+                msg = (f"device '{device_id}' has no {precision} rate in the catalog; it has "
+                       f"{', '.join(have) or 'none'}")
+                raise ConfigError(msg, param="precision")
             parts = self._memo[key] = (dev, self.model(model_id), self._eff(device_id))
         return parts
 
@@ -141,9 +132,9 @@ class PerfModel:
             dev = self.catalog.get(device_id)
             msg = (
                 f"model '{model_id}' does not fit on '{device_id}' at {precision} even with "
-                f"{dev.max_group} devices; try --precision fp8 or another device"
+                f"{dev.max_group} devices"
             )
-            raise ConfigError(msg)
+            raise ConfigError(msg, param="precision")
         return t
 
     def kv_capacity_tokens(
@@ -247,19 +238,6 @@ class PerfModel:
         )
 
     # ----------------------------------------------------------------- operating points
-    def _group_sizes(self, device_id: str, model_id: str, precision: str) -> list[int]:
-        t = self.replica_devices(device_id, model_id, precision)
-        if t is None:
-            return []
-        dev = self.catalog.get(device_id)
-        if dev.tier == "sram":
-            return [t]
-        sizes = []
-        while t <= min(dev.max_group, 64):
-            sizes.append(t)
-            t *= 2
-        return sizes
-
     def operating_point(
         self,
         device_id: str,
@@ -271,173 +249,10 @@ class PerfModel:
         tpot_s: float | None = None,
         devices: int | None = None,
     ) -> OperatingPoint | None:
-        """Cheapest (highest tokens/s per device when unpriced) SLO-feasible point, or None.
-
-        prefill: ``context`` is the prompt length; batch = prompts per forward.
-        decode: ``context`` is the mean cached context; batch = sequences per step.
-        ``devices`` fixes the replica size (e.g. so both phases can share replicas); None
-        lets the model choose among the group sizes that hold the model.
-        """
-        if phase not in ("prefill", "decode"):
-            msg = f"phase '{phase}': use prefill or decode"
-            raise ConfigError(msg)
-        dev = self.catalog.get(device_id)
-        if dev.tflops(precision) is None:
-            return None
-        best: OperatingPoint | None = None
-        sizes = self._group_sizes(device_id, model_id, precision)
-        if devices is not None:
-            sizes = [t for t in sizes if t == devices]
-        for t in sizes:
-            candidates = (self._prefill_points if phase == "prefill" else self._decode_points)(
-                dev, model_id, context, precision, t, ttft_s, tpot_s
-            )
-            for point in candidates:
-                if best is None or _better(point, best):
-                    best = point
-        return best
-
-    def _point(
-        self,
-        dev: Device,
-        model_id: str,
-        phase: str,
-        precision: str,
-        t: int,
-        batch: int,
-        tokens_per_s: float,
-        latency_s: float,
-        reason: str,
-    ) -> OperatingPoint:
-        usd_h = t * dev.usd_per_hour if dev.usd_per_hour is not None else math.nan
-        return OperatingPoint(
-            dev.id,
-            model_id,
-            phase,
-            precision,
-            t,
-            batch,
-            tokens_per_s,
-            latency_s,
-            usd_h,
-            usd_h / (tokens_per_s * 3600) * 1e6,
-            reason,
-        )
-
-    def _prefill_points(
-        self,
-        dev: Device,
-        model_id: str,
-        context: int,
-        precision: str,
-        t: int,
-        ttft_s: float | None,
-        tpot_s: float | None,
-    ) -> list[OperatingPoint]:
-        eff = self._eff(dev.id)
-        t_one = self.prefill_s(dev.id, model_id, 1, context, precision, t)
-        if ttft_s is not None and t_one > ttft_s:
-            return []
-        batch, why = max(1, eff.prefill_max_tokens // max(context, 1)), "prompt batch cap"
-        kv_fit = int(self.kv_capacity_tokens(dev.id, model_id, precision, t) // max(context, 1))
-        if dev.tier == "sram":
-            kv_fit = batch  # chips are added for the KV below
-        if kv_fit < 1:
-            return []
-        if kv_fit < batch:
-            batch, why = kv_fit, "KV memory"
-        if (
-            ttft_s is not None
-            and batch > 1
-            and self.prefill_s(dev.id, model_id, batch, context, precision, t) > ttft_s
-        ):
-            # Halve the batch until it meets the TTFT: the first of batch >> 1, >> 2, … that
-            # does (prefill time grows with the batch, and batch 1 meets it), by bisection.
-            late, on_time = 0, batch.bit_length() - 1
-            while on_time - late > 1:
-                mid = (late + on_time) // 2
-                if self.prefill_s(dev.id, model_id, batch >> mid, context, precision, t) > ttft_s:
-                    late = mid
-                else:
-                    on_time = mid
-            batch, why = batch >> on_time, "TTFT target"
-        if dev.tier == "sram":
-            t = self.replica_devices(dev.id, model_id, precision, batch * context) or t
-        lat = self.prefill_s(dev.id, model_id, batch, context, precision, t)
-        bound = "compute-bound" if context * batch >= 256 else "overhead-bound"
-        return [
-            self._point(
-                dev,
-                model_id,
-                "prefill",
-                precision,
-                t,
-                batch,
-                batch * context / lat,
-                lat,
-                f"{bound}; batch set by {why}; {t} device(s) per replica",
-            )
-        ]
-
-    def _decode_points(
-        self,
-        dev: Device,
-        model_id: str,
-        context: int,
-        precision: str,
-        t: int,
-        ttft_s: float | None,
-        tpot_s: float | None,
-    ) -> list[OperatingPoint]:
-        eff = self._eff(dev.id)
-        if dev.tier == "sram":
-            points = []
-            b = 1
-            while b <= eff.max_batch:  # chips grow with the KV the batch holds
-                n = self.replica_devices(dev.id, model_id, precision, b * context)
-                if n is None:
-                    break
-                lat = self.decode_step_s(dev.id, model_id, b, context, precision, n)
-                if tpot_s is not None and lat > tpot_s:
-                    break
-                points.append(
-                    self._point(
-                        dev,
-                        model_id,
-                        "decode",
-                        precision,
-                        n,
-                        b,
-                        b / lat,
-                        lat,
-                        f"on-chip SRAM holds weights + KV of {b} sequences on {n} chips",
-                    )
-                )
-                b *= 2
-            return points
-        mem_cap = self.max_batch(dev.id, model_id, context, precision, None, t)
-        b = self.max_batch(dev.id, model_id, context, precision, tpot_s, t)
-        if b < 1:
-            return []
-        why = (
-            "TPOT target"
-            if b < mem_cap
-            else ("KV memory" if mem_cap < eff.max_batch else "batch cap")
-        )
-        lat = self.decode_step_s(dev.id, model_id, b, context, precision, t)
-        return [
-            self._point(
-                dev,
-                model_id,
-                "decode",
-                precision,
-                t,
-                b,
-                b / lat,
-                lat,
-                f"memory-bandwidth-bound; batch {b} set by {why}; {t} device(s) per replica",
-            )
-        ]
+        """Cheapest (highest tokens/s per device when unpriced) SLO-feasible point, or None
+        (``tracelab.hardware.points.operating_point``)."""
+        return points.operating_point(self, device_id, model_id, phase, context, precision,
+                                      ttft_s, tpot_s, devices)
 
     def usd_per_mtok(
         self,
@@ -482,9 +297,3 @@ class PerfModel:
             t * (s1 - s0) / (decode_batch * ref_ctx),
             fixed,
         )
-
-
-def _better(a: OperatingPoint, b: OperatingPoint) -> bool:
-    if not math.isnan(a.usd_per_mtok) and not math.isnan(b.usd_per_mtok):
-        return a.usd_per_mtok < b.usd_per_mtok
-    return a.tokens_per_s / a.devices > b.tokens_per_s / b.devices

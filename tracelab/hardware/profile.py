@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tracelab.hardware._toml import read_validated_toml
+from tracelab.datafile import read_validated_toml
 from tracelab.resources import data_path
 
 PROFILE_FILE = "profile.toml"

@@ -17,8 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from tracelab.errors import ConfigError
-from tracelab.hardware._toml import read_validated_toml
+from tracelab.datafile import read_validated_toml
+from tracelab.errors import ConfigError, ParamError
 from tracelab.resources import data_path
 
 MODELS_FILE = "models.toml"
@@ -145,17 +145,17 @@ def _lookup(models: Mapping[str, ModelSpec]) -> dict[str, tuple[str, str]]:
     return _index(tuple(models), aliases)
 
 
-def _check_id(model_id: str, models: Mapping[str, ModelSpec], option: str) -> str:
+def _check_id(model_id: str, models: Mapping[str, ModelSpec], option: str, param: str) -> str:
     if model_id in models:
         return model_id
     hit = _lookup(models).get(normalize_name(model_id))
     if hit is not None:
         return hit[0]
     msg = (
-        f"{option}: unknown model id '{model_id}'; run `tracelab models` for the ids "
-        "or add the model with your own models TOML"
+        f"{option}: unknown model id '{model_id}'; add the model with your own models TOML "
+        "if the registry lacks it"
     )
-    raise ConfigError(msg)
+    raise ConfigError(msg, param=param)
 
 
 def match_model(
@@ -175,13 +175,13 @@ def match_model(
         key = normalize_name(name)
         for src, target in model_map.items():
             if src == name or normalize_name(src) == key:
-                return _check_id(target, models, f"--model-map {src}={target}"), "mapped"
+                return _check_id(target, models, f"model map {src}={target}", "model_map"), "mapped"
     if name is not None:
         hit = _lookup(models).get(normalize_name(name))
         if hit is not None:
             return hit
     if assume is not None:
-        return _check_id(assume, models, f"--assume-model {assume}"), "assumed"
+        return _check_id(assume, models, f"assumed model {assume}", "assume_model"), "assumed"
     return None, "unknown"
 
 
@@ -244,7 +244,7 @@ def parse_model_map(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         name, sep, target = item.partition("=")
         if not sep or not name.strip() or not target.strip():
-            msg = f"--model-map '{item}': expected NAME=ID, e.g. --model-map gpt-4o=llama-3.1-70b"
-            raise ConfigError(msg)
+            raise ParamError(param="model_map", value=item,
+                             reason="expected NAME=ID, e.g. gpt-4o=llama-3.1-70b")
         out[name.strip()] = target.strip()
     return out

@@ -213,11 +213,10 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     if strict and rejects.height:
         row = rejects.row(0, named=True)
         msg = (
-            f"{rejects.height} row(s) rejected (--strict); first: {row['source_file']} row "
-            f"{row['source_row']}, {row['field']}={row['value']!r}: {row['reason']}; "
-            "fix those rows or drop --strict to write them to <out>.rejected"
+            f"{rejects.height} row(s) rejected (strict reading); first: {row['source_file']} "
+            f"row {row['source_row']}, {row['field']}={row['value']!r}: {row['reason']}"
         )
-        raise RejectedRowsError(msg)
+        raise RejectedRowsError(msg, param="strict")
     frame = _concat(accepted)
     bases = read_bases(frame)
     return Trace(

@@ -16,9 +16,9 @@ def detect_format(sample: Sample) -> Adapter:
     shown = ", ".join(sorted(sample.columns)[:8]) or "none"
     msg = (
         f"{sample.path}: unknown format (columns/keys: {shown}); "
-        f"pass --format with one of {', '.join(FORMATS)} (see `tracelab formats`)"
+        f"known formats: {', '.join(FORMATS)}"
     )
-    raise InputFileError(msg)
+    raise InputFileError(msg, param="format")
 
 
 def get_format(name: str) -> Adapter:
@@ -39,6 +39,6 @@ def check_required(sample: Sample, adapter: Adapter) -> None:
         hint = f"; {adapter.hint}" if adapter.hint else ""
         msg = (
             f"{sample.path}: required column(s) {', '.join(missing)} missing for format "
-            f"{adapter.name}{hint}, or pass --format with the file's real format"
+            f"{adapter.name}{hint}"
         )
-        raise InputFileError(msg)
+        raise InputFileError(msg, param="format")

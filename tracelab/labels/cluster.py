@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from tracelab.labels.axes import UNKNOWN, cluster_name_columns
 from tracelab.labels.cluster_io import cluster_model_from_json, cluster_model_to_json
 from tracelab.lookup import lookup
 
@@ -27,7 +28,6 @@ CLUSTER_FEATURES: tuple[tuple[str, str], ...] = (
     ("decode_tokens", "log"),
     ("prefill_work_share", "identity"),
 )
-NAME_AXES = ("label_mode", "label_context", "label_phase", "label_model")
 PROFILE_COLUMNS = (
     "prefill_tokens", "decode_tokens", "context_tokens", "prefill_work_share",
     "prefill_device_s", "decode_device_s",
@@ -94,7 +94,7 @@ class WorkloadClusterer:
         string buffer alive (1.5 GiB at 100M requests).
         """
         names = [name for name, _ in CLUSTER_FEATURES]
-        needed = list(dict.fromkeys([*names, *NAME_AXES, *PROFILE_COLUMNS]))
+        needed = list(dict.fromkeys([*names, *cluster_name_columns(), *PROFILE_COLUMNS]))
         complete = pl.all_horizontal(pl.col(n).is_not_null() for n in names)
         if "_h" in labeled.collect_schema().names():  # candidates sampled already (partitions)
             hashed, tie = pl.col("_h"), pl.col("_t")
@@ -246,13 +246,13 @@ def _describe(members: pl.DataFrame, k: int) -> tuple[list[str], list[dict[str, 
     for i in range(k):  # k ≤ 8 clusters: a loop over clusters, not rows
         part = members.filter(pl.col("cluster") == i)
         labels = []
-        for axis in NAME_AXES:
+        for axis in cluster_name_columns():
             counts = (
                 part.group_by(axis).len().drop_nulls(axis)
                 .sort(["len", axis], descending=[True, False])
             )
-            label = str(counts.item(0, axis)) if counts.height else "unknown"
-            if label != "unknown":
+            label = str(counts.item(0, axis)) if counts.height else UNKNOWN
+            if label != UNKNOWN:
                 labels.append(label)
         req = part.height / total_req
         tok = float(part.get_column("context_tokens").sum() or 0) / total_tok

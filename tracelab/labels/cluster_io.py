@@ -37,7 +37,7 @@ def cluster_model_to_json(model: WorkloadClusterer) -> dict[str, Any]:
 
 def _fail(source: str, key: str, problem: str) -> ConfigError:
     return ConfigError(
-        f"{source}: key {key!r}: {problem}; pass a file written by tracelab label --save-model"
+        f"{source}: key {key!r}: {problem}; not a saved cluster model", param="model"
     )
 
 
@@ -94,10 +94,10 @@ def read_cluster_model(path: Path) -> WorkloadClusterer:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         msg = f"{path}: cannot read cluster model ({exc.strerror}); pass an existing JSON file"
-        raise ConfigError(msg) from None
+        raise ConfigError(msg, param="model") from None
     except json.JSONDecodeError as exc:
-        msg = f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); pass a --save-model file"
-        raise ConfigError(msg) from None
+        msg = f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); not a saved cluster model"
+        raise ConfigError(msg, param="model") from None
     return WorkloadClusterer.from_json(data, source=str(path))
 
 

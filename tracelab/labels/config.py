@@ -8,14 +8,13 @@ a one-line ``ConfigError`` naming the file and the key.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from tracelab.datafile import read_toml, read_validated_toml
 from tracelab.errors import ConfigError
-from tracelab.resources import data_path, schema_path
+from tracelab.resources import data_path
 
 
 @dataclass(frozen=True)
@@ -44,51 +43,18 @@ _ORDERED = (
 )
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        msg = f"{path}: cannot read label config ({exc.strerror}); pass an existing TOML file"
-        raise ConfigError(msg) from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"{path}: not valid TOML ({exc}); fix the syntax"
-        raise ConfigError(msg) from None
-
-
-def _validate(data: dict[str, Any], source: str) -> None:
-    import jsonschema
-
-    schema = json.loads(schema_path("labels-config.schema.json").read_text(encoding="utf-8"))
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(data)
-    )
-    if error is None:
-        return
-    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        key = ".".join([*(str(p) for p in error.absolute_path), extra[0]]) if extra else key
-        msg = f"{source}: unknown key {key!r}; allowed here: {', '.join(allowed)}"
-    else:
-        msg = f"{source}: key {key!r}: {error.message}; see tracelab/data/labels.toml"
-    raise ConfigError(msg)
-
-
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for table in data.values() for key, value in table.items()}
 
 
 def load_label_config(path: Path | None = None) -> LabelConfig:
     """The default thresholds, with the tables/keys of ``path`` (TOML) overriding them."""
-    defaults = _read_toml(data_path("labels.toml"))
+    defaults = read_toml(data_path("labels.toml"))
     merged = {table: dict(values) for table, values in defaults.items()}
     source = "<defaults>"
     if path is not None:
         source = str(path)
-        user = _read_toml(Path(path))
-        _validate(user, source)
+        user = read_validated_toml(Path(path), "labels-config.schema.json")
         for table, values in user.items():
             merged.setdefault(table, {}).update(values)
     for table, low, high in _ORDERED:
@@ -97,7 +63,7 @@ def load_label_config(path: Path | None = None) -> LabelConfig:
                 f"{source}: {table}.{low} = {merged[table][low]} must be below "
                 f"{table}.{high} = {merged[table][high]}; put the thresholds in order"
             )
-            raise ConfigError(msg)
+            raise ConfigError(msg, param="config")
     flat = _flatten(merged)
     known = {f.name for f in fields(LabelConfig)}
     return LabelConfig(**{k: v for k, v in flat.items() if k in known}, source=source)

@@ -3,7 +3,7 @@
 ``materialise_labels`` returns a LazyFrame over the labelled requests (canonical columns +
 features + labels, without the widest columns no later stage reads). A small trace is
 collected in memory with every other column. A large one (``tracelab.ingest.read_trace``:
-inputs over 16 MB) keeps only ``LATER_STAGE_COLUMNS``, without the arrival-window features
+inputs over 16 MB) keeps only ``later_stage_columns()``, without the arrival-window features
 (no label or later stage reads them), and is featurised ``PARTITION_ROWS`` consecutive
 input rows at a time (``Trace.slices``), each partition written to an Arrow IPC file in the
 trace's work folder, so memory is bounded by a partition, not the trace. The co-submission
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from tracelab.labels.axes import compute_labels, label_columns, label_inputs, reason_columns
 from tracelab.labels.config import LabelConfig, load_label_config
-from tracelab.labels.rules import compute_labels, label_inputs
 from tracelab.positions import attach_by_position
 
 if TYPE_CHECKING:
@@ -41,35 +41,44 @@ PARTITION_ROWS = 1_000_000
 TRACE_ROW = "_trace_row"
 
 # Columns no later stage of the pipeline reads, and the widest per row (text reasons,
-# block-id lists, paths). `tracelab label` keeps them all.
-NOT_MATERIALISED = (
-    "label_phase_reason", "label_context_reason", "label_mode_reason", "label_model_reason",
-    "label_placement_reason", "prefix_hash_blocks", "source_file",
-)
+# block-id lists, paths): ``not_materialised()``. `tracelab label` keeps them all.
+_WIDE_COLUMNS = ("prefix_hash_blocks", "source_file")
 # What the later stages read (the clusterer, the plan's demand and ledger, the summary's
-# aggregates): a large trace's partitions are written with only these (plus ``row_values``),
-# which halves the bytes written per request. The features that only feed the labels
-# (sessions, windows, evidence, model facts) are not kept.
-LATER_STAGE_COLUMNS = (
+# aggregates): ``later_stage_columns()``, these and every label column. A large trace's
+# partitions are written with only these (plus ``row_values``), which halves the bytes
+# written per request. The features that only feed the labels (sessions, windows,
+# evidence, model facts) are not kept.
+_LATER_STAGE_FEATURES = (
     "request_id", "arrival_ts", "time_base", "status", "model",
     "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens",
     "prefill_tokens", "decode_tokens", "context_tokens",
     "model_id", "model_match", "work_model_id", "work_model_assumed", "work_device",
     "prefill_device_s", "decode_device_s", "prefill_work_share",
-    "label_phase", "label_context", "label_mode", "label_model", "label_placement",
 )
-
 # Low-cardinality text columns kept as polars Enums where their values are known (labels:
-# ``rules.LABEL_DTYPE``; model ids, model_match, work_device: ``features.work``) and as a
+# ``axes.label_dtype()``; model ids, model_match, work_device: ``features.work``) and as a
 # Categorical otherwise (the logged model name); all sort lexically and compare with plain
 # strings. Every later stage groups by them, and a 10M-row group_by on the label and model
 # columns took a third of the CPU that way (0.67 vs 1.92 CPU-s). The features and label
 # rules produce them so, never by a cast; status and time_base stay text: casting each
-# row's string cost more than grouping by it saves.
-CATEGORICAL_COLUMNS = (
-    "model", "model_id", "model_match", "work_model_id", "work_device",
-    "label_phase", "label_context", "label_mode", "label_model", "label_placement",
-)
+# row's string cost more than grouping by it saves. ``categorical_columns()``: these and
+# every label column.
+_CATEGORICAL_FEATURES = ("model", "model_id", "model_match", "work_model_id", "work_device")
+
+
+def not_materialised() -> tuple[str, ...]:
+    """The columns the pipeline's labelled frame leaves out: every reason, the widest."""
+    return (*reason_columns(), *_WIDE_COLUMNS)
+
+
+def later_stage_columns() -> tuple[str, ...]:
+    """The columns a large trace's partitions keep: what the later stages read."""
+    return (*_LATER_STAGE_FEATURES, *label_columns())
+
+
+def categorical_columns() -> tuple[str, ...]:
+    """The text columns the labelled frame holds as Enums or Categoricals."""
+    return (*_CATEGORICAL_FEATURES, *label_columns())
 
 
 def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceHardware,
@@ -78,8 +87,8 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
                      first_row: int = 0, max_rows: int | None = None,
                      narrow: bool = False) -> pl.LazyFrame:
     """Features and labels of ``frame`` (a trace or one part of it), lazily, without
-    ``NOT_MATERIALISED``, ``CATEGORICAL_COLUMNS`` as Enums or Categoricals; ``narrow``
-    keeps only ``LATER_STAGE_COLUMNS``. ``context``, the whole trace's tables, when
+    ``not_materialised()``, ``categorical_columns()`` as Enums or Categoricals; ``narrow``
+    keeps only ``later_stage_columns()``. ``context``, the whole trace's tables, when
     ``frame`` is a part; ``row_values`` as in ``materialise_labels``, for rows
     ``first_row`` up to ``first_row + max_rows``."""
     from tracelab.features import compute_features
@@ -92,8 +101,8 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
                                    ).drop(TRACE_ROW)
     # Narrow: only the features the labels or later stages read (no arrival windows, two
     # of the four session columns).
-    wanted = ({*label_inputs(cfg, hardware.edge_devices), *LATER_STAGE_COLUMNS} if narrow
-              else None)
+    later = later_stage_columns()
+    wanted = {*label_inputs(cfg, hardware.edge_devices), *later} if narrow else None
     features = compute_features(frame, model_map=model_map, assume_model=assume_model,
                                 window_s=cfg.window_s, hardware=hardware, context=context,
                                 columns=wanted)
@@ -101,8 +110,8 @@ def compute_labelled(frame: pl.LazyFrame, cfg: LabelConfig, hardware: ReferenceH
     names = labeled.collect_schema().names()
     if narrow:
         extra = [] if row_values is None else [c for c in row_values.columns if c != TRACE_ROW]
-        return labeled.select([c for c in (*LATER_STAGE_COLUMNS, *extra) if c in names])
-    return labeled.drop([name for name in NOT_MATERIALISED if name in names])
+        return labeled.select([c for c in (*later, *extra) if c in names])
+    return labeled.drop([name for name in not_materialised() if name in names])
 
 
 def materialise_labels(

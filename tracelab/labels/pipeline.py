@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from tracelab.labels.axes import compute_labels, label_columns
 from tracelab.labels.cluster import WorkloadClusterer
 from tracelab.labels.config import LabelConfig, load_label_config
-from tracelab.labels.rules import LABEL_COLUMNS, compute_labels
 
 if TYPE_CHECKING:
     from tracelab.features.reference import ReferenceHardware
@@ -36,7 +36,7 @@ class LabeledTrace:
 
 _WORK = (pl.col("prefill_device_s") + pl.col("decode_device_s")).alias("work_s")
 MODEL_KEYS = ("model", "model_id", "model_match", "work_model_id", "work_model_assumed")
-SUMMARY_KEYS = (*LABEL_COLUMNS, "cluster", *MODEL_KEYS, "work_device")
+_SUMMARY_KEYS = ("cluster", *MODEL_KEYS, "work_device")
 
 
 def group_sums(frame: pl.LazyFrame, keys: tuple[str, ...] | list[str]) -> pl.LazyFrame:
@@ -81,9 +81,10 @@ def summarize(
     assume_model: str | None,
 ) -> dict[str, Any]:
     """The JSON-ready summary of a labeled frame (see module docstring): one streaming
-    collect of ``group_sums`` over SUMMARY_KEYS; the tables are roll-ups of that result."""
-    groups = group_sums(frame.lazy(), SUMMARY_KEYS).collect(engine="streaming")
-    labels = {col.removeprefix("label_"): _shares(groups, col).to_dicts() for col in LABEL_COLUMNS}
+    collect of ``group_sums`` over the label, cluster and model columns; the tables are roll-ups of that result."""
+    columns = label_columns()
+    groups = group_sums(frame.lazy(), (*columns, *_SUMMARY_KEYS)).collect(engine="streaming")
+    labels = {col.removeprefix("label_"): _shares(groups, col).to_dicts() for col in columns}
     clusters = _shares(groups, "cluster").sort("cluster", nulls_last=True).to_dicts()
     profiles = {p["cluster"]: p for p in clusterer.profiles_}
     for row in clusters:

@@ -1,40 +1,39 @@
-"""The axis labels: phase, context, mode, model size and placement, each with its reason.
+"""The axis rules: phase, context, mode, model size and placement, each with its reason.
 
 Every rule is a polars ``when/then`` chain over feature columns; the reason column names the
 rule and the values that fired it. Thresholds come from ``LabelConfig``. A label is null when
-the features it needs are null (a failed request without token counts). Labels are one
-polars Enum, ``LABEL_DTYPE`` (compared with plain strings, sorted lexically, one byte per
-row): every later stage groups by them, an Enum literal costs a seventh of a per-row string,
-and a large trace's partitions write them as they are (a Categorical is re-encoded per
-batch: with this and the model ids as Enums, a 1M-row partition sinks in 0.30-0.37 CPU-s
-instead of 0.36-0.44).
+the features it needs are null (a failed request without token counts). Which axes exist,
+their values and their order are ``tracelab.labels.axes``; a rule only builds expressions.
+Labels are one polars Enum, ``axes.label_dtype()`` (compared with plain strings, sorted
+lexically, one byte per row): every later stage groups by them, an Enum literal costs a
+seventh of a per-row string, and a large trace's partitions write them as they are (a
+Categorical is re-encoded per batch: with this and the model ids as Enums, a 1M-row
+partition sinks in 0.30-0.37 CPU-s instead of 0.36-0.44).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import polars as pl
 
 from tracelab.labels.config import LabelConfig
 
-LABEL_AXES = ("phase", "context", "mode", "model", "placement")
-LABEL_COLUMNS = tuple(f"label_{axis}" for axis in LABEL_AXES)
-REASON_COLUMNS = tuple(f"label_{axis}_reason" for axis in LABEL_AXES)
-# Every value a label takes, on any axis, and "unknown" (what reports show for a null label).
-LABEL_VALUES = (
-    "balanced", "decode-heavy", "prefill-heavy",  # phase
-    "short", "medium", "long", "very-long",  # context
-    "batch", "interactive",  # mode
-    "small", "large",  # model
-    "datacenter", "edge-eligible",  # placement
-    "unknown",
-)
-LABEL_DTYPE = pl.Enum(sorted(LABEL_VALUES))
 
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule reads besides the features: the thresholds, the catalog's edge devices
+    ([device, mem_gb]) and the Enum every label value is a literal of
+    (``tracelab.labels.axes.label_dtype``)."""
 
-def _label(value: str | None) -> pl.Expr:
-    """A label value: a ``LABEL_DTYPE`` literal (what later stages group by), not a per-row
-    string."""
-    return pl.lit(value, dtype=LABEL_DTYPE)
+    config: LabelConfig
+    edge_devices: pl.DataFrame
+    dtype: pl.Enum
+
+    def label(self, value: str | None) -> pl.Expr:
+        """A label value: a ``dtype`` literal (what later stages group by), not a per-row
+        string."""
+        return pl.lit(value, dtype=self.dtype)
 
 
 def _num(expr: pl.Expr, digits: int = 1) -> pl.Expr:
@@ -49,8 +48,9 @@ def _pct_lit(value: float) -> str:
     return f"{value * 100:g}%"
 
 
-def phase_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+def phase_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     """Where the device-time goes on the reference device, not the raw token ratio."""
+    cfg = ctx.config
     share = pl.col("prefill_work_share")
     model = pl.when(pl.col("work_model_assumed")).then(
         pl.format("{} assumed", pl.col("work_model_id"))
@@ -62,9 +62,9 @@ def phase_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     )
     hi, lo = cfg.prefill_heavy_min_share, cfg.decode_heavy_max_share
     label = (
-        pl.when(share >= hi).then(_label("prefill-heavy"))
-        .when(share <= lo).then(_label("decode-heavy"))
-        .when(share.is_not_null()).then(_label("balanced"))
+        pl.when(share >= hi).then(ctx.label("prefill-heavy"))
+        .when(share <= lo).then(ctx.label("decode-heavy"))
+        .when(share.is_not_null()).then(ctx.label("balanced"))
     )
     reason = (
         pl.when(share >= hi).then(pl.format("{} ≥ {} → prefill-heavy", evidence, pl.lit(_pct_lit(hi))))
@@ -76,27 +76,28 @@ def phase_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     return label, reason
 
 
-def context_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+def context_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     """By context_tokens = input + output."""
-    ctx = pl.col("context_tokens")
+    cfg, tokens = ctx.config, pl.col("context_tokens")
     bands = (
-        ("short", "≤", cfg.short_max_tokens, ctx <= cfg.short_max_tokens),
-        ("medium", "≤", cfg.medium_max_tokens, ctx <= cfg.medium_max_tokens),
-        ("long", "≤", cfg.long_max_tokens, ctx <= cfg.long_max_tokens),
-        ("very-long", ">", cfg.long_max_tokens, ctx > cfg.long_max_tokens),
+        ("short", "≤", cfg.short_max_tokens, tokens <= cfg.short_max_tokens),
+        ("medium", "≤", cfg.medium_max_tokens, tokens <= cfg.medium_max_tokens),
+        ("long", "≤", cfg.long_max_tokens, tokens <= cfg.long_max_tokens),
+        ("very-long", ">", cfg.long_max_tokens, tokens > cfg.long_max_tokens),
     )
-    label: pl.Expr = _label(None)
+    label: pl.Expr = ctx.label(None)
     reason: pl.Expr = pl.lit("token counts missing → no context label")
     for name, op, limit, cond in reversed(bands):
-        label = pl.when(cond).then(_label(name)).otherwise(label)
+        label = pl.when(cond).then(ctx.label(name)).otherwise(label)
         reason = pl.when(cond).then(
-            pl.format("context {} tokens {} {} → {}", ctx, pl.lit(op), pl.lit(limit), pl.lit(name))
+            pl.format("context {} tokens {} {} → {}", tokens, pl.lit(op), pl.lit(limit), pl.lit(name))
         ).otherwise(reason)
     return label, reason
 
 
-def mode_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+def mode_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     """Interactive vs batch from the strongest evidence present; unknown without any."""
+    cfg = ctx.config
     think = pl.col("think_time_s")
     human = (
         (pl.col("turn_index") >= 2)
@@ -117,29 +118,29 @@ def mode_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
             "{} non-streaming requests of one tenant in the same second ≥ {} → batch",
             pl.col("co_submitted"), pl.lit(cfg.batch_co_submitted_min))),
     )
-    label: pl.Expr = _label("unknown")
+    label: pl.Expr = ctx.label("unknown")
     reason: pl.Expr = pl.lit("no streaming, TTFT, session or batch evidence → unknown")
     for cond, name, why in reversed(rules):
-        label = pl.when(cond).then(_label(name)).otherwise(label)
+        label = pl.when(cond).then(ctx.label(name)).otherwise(label)
         reason = pl.when(cond).then(why).otherwise(reason)
     return label, reason
 
 
-def model_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+def model_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     """Small (≤ the 8B class of active parameters) vs large; unknown without registry facts."""
+    cfg = ctx.config
     active = pl.col("active_params_b")
     limit = f"{cfg.small_max_active_params_b:g}"
     label = (
-        pl.when(active.is_null()).then(_label("unknown"))
-        .when(active <= cfg.small_max_active_params_b).then(_label("small"))
-        .otherwise(_label("large"))
+        pl.when(active.is_null()).then(ctx.label("unknown"))
+        .when(active <= cfg.small_max_active_params_b).then(ctx.label("small"))
+        .otherwise(ctx.label("large"))
     )
     reason = (
         pl.when(active.is_null() & pl.col("model").is_null()).then(
-            pl.lit("model not logged (pass --assume-model ID) → unknown"))
+            pl.lit("model not logged → unknown"))
         .when(active.is_null()).then(pl.format(
-            "model '{}' not in the registry (pass --model-map NAME=ID or --assume-model ID) "
-            "→ unknown", pl.col("model")))
+            "model '{}' not in the registry → unknown", pl.col("model")))
         .when(active <= cfg.small_max_active_params_b).then(pl.format(
             "{} B active parameters ({}) ≤ {} B → small", _num(active), pl.col("model_id"),
             pl.lit(limit)))
@@ -150,12 +151,13 @@ def model_rule(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     return label, reason
 
 
-def placement_rule(cfg: LabelConfig, edge_devices: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+def placement_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     """Edge-eligible needs a small model, a short context, interactive use and a memory fit:
     weights + KV of the context ≤ usable memory (``edge_memory_usable_share`` of mem_gb) of
     an edge device in the catalog; the reason names the smallest device that fits. Must run
     after the other labels exist."""
-    devices = edge_devices.sort(["mem_gb", "device"]).rows()
+    cfg = ctx.config
+    devices = ctx.edge_devices.sort(["mem_gb", "device"]).rows()
     need_gb = (pl.col("weight_bytes") + pl.col("kv_bytes")) / 1e9
     largest = max((float(mem) for _, mem in devices), default=0.0) * cfg.edge_memory_usable_share
     fit_reason: pl.Expr = pl.format(
@@ -177,42 +179,9 @@ def placement_rule(cfg: LabelConfig, edge_devices: pl.DataFrame) -> tuple[pl.Exp
         (pl.lit(not devices), pl.lit("no edge device in the catalog → datacenter")),
         (fits.not_(), fit_reason),
     )
-    label: pl.Expr = _label("edge-eligible")
+    label: pl.Expr = ctx.label("edge-eligible")
     reason: pl.Expr = fit_reason
     for cond, why in reversed(checks):
-        label = pl.when(cond.fill_null(True)).then(_label("datacenter")).otherwise(label)
+        label = pl.when(cond.fill_null(True)).then(ctx.label("datacenter")).otherwise(label)
         reason = pl.when(cond.fill_null(True)).then(why).otherwise(reason)
     return label, reason
-
-
-def label_inputs(cfg: LabelConfig, edge_devices: pl.DataFrame) -> set[str]:
-    """The columns the label values read (their reasons aside): what a frame must carry
-    for ``compute_labels`` when only the labels are kept."""
-    rules = [phase_rule(cfg), context_rule(cfg), mode_rule(cfg), model_rule(cfg),
-             placement_rule(cfg, edge_devices)]
-    return {name for label, _ in rules for name in label.meta.root_names()}
-
-
-def compute_labels(
-    features: pl.LazyFrame,
-    config: LabelConfig | None = None,
-    *,
-    edge_devices: pl.DataFrame | None = None,
-) -> pl.LazyFrame:
-    """Add label_<axis> and label_<axis>_reason for phase, context, mode, model, placement.
-
-    ``edge_devices`` ([device, mem_gb]) defaults to the catalog's edge tier.
-    """
-    cfg = config or LabelConfig()
-    if edge_devices is None:
-        from tracelab.labels.hardware import load_edge_devices
-
-        edge_devices = load_edge_devices()
-    first = [phase_rule(cfg), context_rule(cfg), mode_rule(cfg), model_rule(cfg)]
-    exprs = []
-    for axis, (label, reason) in zip(LABEL_AXES, first, strict=False):
-        exprs += [label.alias(f"label_{axis}"), reason.alias(f"label_{axis}_reason")]
-    placement, why = placement_rule(cfg, edge_devices)
-    return features.with_columns(exprs).with_columns(
-        placement.alias("label_placement"), why.alias("label_placement_reason")
-    )

@@ -1,11 +1,7 @@
-"""The solver's budget and manners: a CPU-time ``Deadline`` shared by every solve of a plan,
-and a quiet stdout while HiGHS runs."""
+"""The solver's budget: a CPU-time ``Deadline`` shared by every solve of a plan."""
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,42 +46,13 @@ class Deadline:
             self.cpu_fraction = min(1.0, max(MIN_CPU_FRACTION, cpu_s / wall_s))
 
 
-_QUIET = threading.Lock()
-_quiet_depth = 0
-_saved_stdout = -1
-
-
 @contextmanager
 def quiet_native_stdout() -> Iterator[None]:
-    """Silence what native code writes to file descriptor 1 while the solver runs.
+    """Marks a call into the solver; changes nothing in the process.
 
-    HiGHS 1.12 (bundled with scipy 1.17) prints
-    ``HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();`` with a bare
-    ``printf`` that ignores ``disp=False`` and every output option (ERGO-Code/HiGHS#2783), so
-    only pointing fd 1 at ``os.devnull`` around the call keeps stdout for data. Nested and
-    concurrent uses (solver threads) share one redirection: the first in points fd 1 at
-    ``os.devnull``, the last out restores it.
+    HiGHS 1.12 (bundled with scipy 1.17) prints a stray line on file descriptor 1 with a
+    bare ``printf`` that ignores ``disp=False`` (ERGO-Code/HiGHS#2783). Library code leaves
+    fd 1 alone, so an application embedding tracelab keeps its stdout; the CLI points fd 1
+    away while a command runs (``tracelab.commands._process.cli_process``).
     """
-    global _quiet_depth, _saved_stdout
-    with _QUIET:
-        if _quiet_depth == 0:
-            try:
-                sys.stdout.flush()
-                saved = os.dup(1)
-            except (OSError, ValueError):
-                saved = -1
-            if saved >= 0:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                os.close(devnull)
-            _saved_stdout = saved
-        _quiet_depth += 1
-    try:
-        yield
-    finally:
-        with _QUIET:
-            _quiet_depth -= 1
-            if _quiet_depth == 0 and _saved_stdout >= 0:
-                os.dup2(_saved_stdout, 1)
-                os.close(_saved_stdout)
-                _saved_stdout = -1
+    yield

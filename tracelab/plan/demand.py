@@ -20,21 +20,24 @@ from typing import Any
 import polars as pl
 
 from tracelab.errors import ConfigError, InputFileError
+from tracelab.labels.axes import UNKNOWN, get_axis
 from tracelab.lookup import lookup
 from tracelab.plan.slo import Slo, slo_for
 from tracelab.scale.sketch import DEFAULT_ALPHA, bucket_value
 from tracelab.streaming import collect_all
 
 BY_CHOICES = ("labels", "cluster")
-REQUIRED = ("request_id", "arrival_ts", "model_id", "prefill_tokens", "decode_tokens", "label_mode")
+# The label axes a class is cut by (the mode also picks the class's SLO).
+MODE, CONTEXT, PHASE = (get_axis(name).column for name in ("mode", "context", "phase"))
+REQUIRED = ("request_id", "arrival_ts", "model_id", "prefill_tokens", "decode_tokens", MODE)
 KEYS = {
-    "labels": ("model_id", "label_mode", "label_context", "label_phase"),
-    "cluster": ("model_id", "label_mode", "cluster"),
+    "labels": ("model_id", MODE, CONTEXT, PHASE),
+    "cluster": ("model_id", MODE, "cluster"),
 }
 # The columns ``class_id`` joins, in order (nulls read "unknown").
 CLASS_PARTS = {
-    "labels": ("label_phase", "label_mode", "label_context", "model_id"),
-    "cluster": ("cluster_name", "label_mode", "model_id"),
+    "labels": (PHASE, MODE, CONTEXT, "model_id"),
+    "cluster": ("cluster_name", MODE, "model_id"),
 }
 # TPOT assumed to hold a request's KV in memory when neither its SLO nor its log gives one:
 # the interactive default (tracelab/data/slo.toml).
@@ -80,7 +83,7 @@ class Demand:
 
 def _class_id(by: str) -> pl.Expr:
     return pl.concat_str(
-        [pl.col(p).cast(pl.String).fill_null("unknown") for p in CLASS_PARTS[by]], separator=" "
+        [pl.col(p).cast(pl.String).fill_null(UNKNOWN) for p in CLASS_PARTS[by]], separator=" "
     ).alias("class_id")
 
 
@@ -92,8 +95,8 @@ def class_id_expr(by: str) -> pl.Expr:
 
 def _check_columns(names: Sequence[str], by: str) -> None:
     if by not in BY_CHOICES:
-        msg = f"--by {by!r} is not a class grouping; use one of {', '.join(BY_CHOICES)}"
-        raise ConfigError(msg)
+        msg = f"by {by!r} is not a class grouping; use one of {', '.join(BY_CHOICES)}"
+        raise ConfigError(msg, param="by")
     needed = [*REQUIRED, *KEYS[by][2:]] + (["cluster_name"] if by == "cluster" else [])
     missing = [c for c in needed if c not in names]
     if missing:
@@ -269,9 +272,9 @@ def compute_demand(
     if window_s <= 0 or not 0 <= percentile <= 100 or growth <= 0:
         msg = (
             f"window {window_s} s, percentile {percentile}, growth {growth}: need window > 0, "
-            "0 <= percentile <= 100 and growth > 0; fix --window-s, --percentile or --growth"
+            "0 <= percentile <= 100 and growth > 0"
         )
-        raise ConfigError(msg)
+        raise ConfigError(msg, param="window_s")
     requests = scan_plan_requests(labeled, by)
     names = labeled.collect_schema().names()
     keys = list(KEYS[by])
@@ -282,8 +285,8 @@ def compute_demand(
     q = percentile / 100.0
     # The KV a request holds: context × decode tokens × its mode's TPOT (the mode is one
     # column of the class tuple, so the TPOT multiplies each tuple's sum).
-    hold_tpot = lookup("label_mode", [(m, slo.tpot_s or FALLBACK_TPOT_S)
-                                       for m, slo in sorted((slos or {}).items())],
+    hold_tpot = lookup(MODE, [(m, slo.tpot_s or FALLBACK_TPOT_S)
+                              for m, slo in sorted((slos or {}).items())],
                        pl.Float64, FALLBACK_TPOT_S)
     per_window = per_window.with_columns((pl.col("cd") * hold_tpot).alias("kv"))
     zero = pl.col("bucket") == ZERO_BUCKET
@@ -324,7 +327,7 @@ def compute_demand(
         "pct_p": "pct_prefill", "pct_d": "pct_decode", "peak_p": "peak_prefill_tokens_per_s",
         "peak_d": "peak_decode_tokens_per_s", "pct_kv": "kv_tokens"}).drop("peak_kv")
     smooth_modes = [m for m, s in (slos or {}).items() if s.deadline_s >= window_s]
-    smooth = pl.col("label_mode").is_in(smooth_modes)
+    smooth = pl.col(MODE).is_in(smooth_modes)
     classes = (
         per_class.join(grid, on="class_id", how="left")
         .with_columns(
@@ -365,5 +368,5 @@ def compute_demand(
 
 def slo_of_class(slos: dict[str, Slo], row: dict[str, object]) -> Slo:
     """The SLO that applies to a class row of ``Demand.classes``."""
-    mode = row.get("label_mode")
+    mode = row.get(MODE)
     return slo_for(slos, mode if isinstance(mode, str) else None)

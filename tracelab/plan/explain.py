@@ -105,12 +105,9 @@ def raise_infeasible(
     if best is None:
         msg = (
             f"{what}: {spec.model_id} fits on none of {len(devices)} device(s); "
-            "drop --only/--exclude or map the model to a smaller one with --model-map"
+            "allow more devices or map the model to a smaller one"
         )
-    else:
-        field = "tpot_s" if "TPOT" in best[2] else "ttft_s"
-        msg = (
-            f"{what}; closest is {best[1]} ({best[2]}); relax it with "
-            f"--slo {mode}.{field}=<seconds> or allow more devices"
-        )
-    raise InfeasibleError(msg)
+        raise InfeasibleError(msg, param="exclude")
+    field = "tpot_s" if "TPOT" in best[2] else "ttft_s"
+    msg = f"{what}; closest is {best[1]} ({best[2]}); relax {mode}.{field} or allow more devices"
+    raise InfeasibleError(msg, param="slos")

@@ -56,26 +56,23 @@ def _kv_bytes_per_token(perf: Any, model_id: str) -> float:
         models = load_models()
     spec = models.get(model_id) if hasattr(models, "get") else None
     if spec is None:
-        msg = f"model {model_id!r} is not in the model registry; add it or map it with --model-map"
-        raise ConfigError(msg)
+        msg = f"model {model_id!r} is not in the model registry; add it or map a name to it"
+        raise ConfigError(msg, param="model_map")
     return float(spec.kv_bytes_per_token)
 
 
 def _select_devices(devices: Sequence[Any], only: Iterable[str] | None,
                     exclude: Iterable[str] | None) -> list[str]:
     ids = [str(d.id) for d in devices]
-    for flag, chosen in (("--only", only), ("--exclude", exclude)):
+    for name, chosen in (("only", only), ("exclude", exclude)):
         unknown = sorted(set(chosen or ()) - set(ids))
         if unknown:
-            msg = (
-                f"{flag}: unknown or unpriced device {', '.join(unknown)}; "
-                "see `tracelab hardware` for ids, or give a price with --price ID=USD"
-            )
-            raise ConfigError(msg)
+            msg = f"{name}: unknown or unpriced device {', '.join(unknown)}"
+            raise ConfigError(msg, param="only")
     allowed = [i for i in ids if (not only or i in set(only)) and i not in set(exclude or ())]
     if not allowed:
-        msg = "--only/--exclude leave no device to plan on; allow at least one"
-        raise ConfigError(msg)
+        msg = "only/exclude leave no device to plan on; allow at least one"
+        raise ConfigError(msg, param="exclude")
     return allowed
 
 
@@ -205,8 +202,8 @@ def fit_plan(
             every, lambda r: r.single_type and r.prefill_device == reference),
     )
     if solution is None:
-        msg = "the optimiser found no fleet within its time limit; narrow --only or --window-s"
-        raise InfeasibleError(msg)
+        msg = "the optimiser found no fleet within its time limit"
+        raise InfeasibleError(msg, param="window_s")
     if best is not None and best[1].usd_per_hour < solution.usd_per_hour:
         # A large program stops within its gap; a baseline's routes are a subset of the
         # plan's, so its (optimal) fleet is a valid plan too and never loses to one.

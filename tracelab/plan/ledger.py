@@ -21,8 +21,7 @@ from tracelab.plan.routes import Route
 
 UNIT_SCALE = float(1 << 53)
 UNPLANNED_REASON = (
-    "not planned: the request's model is not in the model registry; map it with --model-map "
-    "or --assume-model"
+    "not planned: the request's model is not in the model registry"
 )
 
 

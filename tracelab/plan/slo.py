@@ -6,13 +6,13 @@ live in the TOML file, next to the numbers.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tracelab.errors import ConfigError
+from tracelab.datafile import read_validated_toml
+from tracelab.errors import ParamError
 from tracelab.resources import data_path
 
 SLO_FIELDS = ("ttft_s", "ttft_s_per_ktoken", "tpot_s", "deadline_s")
@@ -54,60 +54,42 @@ class Slo:
         return asdict(self)
 
 
-def _parse_table(mode: str, table: Any, source: Path) -> Slo:
-    if not isinstance(table, dict):
-        msg = f"{source}: [{mode}] must be a table of {', '.join(SLO_FIELDS)}"
-        raise ConfigError(msg)
-    values: dict[str, float] = {}
-    for key, value in table.items():
-        if key == "source":
-            continue
-        if key not in SLO_FIELDS:
-            msg = f"{source}: [{mode}] has unknown field {key!r}; use one of {', '.join(SLO_FIELDS)}"
-            raise ConfigError(msg)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            msg = f"{source}: [{mode}] {key} = {value!r} must be a number >= 0 (seconds)"
-            raise ConfigError(msg)
-        values[key] = float(value)
+def _parse_table(mode: str, table: dict[str, Any]) -> Slo:
+    values = {key: float(value) for key, value in table.items() if key in SLO_FIELDS}
     return Slo(mode=mode, source=str(table.get("source", "")), **values)
 
 
 def _apply_override(slos: dict[str, Slo], item: str) -> None:
     key, sep, raw = item.partition("=")
     mode, dot, field = key.strip().partition(".")
+    reason = None
     if not sep or not dot:
-        msg = f"--slo {item!r}: expected MODE.FIELD=SECONDS, e.g. --slo interactive.tpot_s=0.02"
-        raise ConfigError(msg)
-    if field not in SLO_FIELDS:
-        msg = f"--slo {item!r}: unknown field {field!r}; use one of {', '.join(SLO_FIELDS)}"
-        raise ConfigError(msg)
+        reason = "expected MODE.FIELD=SECONDS, e.g. interactive.tpot_s=0.02"
+    elif mode not in slos:
+        reason = f"unknown mode {mode!r}; use one of {', '.join(sorted(slos))}"
+    elif field not in SLO_FIELDS:
+        reason = f"unknown field {field!r}; use one of {', '.join(SLO_FIELDS)}"
+    if reason is not None:
+        raise ParamError(param="slos", value=item, reason=reason)
     try:
         value = float(raw)
     except ValueError:
-        msg = f"--slo {item!r}: {raw!r} is not a number of seconds"
-        raise ConfigError(msg) from None
-    if value < 0:
-        msg = f"--slo {item!r}: a target must be >= 0 seconds (0 = no target)"
-        raise ConfigError(msg)
-    base = slos.get(mode, Slo(mode=mode))
-    changes: dict[str, object] = {field: value, "source": f"--slo {item.strip()}"}
-    slos[mode] = replace(base, **changes)  # type: ignore[arg-type]
+        reason = f"{raw!r} is not a number of seconds"
+        raise ParamError(param="slos", value=item, reason=reason) from None
+    if not value >= 0 or value == float("inf"):
+        reason = "a target must be a finite number >= 0 seconds (0 = no target)"
+        raise ParamError(param="slos", value=item, reason=reason)
+    changes: dict[str, object] = {field: value, "source": f"override {item.strip()}"}
+    slos[mode] = replace(slos[mode], **changes)  # type: ignore[arg-type]
 
 
 def load_slos(path: str | Path | None = None, overrides: Sequence[str] = ()) -> dict[str, Slo]:
     """Read SLOs per mode from ``path`` (default: the bundled ``slo.toml``), then apply
-    ``overrides`` of the form ``MODE.FIELD=SECONDS``."""
+    ``overrides`` of the form ``MODE.FIELD=SECONDS`` (``ParamError`` naming the override
+    when its mode is not a table of the file, its field unknown or its value not seconds)."""
     source = Path(path) if path is not None else data_path("slo.toml")
-    try:
-        with source.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as exc:
-        msg = f"{source}: cannot read SLO file ({exc.strerror}); check the path"
-        raise ConfigError(msg) from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"{source}: not valid TOML ({exc}); fix the file"
-        raise ConfigError(msg) from None
-    slos = {mode: _parse_table(mode, table, source) for mode, table in raw.items()}
+    raw = read_validated_toml(source, "slo.schema.json")
+    slos = {mode: _parse_table(mode, table) for mode, table in raw.items()}
     for item in overrides:
         _apply_override(slos, item)
     return slos

@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from tracelab.labels.axes import UNKNOWN, label_columns, timeline_columns
 from tracelab.streaming import collect_all
 
 # Length histograms: log10 buckets, bucket i holds [10^(i/B), 10^((i+1)/B)) tokens; zero tokens
@@ -41,13 +42,6 @@ from tracelab.streaming import collect_all
 BINS_PER_DECADE = 50
 ZERO_BUCKET = -1
 
-LABEL_AXES: tuple[str, ...] = (
-    "label_phase",
-    "label_context",
-    "label_mode",
-    "label_model",
-    "label_placement",
-)
 LENGTH_COLUMNS: tuple[str, ...] = ("input_tokens", "output_tokens")
 TOKEN_SUMS: tuple[str, ...] = (
     "input_tokens",
@@ -59,8 +53,8 @@ TOKEN_SUMS: tuple[str, ...] = (
     "cache_hit_tokens",
 )
 WORK_SUMS: tuple[str, ...] = ("prefill_device_s", "decode_device_s")
-# Label values the timeline splits its series by.
-TIMELINE_AXES: tuple[str, ...] = ("label_mode", "label_phase", "cluster_name")
+# The label axes (``tracelab.labels.axes.label_columns``) and those the timeline splits its
+# series by (``timeline_columns``, then the cluster name) are read from the axes module.
 # Timeline buckets: the smallest "nice" width giving at most MAX_TIMELINE_BUCKETS points.
 NICE_BUCKETS_S: tuple[int, ...] = (
     1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400, 604800,
@@ -147,7 +141,7 @@ def compute_cells_query(labeled: pl.LazyFrame, present: set[str], bucket_s: int)
     keys = [
         (_epoch_us() // (bucket_s * _US)).alias("bucket"),
         pl.col("status").fill_null("unknown"),
-        *(pl.col(axis).fill_null("unknown") for axis in LABEL_AXES if axis in present),
+        *(pl.col(axis).fill_null(UNKNOWN) for axis in label_columns() if axis in present),
         *_cluster_key(present),
     ]
     return labeled.group_by(keys).agg(_mix_sums(present))
@@ -231,7 +225,7 @@ def _mixes(cells: pl.DataFrame, present: set[str]) -> dict[str, Any]:
     labels = {
         axis: {row[axis]: {k: row[k] for k in mix}
                for row in _sums(cells, [axis], mix).iter_rows(named=True)}
-        for axis in LABEL_AXES if axis in present
+        for axis in label_columns() if axis in present
     }
     clusters: dict[str, dict[str, Any]] = {}
     if "cluster" in present:
@@ -249,11 +243,11 @@ def _timeline(cells: pl.DataFrame, present: set[str], bucket_s: int) -> dict[str
     cells = cells.filter(pl.col("bucket").is_not_null())  # requests without an arrival time
     totals = _sums(cells, ["bucket"], ("requests", "tokens"))
     series: dict[str, dict[str, dict[str, int]]] = {}
-    for axis in TIMELINE_AXES:
+    for axis in (*timeline_columns(), "cluster_name"):
         if axis not in present:
             continue
         per_value: dict[str, dict[str, int]] = {}
-        named = cells.with_columns(pl.col(axis).fill_null("unknown"))
+        named = cells.with_columns(pl.col(axis).fill_null(UNKNOWN))
         for b, value, n in _sums(named, ["bucket", axis], ("requests",)).iter_rows():
             per_value.setdefault(value, {})[str(b)] = n
         series[axis] = per_value

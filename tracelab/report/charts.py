@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tracelab.labels.axes import timeline_columns
 from tracelab.report.aggregate import ZERO_BUCKET, bucket_edges
 from tracelab.report.flow import draw_flow
 
@@ -168,9 +169,9 @@ def _time_label(summary: Mapping[str, Any]) -> str:
 
 
 def chart_label_time(summary: Mapping[str, Any]) -> Chart | None:
-    """Label mix over time: stacked requests per bucket by interaction mode and by phase."""
+    """Label mix over time: stacked requests per bucket by each timeline axis (mode, phase)."""
     timeline = summary["timeline"]
-    axes = [a for a in ("label_mode", "label_phase") if a in timeline.get("series", {})]
+    axes = [a for a in timeline_columns() if a in timeline.get("series", {})]
     if not axes or len(timeline["requests"]) < 2:
         return None
     fig = _figure(height=2.4 * len(axes))
@@ -188,7 +189,8 @@ def chart_label_time(summary: Mapping[str, Any]) -> Chart | None:
         _style(ax)
     fig.subplots_adjust(hspace=0.5)
     fig.axes[-1].set_xlabel(_time_label(summary))
-    alt = "Requests over time, stacked by interaction mode and by phase label."
+    names = " and by ".join(axis.removeprefix("label_") for axis in axes)
+    alt = f"Requests over time, stacked by {names} label."
     return Chart("label_time", "Label mix over time", alt, _to_svg(fig, "label_time"))
 
 

@@ -15,16 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracelab.errors import ConfigError
-from tracelab.report.aggregate import LABEL_AXES
+from tracelab.labels.axes import label_columns, label_values
 
-# The label vocabulary (brief C contract): a share of a value absent from a trace is 0.
-LABEL_VALUES: dict[str, tuple[str, ...]] = {
-    "label_phase": ("prefill-heavy", "balanced", "decode-heavy"),
-    "label_context": ("short", "medium", "long", "very-long"),
-    "label_mode": ("interactive", "batch", "unknown"),
-    "label_model": ("small", "large", "unknown"),
-    "label_placement": ("edge-eligible", "datacenter"),
-}
+# The label vocabulary is ``tracelab.labels.axes``: a share of a value absent from a trace is 0.
 
 
 def _get(*path: str) -> Callable[[Mapping[str, Any]], float | None]:
@@ -101,7 +94,7 @@ def _label_share(summary: Mapping[str, Any], axis: str, value: str, key: str) ->
 
 
 def _axes_with(value: str, summaries: tuple[Mapping[str, Any], ...]) -> list[str]:
-    found = {axis for axis, values in LABEL_VALUES.items() if value in values}
+    found = {axis for axis, values in label_values().items() if value in values}
     for summary in summaries:
         for axis, rows in (summary.get("labels") or {}).items():
             if any(r["value"] == value for r in rows):
@@ -125,13 +118,13 @@ def resolve_metric(name: str, *summaries: Mapping[str, Any]) -> Metric:
     axis, _, value = arg.rpartition("=")
     if axis:
         axis = axis if axis.startswith("label_") else f"label_{axis}"
-        if axis not in LABEL_AXES:
-            msg = f"unknown label axis {axis!r} in {name!r}; axes: {', '.join(LABEL_AXES)}"
+        if axis not in label_columns():
+            msg = f"unknown label axis {axis!r} in {name!r}; axes: {', '.join(label_columns())}"
             raise ConfigError(msg)
     else:
         axes = _axes_with(value, summaries)
         if not axes:
-            vocabulary = sorted({v for vs in LABEL_VALUES.values() for v in vs})
+            vocabulary = sorted({v for vs in label_values().values() for v in vs})
             msg = f"unknown label {value!r} in {name!r}; labels: {', '.join(vocabulary)}"
             raise ConfigError(msg)
         if len(axes) > 1:
@@ -172,7 +165,7 @@ class Shift:
 
 def _label_metrics(*summaries: Mapping[str, Any]) -> list[str]:
     names = []
-    for axis in LABEL_AXES:
+    for axis in label_columns():
         values = sorted({r["value"] for s in summaries for r in (s.get("labels") or {}).get(axis, [])})
         names += [f"share({axis.removeprefix('label_')}={v})" for v in values]
     return names

@@ -24,11 +24,12 @@ def replay_tables(replay: Replay) -> list[Any]:
     title = (f"Replay — {num(s['requests'])} requests over {s['window_s']:,.0f} s; "
              f"{pct(overall, 2)} meet their SLO")
     pools = Table(title=title)
-    for col in ("pool", "replicas", "busy", "requests", "p50 TTFT", "p99 TTFT", "p50 TPOT",
+    for col in ("pool", "replicas", "busy", "batch", "KV", "requests", "p50 TTFT", "p99 TTFT", "p50 TPOT",
                 "p99 TPOT", "meets SLO", "preempted", "max queue"):
         pools.add_column(col, justify="left" if col == "pool" else "right")
     for row in replay.pools.iter_rows(named=True):
         pools.add_row(row["pool_id"], str(row["replicas"]), pct(row["utilisation"]),
+                      f"{row['mean_batch']:.1f}", pct(row["kv_share"]),
                       num(row["requests"]), _ms(row["p50_ttft_s"]), _ms(row["p99_ttft_s"]),
                       _ms(row["p50_tpot_s"]), _ms(row["p99_tpot_s"]), pct(row["attainment"], 2),
                       num(row["preemptions"]), _ms(row["max_queue_s"]))

@@ -196,7 +196,7 @@ def assumptions(s: Mapping[str, Any]) -> Section:
             ["device", "$/hour", "source", "as of", "note"],
             [[p["device_id"], fmt.usd(p.get("usd_per_hour")), p.get("source") or "—",
               p.get("as_of") or "—",
-              ("given with --price" if p.get("override") else "")
+              ("given by the user" if p.get("override") else "")
               + ("estimated" if p.get("estimated") else "")]
              for p in prices], [1]))
     slos = a.get("slos") or {}

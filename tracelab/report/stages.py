@@ -15,7 +15,7 @@ import polars as pl
 
 TOP_REASONS = 8
 TOP_FLOW_LABELS = 8
-USER_PRICE_SOURCE = "--price given by the user"
+USER_PRICE_SOURCE = "price given by the user"
 
 
 def summarize_input(trace: Any) -> dict[str, Any]:

@@ -18,11 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tracelab.errors import InputFileError
-from tracelab.report.aggregate import (
-    BINS_PER_DECADE,
-    LABEL_AXES,
-    histogram_quantile,
-)
+from tracelab.labels.axes import label_columns
+from tracelab.report.aggregate import BINS_PER_DECADE, histogram_quantile
 
 SUMMARY_KIND = "tracelab-summary"
 SCHEMA_VERSION = 1
@@ -223,7 +220,7 @@ def finalize_summary(
             "lengths": _lengths(aggregates["lengths"], totals),
         },
         "arrivals": _arrivals(aggregates["arrivals"]),
-        "labels": {axis: _mix_rows(labels[axis]) for axis in LABEL_AXES if axis in labels},
+        "labels": {axis: _mix_rows(labels[axis]) for axis in label_columns() if axis in labels},
         "clusters": _clusters(aggregates["clusters"]),
         "models": [
             {"model": name, **m} for name, m in sorted(aggregates["models"].items())

@@ -8,7 +8,7 @@ partition order:
    ``hash(request_id)`` (``WorkloadClusterer``'s own sample rule), so the merged candidates
    hold exactly the rows the clusterer would sample from the whole trace; the client fits
    the clusterer on them. The labelled partition, cut to the columns later stages read
-   (``tracelab.labels.materialise.LATER_STAGE_COLUMNS``), is written to a Parquet file in a
+   (``tracelab.labels.materialise.later_stage_columns()``), is written to a Parquet file in a
    temporary folder the client made;
 2. each partition's labelled rows are read back from that file (or, on a worker that cannot
    see the folder, e.g. a Dask worker on another host, labelled again: same rows, same
@@ -96,13 +96,13 @@ def compute_partition_sample(task: SampleTask) -> tuple[pl.DataFrame, dict[str, 
     """Pass 1 on a worker: clustering candidates and the span of one partition."""
     from tracelab.ingest.reader import TEMP_COMPRESSION
     from tracelab.labels import WorkloadClusterer
-    from tracelab.labels.materialise import LATER_STAGE_COLUMNS
+    from tracelab.labels.materialise import later_stage_columns
     from tracelab.report.aggregate import compute_span
 
     labelled = _labelled(task.partition, task.settings).collect()
     path = _spill_path(task.spill_dir, task.partition)
     if path is not None:
-        kept = [name for name in LATER_STAGE_COLUMNS if name in labelled.columns]
+        kept = [name for name in later_stage_columns() if name in labelled.columns]
         labelled.select(kept).write_parquet(path, compression=TEMP_COMPRESSION)
     chooser = WorkloadClusterer(sample_size=task.sample_size,
                                 random_state=task.settings.random_state)

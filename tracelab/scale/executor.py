@@ -22,7 +22,7 @@ R = TypeVar("R")
 CONNECT_TIMEOUT_S = 5.0
 DASK_MISSING = (
     "the dask executor needs Dask distributed, which is not installed; "
-    "run pip install 'tracelab[dask]' or use --executor local"
+    "install it with pip install 'tracelab[dask]' or use the local executor"
 )
 
 
@@ -72,11 +72,11 @@ class DaskExecutor:
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
     ) -> None:
         if (scheduler is None) == (local_cluster is None):
-            msg = "the dask executor needs exactly one of --scheduler ADDRESS or --local-cluster N"
-            raise ConfigError(msg)
+            msg = "the dask executor needs exactly one of a scheduler address or a local cluster size"
+            raise ConfigError(msg, param="scheduler")
         if local_cluster is not None and local_cluster < 1:
-            msg = f"--local-cluster {local_cluster}: the number of workers must be at least 1"
-            raise ConfigError(msg)
+            msg = f"local cluster {local_cluster}: the number of workers must be at least 1"
+            raise ConfigError(msg, param="local_cluster")
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -100,9 +100,8 @@ class DaskExecutor:
             self.close()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             msg = (f"cannot reach the Dask scheduler at {address} within {connect_timeout_s:g} s "
-                   f"({reason}); check the address and that the scheduler is running, "
-                   "or try --local-cluster N")
-            raise ConfigError(msg) from None
+                   f"({reason}); check the address and that the scheduler is running")
+            raise ConfigError(msg, param="scheduler") from None
         self.address = address
 
     def map_partitions(self, fn: Callable[[T], R], partitions: Sequence[T]) -> list[R]:
@@ -142,11 +141,11 @@ def make_executor(
     """The executor a CLI's ``--executor/--scheduler/--local-cluster`` options name; None
     for ``inline`` (the whole frame in this process, no partitions)."""
     if executor not in ("inline", "local", "dask"):
-        msg = f"unknown executor {executor!r}; use --executor inline, local or dask"
-        raise ConfigError(msg)
+        msg = f"unknown executor {executor!r}; use inline, local or dask"
+        raise ConfigError(msg, param="executor")
     if executor != "dask" and (scheduler is not None or local_cluster is not None):
-        msg = "--scheduler and --local-cluster need --executor dask"
-        raise ConfigError(msg)
+        msg = "a scheduler address or local cluster needs the dask executor"
+        raise ConfigError(msg, param="scheduler")
     if executor == "inline":
         return None
     if executor == "local":

@@ -41,16 +41,20 @@ class SimOptions:
     planner's ``CHUNK_TOKENS``, vLLM's first chunked-prefill default, vllm-project/vllm#4580).
     ``max_num_batched_tokens``: tokens per step in all (decode + prefill; a prefill-only
     pool's chunk), 8192. ``bucket_s``: width of the utilisation timeline's buckets.
+    ``max_span_steps``: steps one segment of the loop may run at once (default: as many as
+    pass before the next event; 1 replays step by step, to check the bulk advance).
     """
 
     max_num_seqs: int = 256
     chunk_tokens: int = 512
     max_num_batched_tokens: int = 8192
     bucket_s: float = 60.0
+    max_span_steps: int = 1 << 62
 
     def check(self) -> None:
-        if self.max_num_seqs < 1 or self.chunk_tokens < 1 or self.bucket_s <= 0:
-            msg = "max_num_seqs and chunk_tokens must be >= 1 and bucket_s > 0"
+        if min(self.max_num_seqs, self.chunk_tokens, self.max_span_steps) < 1 or \
+                self.bucket_s <= 0:
+            msg = "max_num_seqs, chunk_tokens and max_span_steps must be >= 1 and bucket_s > 0"
             raise ConfigError(msg)
         if self.max_num_batched_tokens <= self.max_num_seqs:
             msg = (f"max_num_batched_tokens {self.max_num_batched_tokens} must exceed "
@@ -169,7 +173,8 @@ def _run(spec: PoolSpec, perf: PerfModel, options: SimOptions, arrival: np.ndarr
     state.rep = np.where(need > cap, -2, -1).tolist()  # -2: cannot fit one replica's KV
     chunk = options.chunk_tokens if spec.role == "colocated" else options.max_num_batched_tokens
     reps = run_pool(arrival.tolist(), session.tolist(), state, spec.replicas, step, cap,
-                    options.max_num_seqs, chunk, options.max_num_batched_tokens)
+                    options.max_num_seqs, chunk, options.max_num_batched_tokens,
+                    options.max_span_steps)
     return state, reps, cap
 
 

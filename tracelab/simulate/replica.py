@@ -15,7 +15,8 @@ before the next such event (the nearest decode finish, the KV headroom over the 
 the whole chunks left in the one prefill of the step), runs them as one segment and sums
 their times in closed form (``StepModel.span_s``: exact, the context grows by the batch
 each step). A segment crossing an arrival at that replica is cut at the first step
-boundary after it. Cost per segment: O(prefills in the step + log batch); segments per
+boundary after it. A prefill chunk is charged its attention to the prompt before it
+(chunks done, cached prefix). Cost per segment: O(prefills in the step + log batch); segments per
 request: about its prefill chunks plus two (the arrival and the finish).
 
 Join-shortest-queue needs every replica's count at an arrival; a replica whose next
@@ -58,6 +59,7 @@ class Replica:
     """One replica's scheduler state; ``advance`` runs it, ``enqueue`` hands it a request."""
 
     __slots__ = (
+        "batch_area",
         "budget",
         "busy",
         "chunk",
@@ -66,9 +68,11 @@ class Replica:
         "heap",
         "idx",
         "in_sys",
+        "kv_area",
         "kv_cap",
         "kv_pre",
         "max_seqs",
+        "max_span",
         "n_dec",
         "pending",
         "pool",
@@ -82,8 +86,9 @@ class Replica:
     )
 
     def __init__(self, idx: int, pool: PoolState, step: StepModel, kv_cap: float,
-                 max_seqs: int, chunk: int, budget: int) -> None:
+                 max_seqs: int, chunk: int, budget: int, max_span: int = 1 << 62) -> None:
         self.idx, self.pool, self.step = idx, pool, step
+        self.max_span = max_span  # steps per segment at most (1: step by step, to check)
         self.kv_cap, self.max_seqs, self.chunk, self.budget = kv_cap, max_seqs, chunk, budget
         self.clock = 0.0
         self.s = 0  # steps run
@@ -97,7 +102,10 @@ class Replica:
         self.in_sys = 0
         self.preemptions = 0
         self.fresh_first: list[int] = []  # decode-only admissions awaiting their first step
+        # Per timeline bucket: seconds stepping, decoders × seconds, KV tokens × seconds.
         self.busy: list[float] = []
+        self.batch_area: list[float] = []
+        self.kv_area: list[float] = []
         self.pending = -INF  # end of the planned, unexecuted segment (-INF: none planned)
 
     def enqueue(self, i: int, t: float) -> None:
@@ -128,19 +136,25 @@ class Replica:
         self.preemptions += 1
         self.waiting.appendleft(i)
 
-    def _add_busy(self, t0: float, t1: float) -> None:
+    def _add_busy(self, t0: float, t1: float, batch: float, kv: float) -> None:
+        """Spread a segment over the timeline's buckets (``batch`` decoders and ``kv`` KV
+        tokens held throughout, on average)."""
         width = self.pool.bucket_s
-        busy = self.busy
+        busy, batch_area, kv_area = self.busy, self.batch_area, self.kv_area
         b = int(t0 // width)
         while True:
-            edge = (b + 1) * width
             if len(busy) <= b:
-                busy.extend([0.0] * (b + 1 - len(busy)))
-            if t1 <= edge:
-                busy[b] += t1 - t0
+                grow = [0.0] * (b + 1 - len(busy))
+                busy.extend(grow)
+                batch_area.extend(grow)
+                kv_area.extend(grow)
+            part = min(t1, (b + 1) * width) - t0
+            busy[b] += part
+            batch_area[b] += batch * part
+            kv_area[b] += kv * part
+            if t1 <= (b + 1) * width:
                 return
-            busy[b] += edge - t0
-            t0, b = edge, b + 1
+            t0, b = (b + 1) * width, b + 1
 
     def advance(self, until: float, cut: bool) -> None:
         """Run segments while the clock is before ``until``. ``cut``: the segment crossing
@@ -153,10 +167,11 @@ class Replica:
         pre_left, kvr, dec_left, dec_end = p.pre_left, p.kvr, p.dec_left, p.dec_end
         c0, s0, start, first, done = p.c0, p.s0, p.start, p.first, p.done
         waiting, running, prefilling, heap = self.waiting, self.running, self.prefilling, self.heap
-        span_s = self.step.span_s
+        span_s, step_s = self.step.span_s, self.step.step_s
         cap, max_seqs, budget, chunk = self.kv_cap, self.max_seqs, self.budget, self.chunk
+        max_span = self.max_span
         width = p.bucket_s
-        busy = self.busy
+        busy, batch_area, kv_area = self.busy, self.batch_area, self.kv_area
         clock, s, n_dec, s_sum, kv_pre = self.clock, self.s, self.n_dec, self.s_sum, self.kv_pre
         fresh = self.fresh_first
         while clock < until:
@@ -210,6 +225,7 @@ class Replica:
                 if start[j] != start[j]:
                     start[j] = clock
             if not n_dec and not used:
+                self.pending = INF  # idle: nothing happens here until a request comes
                 break
             k = 1 << 62
             if n_dec:
@@ -226,30 +242,47 @@ class Replica:
                         k = full
                 else:
                     k = 1
+            if k > max_span:
+                k = max_span
             if k < 1:
                 k = 1
-            dt = span_s(n_dec, kv_dec, used, k)
+            q = 0
+            if len(takes) == 1:
+                j = takes[0][0]
+                q = kvr[j] - pre_left[j]  # tokens of its prompt before this chunk
+                dt = span_s(n_dec, kv_dec, used, k, q)
+            elif takes:  # several pieces: one step
+                cross = prefix = 0
+                for j, take in takes:
+                    prefix += kvr[j] - pre_left[j]
+                    cross += take * (kvr[j] - pre_left[j])
+                dt = step_s(n_dec, kv_dec, used, cross, prefix)
+            else:
+                dt = span_s(n_dec, kv_dec, 0, k)
             if clock + dt > until:
                 if not cut:
                     self.pending = clock + dt
                     break
                 guess = max(1, math.ceil((until - clock) * k / dt))
-                if guess < k:
+                if guess < k:  # k > 1: at most one prefill piece
                     k = guess
-                    dt = span_s(n_dec, kv_dec, used, k)
+                    dt = span_s(n_dec, kv_dec, used, k, q)
                     while clock + dt < until:
                         k += 1
-                        dt = span_s(n_dec, kv_dec, used, k)
+                        dt = span_s(n_dec, kv_dec, used, k, q)
             t0 = clock
             clock = t1 = t0 + dt
+            kv_mean = kv_pre + kv_dec + n_dec * (k - 1) / 2
             b = int(t0 // width)
             if len(busy) <= b or t1 > (b + 1) * width:
-                self._add_busy(t0, t1)
+                self._add_busy(t0, t1, n_dec, kv_mean)
             else:
                 busy[b] += dt
+                batch_area[b] += n_dec * dt
+                kv_area[b] += kv_mean * dt
             s += k
             if fresh:
-                t_first = t0 + span_s(n_dec, kv_dec, used, 1)
+                t_first = t0 + (dt if k == 1 else span_s(n_dec, kv_dec, used, 1, q))
                 for j in fresh:
                     first[j] = t_first
                 fresh.clear()
@@ -287,12 +320,13 @@ class Replica:
 
 def run_pool(arrival: list[float], session: list[int], state: PoolState, replicas: int,
              step: StepModel, kv_cap: float, max_seqs: int, chunk: int,
-             budget: int) -> list[Replica]:
+             budget: int, max_span: int = 1 << 62) -> list[Replica]:
     """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
     over its replicas (fewest requests in the system, then the lowest index), a session's
     later requests on the replica its first went to (``session`` < 0: none). The state's
     arrays must be filled; requests whose ``rep`` is already set (-2) are skipped."""
-    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget) for r in range(replicas)]
+    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span)
+            for r in range(replicas)]
     if not reps:
         return reps
     sticky: dict[int, int] = {}
@@ -307,12 +341,12 @@ def run_pool(arrival: list[float], session: list[int], state: PoolState, replica
             key = session[i]
             r = sticky.get(key, -1) if key >= 0 else -1
             if r < 0:
-                best = None
+                best = reps[0]
                 for rep in reps:
-                    rep.advance(t, False)
-                    if best is None or rep.in_sys < best.in_sys:
+                    if rep.pending <= t:
+                        rep.advance(t, False)
+                    if rep.in_sys < best.in_sys:
                         best = rep
-                assert best is not None
                 r = best.idx
                 if key >= 0:
                     sticky[key] = r

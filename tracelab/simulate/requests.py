@@ -61,3 +61,27 @@ def select_window(requests: pl.DataFrame, window: str = "all") -> pl.DataFrame:
     lo, hi = busiest_hour(requests)
     return requests.filter((pl.col("arrival_s") >= lo) & (pl.col("arrival_s") < hi)).with_columns(
         pl.col("arrival_s") - lo)
+
+
+def superpose(requests: pl.DataFrame, copies: int) -> pl.DataFrame:
+    """``copies`` copies of ``requests`` overlaid on one window: copy k's arrivals shifted
+    by k/copies of the span, wrapped around it (so the rate's shape over the window is
+    kept and copies do not arrive together), its ``request_id`` and ``session_id``
+    suffixed ``#k``. Sorted by arrival."""
+    if copies < 1:
+        msg = f"copies must be >= 1, not {copies}"
+        raise ValueError(msg)
+    lo, hi = requests["arrival_s"].min(), requests["arrival_s"].max()
+    if lo is None or hi is None:
+        return requests
+    span = float(hi) - float(lo)  # type: ignore[arg-type]
+    period = span if span > 0 else 1.0
+    parts = [
+        requests.with_columns(
+            ((pl.col("arrival_s") - lo + k * period / copies) % period + lo).alias("arrival_s"),
+            pl.col("request_id") + f"#{k}",
+            pl.col("session_id") + f"#{k}",
+        )
+        for k in range(copies)
+    ]
+    return pl.concat(parts).sort("arrival_s", "request_id")

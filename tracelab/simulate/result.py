@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tracelab.simulate.replica import Replica
 
 QUANTILES = (50, 90, 99)
+UNKNOWN_MODE = "unknown"
 REQUEST_OUTPUT = ("request_id", "class_id", "model_id", "label_mode", "slo_mode", "arrival_s",
                   "prefill_tokens", "context_tokens", "output_tokens",
                   "pool_prefill", "pool_decode", "replica", "replica_prefill", "queue_s",
@@ -47,8 +48,11 @@ class Replay:
     ``requests``: one row per request (``REQUEST_OUTPUT``). ``pools``/``classes``: one row per
     pool/class with ``requests``, ``p50/p90/p99`` of ``ttft_s``/``tpot_s``, ``attainment``
     (share meeting TTFT, TPOT and deadline), ``max_queue_s``, ``preemptions`` (pools also
-    ``replicas``, ``utilisation``). ``timeline``: per pool and bucket, ``busy`` (share of
-    replica-time stepping) and ``arrivals``. ``summary``: counts, window, backlog.
+    ``replicas``, ``utilisation`` = share of replica-time stepping, which continuous
+    batching keeps near 1 whenever anything runs; ``mean_batch`` = decoders per step while
+    stepping; ``kv_share`` = time-average share of KV capacity held). ``timeline``: per pool
+    and bucket, ``busy``, ``batch`` (time-average decoders per replica), ``kv_share`` and
+    ``arrivals``. ``summary``: counts, window, backlog.
     """
 
     requests: pl.DataFrame
@@ -59,10 +63,13 @@ class Replay:
     options: dict[str, Any] = field(default_factory=dict)
 
     def attainment(self, mode: str | None = "interactive") -> float:
-        """Share of the requests held to ``mode``'s SLO (None: all) that meet TTFT, TPOT
-        and deadline; 1.0 when there are none."""
+        """Share of the requests of ``mode`` (None: all) that meet TTFT, TPOT and deadline;
+        1.0 when there are none. A request's mode is the SLO table that applies to it;
+        "interactive" also counts requests of unknown mode, which the bundled SLOs hold to
+        the interactive targets (a trace without mode evidence is all "unknown")."""
+        wanted = [mode] if mode != "interactive" else [mode, UNKNOWN_MODE]
         rows = self.requests if mode is None else self.requests.filter(
-            pl.col("slo_mode") == mode)
+            pl.col("slo_mode").is_in(wanted))
         return 1.0 if rows.height == 0 else _float(rows["meets_slo"].mean())
 
     def little(self) -> dict[str, float]:
@@ -178,27 +185,36 @@ def build_replay(frame: pl.DataFrame,
     pool_rows, timeline = [], []
     for pool_id, (spec, reps, cap) in sorted(runs.items()):
         busy = sum(sum(r.busy) for r in reps)
+        replica_s = max(spec.replicas, 1) * horizon
         pool_rows.append({"pool_id": pool_id, "role": spec.role, "device_id": spec.device_id,
                           "model_id": spec.model_id, "replicas": spec.replicas,
                           "devices_per_replica": spec.devices_per_replica,
                           "kv_capacity_tokens": cap,
-                          "utilisation": busy / (max(spec.replicas, 1) * horizon),
+                          "utilisation": busy / replica_s,
+                          "mean_batch": sum(sum(r.batch_area) for r in reps) / busy if busy
+                          else 0.0,
+                          "kv_share": sum(sum(r.kv_area) for r in reps) / (replica_s * cap)
+                          if cap else 0.0,
                           "loop_preemptions": sum(r.preemptions for r in reps)})
         width = options.bucket_s
         buckets = max((len(r.busy) for r in reps), default=0)
         for b in range(buckets):
-            used = sum(r.busy[b] for r in reps if b < len(r.busy))
-            timeline.append({"pool_id": pool_id, "t_s": b * width,
-                             "busy": used / (max(spec.replicas, 1) * width)})
+            cells = [(r.busy[b], r.batch_area[b], r.kv_area[b]) for r in reps if b < len(r.busy)]
+            used, batch, kv = (sum(c[i] for c in cells) for i in range(3))
+            per = max(spec.replicas, 1) * width
+            timeline.append({"pool_id": pool_id, "t_s": b * width, "busy": used / per,
+                             "batch": batch / per, "kv_share": kv / (per * cap) if cap else 0.0})
     pool_frame = pl.DataFrame(pool_rows, schema={
         "pool_id": pl.String, "role": pl.String, "device_id": pl.String, "model_id": pl.String,
         "replicas": pl.Int64, "devices_per_replica": pl.Int64, "kv_capacity_tokens": pl.Float64,
-        "utilisation": pl.Float64, "loop_preemptions": pl.Int64})
+        "utilisation": pl.Float64, "mean_batch": pl.Float64, "kv_share": pl.Float64,
+        "loop_preemptions": pl.Int64})
     pools = pool_frame.join(_stats(by_pool, "pool_id"), on="pool_id", how="left")
     arrivals = by_pool.group_by("pool_id", (pl.col("arrival_s") // options.bucket_s
                                             * options.bucket_s).alias("t_s")).len("arrivals")
-    timeline_frame = pl.DataFrame(timeline, schema={"pool_id": pl.String, "t_s": pl.Float64,
-                                                    "busy": pl.Float64}).join(
+    timeline_frame = pl.DataFrame(timeline, schema={
+        "pool_id": pl.String, "t_s": pl.Float64, "busy": pl.Float64, "batch": pl.Float64,
+        "kv_share": pl.Float64}).join(
         arrivals, on=["pool_id", "t_s"], how="left").with_columns(
         pl.col("arrivals").fill_null(0)).sort("pool_id", "t_s")
     unserved = requests.filter(~pl.col("served")).height

@@ -4,14 +4,17 @@ A step carries ``n`` decode tokens (sequences at total cached context ``T``, sum
 the batch) and ``p`` prefill tokens. ``tracelab.hardware.roofline.forward_s`` gives its time
 as ``const(n, p) + max(fa(p) + fs·T, ba(n, p) + bs·T)``: the GEMMs, fixed overheads and
 all-reduces do not depend on the context; attention is the larger of its FLOP time and its
-KV-read time, both linear in ``T``. ``StepModel`` keeps that split (memoised per ``(n, p)``),
-so a run of ``k`` steps whose context grows by ``n`` per step is summed in closed form,
-exactly, also across the kink where attention turns from bandwidth- to compute-bound.
-``tests/test_simulate_steps.py`` checks it against ``forward_s`` itself.
+KV-read time, both linear in ``T``. A prefill chunk of ``c`` tokens after ``q`` tokens of its
+prompt (computed chunks, or cached prefix) also attends to those: ``4·n_layers·hidden·c·q``
+more FLOPs and ``q`` more KV tokens read, so the chunks of a prompt add up to the causal
+``2·n_layers·hidden·L²`` of one whole-prompt forward. ``StepModel`` keeps that split
+(memoised per ``(n, p)``); a run of ``k`` steps whose decode context grows by ``n`` and whose
+one prefill's prefix grows by ``p`` per step stays linear in the step number, so it is summed
+in closed form, exactly, also across the kink where attention turns from bandwidth- to
+compute-bound. ``tests/test_simulate_steps.py`` checks it against ``forward_s`` itself.
 
-The approximations (the same as the planner's): the prefill tokens of a step are one chunk
-of ``p`` fresh tokens (their attention to the prompt's earlier chunks is not charged), and
-a step with several prefill pieces is charged as one chunk of their total.
+The approximation: the prefill pieces of one step are charged as one chunk of their total
+``p`` (their own causal term ``p²``, not the sum of their squares).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class StepModel:
         self.bytes_s = devices * dev.mem_bw_tbs * 1e12 * self.eff.mbu
         self.kvb = self.model.kv_bytes_per_token * rf.KV_SCALE[precision]
         nl_h = self.model.n_layers * self.model.hidden_size
-        self.fs = 4 * nl_h / self.flops_s  # attention FLOP time per cached token read
+        self.fs = 4 * nl_h / self.flops_s  # attention FLOP time per (query, cached) token pair
         self.bs = self.kvb / self.bytes_s  # attention byte time per cached token read
         self._nl_h = nl_h
         self._memo: dict[tuple[int, int], tuple[float, float, float]] = {}
@@ -70,19 +73,28 @@ class StepModel:
             found = self._memo[key] = (const, fa, ba)
         return found
 
-    def step_s(self, n: int, total_ctx: float, p: int) -> float:
-        """One step: ``n`` decode tokens at ``total_ctx`` cached tokens in all, ``p`` prefill."""
+    def step_s(self, n: int, total_ctx: float, p: int, cross: float = 0.0,
+               prefix: float = 0.0) -> float:
+        """One step: ``n`` decode tokens at ``total_ctx`` cached tokens in all, ``p`` prefill
+        tokens whose pieces (``c_i`` tokens after ``q_i`` of their prompt) have
+        ``cross = Σ c_i·q_i`` and ``prefix = Σ q_i``."""
         const, fa, ba = self.parts(n, p)
-        return const + max(fa + self.fs * total_ctx, ba + self.bs * total_ctx)
+        return const + max(fa + self.fs * (total_ctx + cross),
+                           ba + self.bs * (total_ctx + prefix))
 
-    def span_s(self, n: int, total_ctx: float, p: int, k: int) -> float:
-        """``k`` steps from ``total_ctx``, the context growing by ``n`` each step: the exact sum
-        of ``step_s`` over them (max of two lines summed on each side of where they cross)."""
+    def span_s(self, n: int, total_ctx: float, p: int, k: int, prefix: float = 0.0) -> float:
+        """``k`` steps from ``total_ctx``, the decode context growing by ``n`` each step and
+        the one prefill piece (of ``p`` tokens, after ``prefix`` of its prompt) by ``p``: the
+        exact sum of ``step_s`` over them (max of two lines summed on each side of their
+        crossing)."""
         const, fa, ba = self.parts(n, p)
         fs, bs = self.fs, self.bs
-        # step j: u_j = fa + fs·(T + n·j), v_j = ba + bs·(T + n·j); both linear in j.
-        u0, v0 = fa + fs * total_ctx, ba + bs * total_ctx
-        du, dv = fs * n, bs * n
+        # step j: u_j = fa + fs·(T + n·j + p·(q + p·j)), v_j = ba + bs·(T + n·j + q + p·j)
+        u0 = fa + fs * (total_ctx + p * prefix)
+        v0 = ba + bs * (total_ctx + (prefix if p else 0.0))
+        du, dv = fs * (n + p * p), bs * (n + p)
+        if k == 1:
+            return const + max(u0, v0)
         tri = k * (k - 1) / 2.0
         su, sv = k * u0 + du * tri, k * v0 + dv * tri
         if du == dv or (u0 >= v0) == (u0 + du * (k - 1) >= v0 + dv * (k - 1)):

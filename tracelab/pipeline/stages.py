@@ -1,0 +1,250 @@
+"""The pipeline's stages: each a function with a typed input and a typed result.
+
+``prepare`` (options → ``Settings``: every file an option names, read and checked) runs
+before any trace is read, so a typo fails fast. Then, in data order::
+
+    ingest ─► cache ─► features ─► plan ─► verify
+       │                  └──────► cluster
+       └─► label (every column, lazily: ``tracelab label``)
+
+``tracelab.pipeline.run.Pipeline`` composes them; every verb asks it for the stages it
+needs, so the same trace and options give the same numbers from every verb.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from tracelab.errors import ConfigError, ParamError
+from tracelab.pipeline.options import PipelineOptions
+
+if TYPE_CHECKING:
+    from tracelab.cache import ReuseResult
+    from tracelab.hardware.catalog import Catalog
+    from tracelab.hardware.perf import PerfModel
+    from tracelab.hardware.profile import PerfProfile
+    from tracelab.ingest import Trace
+    from tracelab.labels import LabelConfig, LabeledTrace, WorkloadClusterer
+    from tracelab.plan import Plan, Slo
+
+PathsLike = str | Path | Sequence[str | Path]
+# The LRU capacity credited to the plan when none is given: the smallest cache reaching this
+# share of the achievable (infinite-cache) hits (tracelab.cache knees).
+DEFAULT_CACHE_KNEE = 0.8
+# Where the verify stage's repair loop lives (planner's; contract: simulate ↔ plan).
+REPAIR_MODULE = "tracelab.plan.repair"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options with every file they name read and checked (``prepare``)."""
+
+    options: PipelineOptions
+    slos: dict[str, Slo]
+    catalog: Catalog
+    profile: PerfProfile
+    label_config: LabelConfig
+
+    @property
+    def model_map(self) -> dict[str, str] | None:
+        """The logged-name → registry-id mapping, None when empty (the stages' spelling)."""
+        return dict(self.options.model_map) or None
+
+    def perf_model(self) -> PerfModel:
+        """The performance model over this catalog, the bundled registry and the profile."""
+        from tracelab.hardware.perf import PerfModel
+
+        return PerfModel(self.catalog, profile=self.profile)
+
+
+def prepare(options: PipelineOptions) -> Settings:
+    """Validate ``options`` and read what they name (SLO table and overrides, catalog and
+    prices, profile, label thresholds); ``ConfigError``/``ParamError`` on the first problem.
+    Cheap: no trace is read."""
+    from tracelab.hardware.catalog import load_catalog, parse_prices
+    from tracelab.hardware.profile import load_profile
+    from tracelab.labels import load_label_config
+    from tracelab.plan import load_slos
+
+    options.validate()
+    slos = load_slos(overrides=options.slos)
+    catalog = load_catalog(options.catalog, prices=parse_prices(options.prices))
+    ids = [str(d.id) for d in catalog.plannable()]
+    for name in ("only", "exclude"):
+        unknown = sorted(set(getattr(options, name) or ()) - set(ids))
+        if unknown:
+            reason = f"unknown or unpriced device; priced devices: {', '.join(ids)}"
+            raise ParamError(param=name, value=",".join(unknown), reason=reason)
+    if not set(options.only or ids) - set(options.exclude or ()):
+        raise ParamError(param="exclude", value=",".join(options.exclude or ()),
+                         reason="leaves no device to plan on")
+    if options.verify and importlib.util.find_spec(REPAIR_MODULE) is None:
+        msg = f"verifying a plan needs the repair loop ({REPAIR_MODULE}), not in this tracelab"
+        raise ConfigError(msg)
+    return Settings(options=options, slos=slos, catalog=catalog,
+                    profile=load_profile(options.profile),
+                    label_config=load_label_config(options.config))
+
+
+def ingest(paths: PathsLike, settings: Settings) -> Trace:
+    """The trace at ``paths`` (files, globs, folders): accepted rows, rejected rows, counts."""
+    from tracelab.ingest import read_trace
+
+    return read_trace(paths, format=settings.options.format, strict=settings.options.strict)
+
+
+@dataclass(frozen=True)
+class CacheCredit:
+    """The reuse curve and the prefix-cache hits the plan is credited with.
+
+    ``capacity_blocks``: the LRU capacity whose hits are credited (None: no reuse evidence,
+    no credit); ``capacity_how``: how it was chosen; ``hits``: ``[_trace_row,
+    cache_hit_tokens]`` per request with reuse evidence, keyed by its position in the trace.
+    """
+
+    reuse: ReuseResult
+    capacity_blocks: int | None
+    capacity_how: str
+    hits: pl.DataFrame | None
+
+    @property
+    def hit_tokens(self) -> int | None:
+        """Input tokens served from the simulated cache, None without a credit."""
+        return None if self.hits is None else int(self.hits["cache_hit_tokens"].sum())
+
+    @property
+    def hits_known(self) -> int:
+        """Requests whose hits are known (those with reuse evidence)."""
+        return 0 if self.hits is None else self.hits.height
+
+
+def _knee_capacity(reuse: ReuseResult, fraction: float) -> int | None:
+    knees = reuse.knees
+    if knees.height == 0:
+        return None
+    row = knees.filter(pl.col("fraction") == fraction)
+    if row.height == 0:
+        row = knees.sort("fraction").tail(1)
+    value = row["capacity_blocks"].item()
+    return int(value) if value is not None else None
+
+
+def cache(trace: Trace, settings: Settings) -> CacheCredit:
+    """LRU reuse curve of ``trace`` and the hits of the credited capacity (the given
+    ``cache_capacity``, else the smallest reaching DEFAULT_CACHE_KNEE of achievable hits)."""
+    from tracelab.cache import compute_reuse_curve
+    from tracelab.labels.materialise import TRACE_ROW
+
+    options = settings.options
+    reuse = compute_reuse_curve(trace.frame, capacities_blocks=list(options.capacities) or None,
+                                sample_rate=options.sample_rate, model_map=settings.model_map,
+                                assume_model=options.assume_model)
+    if reuse.evidence == "none":
+        return CacheCredit(reuse, None, "no reuse evidence: no cache credit", None)
+    given = options.cache_capacity
+    capacity = given if given is not None else _knee_capacity(reuse, DEFAULT_CACHE_KNEE)
+    how = ("given" if given is not None else f"smallest LRU capacity reaching "
+           f"{DEFAULT_CACHE_KNEE:.0%} of the achievable hits")
+    hits = (None if capacity is None else
+            reuse.compute_cache_hits_by_row(capacity).rename({"row": TRACE_ROW}))
+    return CacheCredit(reuse, capacity, how, hits)
+
+
+@dataclass(frozen=True)
+class Features:
+    """The labelled requests (features, labels, credited cache hits), computed once.
+
+    ``modelled``: requests whose model the registry knows (the plan needs at least one);
+    ``assumed_work``: requests whose work was estimated with the reference model;
+    ``timed``: requests with an arrival time (the plan sizes for arrival rates: it needs
+    at least one).
+    """
+
+    frame: pl.LazyFrame
+    modelled: int
+    assumed_work: int
+    timed: int
+
+    @property
+    def plannable(self) -> bool:
+        """True when a fleet can be planned: a known model and arrival times."""
+        return bool(self.modelled and self.timed)
+
+
+def features(trace: Trace, settings: Settings, credit: CacheCredit | None) -> Features:
+    """Features and labels of every request of ``trace``, with ``credit``'s hits attached."""
+    from tracelab.labels import materialise_labels
+
+    frame = materialise_labels(trace, config=settings.label_config, model_map=settings.model_map,
+                               assume_model=settings.options.assume_model,
+                               row_values=None if credit is None else credit.hits)
+    modelled, assumed = frame.select(
+        pl.col("model_id").is_not_null().sum(),
+        pl.col("work_model_assumed").fill_null(False).sum(),
+    ).collect(engine="streaming").row(0)
+    timed = trace.time_bases.absolute_rows + trace.time_bases.relative_rows
+    return Features(frame, int(modelled), int(assumed), int(timed))
+
+
+def label(trace: Trace, settings: Settings,
+          clusterer: WorkloadClusterer | None = None) -> LabeledTrace:
+    """Every request of ``trace`` with every feature, label, reason and its cluster, lazily
+    (``tracelab label``'s rows: nothing materialised, no cache credit), with the share
+    tables; the cluster model is fitted unless ``clusterer`` is given."""
+    from tracelab.labels import label_trace
+
+    options = settings.options
+    return label_trace(trace.frame, config=settings.label_config, clusterer=clusterer,
+                       k=options.k, random_state=options.random_state,
+                       model_map=settings.model_map, assume_model=options.assume_model)
+
+
+def cluster(found: Features, settings: Settings, *, summary: bool = False) -> LabeledTrace:
+    """Workload clusters of the labelled requests (``summary``: also the share tables)."""
+    from tracelab.labels import cluster_labeled
+
+    options = settings.options
+    return cluster_labeled(found.frame, config=settings.label_config, k=options.k,
+                           random_state=options.random_state, model_map=settings.model_map,
+                           assume_model=options.assume_model, summary=summary)
+
+
+def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
+    """The cheapest fleet for the labelled requests ``frame`` (with clusters when the plan's
+    classes are clusters, ``by="cluster"``)."""
+    from tracelab.plan import fit_plan
+
+    options = settings.options
+    return fit_plan(frame, settings.perf_model(), slos=settings.slos, by=options.by,
+                    window_s=options.window_s, percentile=options.percentile,
+                    growth=options.growth, only=options.only, exclude=options.exclude,
+                    precision=options.precision)
+
+
+def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
+    """The slot for replaying ``fitted`` on the trace's requests and repairing it.
+
+    The contract between simulator, planner and pipeline: ``tracelab.plan.repair.
+    verify_and_repair(plan, requests, perf, slos)`` replays ``requests`` (the simulator's
+    per-request input, ``tracelab.simulate.requests.scan_replay_requests`` of the labelled
+    frame with the plan's class grouping) through the plan's fleet on the busiest hour,
+    adjusts replicas per pool and returns the plan with its replay (``plan.json``'s
+    ``"replay"``; the report shows it). A no-op returning ``fitted`` unless
+    ``options.verify``; ``prepare`` has already refused ``verify`` when the repair loop is
+    not installed.
+    """
+    if not settings.options.verify:
+        return fitted
+    from tracelab.simulate.requests import scan_replay_requests
+
+    repair = importlib.import_module(REPAIR_MODULE)
+    requests = scan_replay_requests(found.frame, settings.options.by)
+    repaired: Plan = repair.verify_and_repair(fitted, requests, settings.perf_model(),
+                                              settings.slos)
+    return repaired

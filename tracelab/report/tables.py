@@ -1,0 +1,185 @@
+"""Terminal tables of the verbs that print one result (``plan``, ``label``, ``cache``,
+``hardware``): rich renderables built from library results, printed by the commands."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+
+    from tracelab.cache import ReuseResult
+    from tracelab.hardware.catalog import Device
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def plan_tables(plan: Any) -> list[Table]:
+    """Of a ``tracelab.plan.Plan`` (the plan sits above the report's modules, which read
+    its result by attribute as ``report.stages`` does): the fleet, the baselines (with the span's fleet = ledger + idle identity) and the
+    ledger rolled up by label × phase × device."""
+    from rich.table import Table
+
+    fleet = Table(title=f"Fleet — {_money(plan.usd_per_hour)}/hour, "
+                        f"{_money(plan.usd_per_mtok)} per 1M tokens")
+    for col in ("device", "model", "replicas", "devices", "$/hour", "role"):
+        fleet.add_column(col, justify="right" if col in ("replicas", "devices", "$/hour") else "left")
+    for row in plan.fleet.iter_rows(named=True):
+        fleet.add_row(row["device_id"], row["model_id"], str(row["replicas"]), str(row["devices"]),
+                      _money(row["usd_per_hour"]), row["role"])
+    base = Table(title="Against the baselines")
+    for col in ("fleet", "$/hour", "saving"):
+        base.add_column(col, justify="left" if col == "fleet" else "right")
+    base.add_row("this plan", _money(plan.usd_per_hour), "")
+    savings = plan.savings()
+    for key, label in (("h100", "everything on H100"), ("best_single", "best single device")):
+        entry = plan.baselines.get(key)
+        name = label if entry is None else f"{label} ({entry['device_id']})"
+        saving = savings.get(key)
+        base.add_row(name, _money(None if entry is None else entry["usd_per_hour"]),
+                     "cannot serve it" if entry is None else f"{saving:.1%}")
+    base.caption = (
+        f"span {plan.span_hours:.2f} h: fleet {_money(plan.fleet_usd)} = ledger "
+        f"{_money(plan.ledger_usd)} + idle {_money(plan.idle_usd)}"
+    )
+    roll = Table(title="Ledger by label × phase × device")
+    for col in ("label", "phase", "device", "tokens", "% tokens", "$", "% $"):
+        roll.add_column(col, justify="left" if col in ("label", "phase", "device") else "right")
+    for row in plan.rollup.iter_rows(named=True):
+        roll.add_row(row["class_id"], row["phase"], row["device"], f"{row['tokens']:,}",
+                     f"{row['token_share']:.1%}", f"${row['usd']:,.4f}", f"{row['usd_share']:.1%}")
+    return [fleet, base, roll]
+
+
+def label_tables(summary: Mapping[str, Any]) -> list[Table]:
+    """The label mix per axis and the clusters of ``tracelab.labels.label_trace``'s summary."""
+    from rich.table import Table
+
+    labels = Table(title=f"Workload labels — {summary['requests']:,} requests")
+    for col in ("axis", "label", "requests", "% requests", "% tokens", "% work"):
+        labels.add_column(col, justify="right" if col != "label" and col != "axis" else "left")
+    for axis, rows in summary["labels"].items():
+        for row in rows:
+            labels.add_row(axis, str(row[f"label_{axis}"] or "— (no tokens)"), f"{row['requests']:,}",
+                           _pct(row["request_share"]), _pct(row["token_share"]),
+                           _pct(row["work_share"]))
+    clusters = Table(title=f"Clusters (k = {summary['k']})")
+    for col in ("cluster", "name", "requests", "% requests", "% tokens", "% work",
+                "median in/out tokens"):
+        clusters.add_column(col, justify="left" if col == "name" else "right",
+                            no_wrap=col != "name", min_width=40 if col == "name" else None)
+    for row in summary["clusters"]:
+        prof = row.get("profile") or {}
+        medians = (
+            f"{prof['median_prefill_tokens']:,.0f} / {prof['median_decode_tokens']:,.0f}"
+            if prof.get("median_prefill_tokens") is not None else ""
+        )
+        missing = row["cluster"] is None
+        clusters.add_row("—" if missing else str(row["cluster"]),
+                         "unclustered (no token counts)" if missing else str(row["name"]), f"{row['requests']:,}",
+                         _pct(row["request_share"]), _pct(row["token_share"]),
+                         _pct(row["work_share"]), medians)
+    a = summary["assumptions"]
+    notes = [f"work estimated on {a['reference_device']}"]
+    if a["work_model_assumed_requests"]:
+        ref = next((m["work_model_id"] for m in a["models"] if m["work_model_assumed"]), "?")
+        notes.append(f"{a['work_model_assumed_requests']:,} requests of unknown model costed as {ref}")
+    if a["assume_model"]:
+        notes.append(f"assumed model {a['assume_model']}")
+    if a["model_map"]:
+        notes.append("model map " + " ".join(f"{k}={v}" for k, v in a["model_map"].items()))
+    clusters.caption = "; ".join(notes)
+    return [labels, clusters]
+
+
+def cache_status(result: ReuseResult) -> list[str]:
+    """What the reuse curve was computed from and how (lines for stderr)."""
+    method = result.method
+    if result.sampling_error:
+        method += (
+            f" (rate {result.sample_rate:g}, max |error| {result.sampling_error['max_abs_error']:.4f} "
+            f"on {int(result.sampling_error['subset_references']):,} references)"
+        )
+    if result.method_how:
+        method += f": {result.method_how}"
+    return [
+        f"evidence: {result.evidence}; method: {method}; {result.n_references:,} block reads, "
+        f"{result.n_distinct:,} distinct blocks of {result.block_tokens} tokens; "
+        f"model {result.model_id} ({result.model_how})",
+    ]
+
+
+def cache_tables(result: ReuseResult) -> list[RenderableType]:
+    """The LRU hit-ratio curve, the knees and the memory-tier advice."""
+    from rich.table import Table
+
+    table = Table(title=f"LRU hit ratio (infinite cache: {result.reuse_ratio_infinite:.4f})")
+    for name in ("capacity_blocks", "capacity_tokens", "capacity_gb", "hit_ratio"):
+        table.add_column(name, justify="right")
+    for row in result.curve.iter_rows(named=True):
+        table.add_row(
+            f"{row['capacity_blocks']:,}",
+            f"{row['capacity_tokens']:,}",
+            f"{row['capacity_bytes'] / 1e9:,.2f}",
+            f"{row['hit_ratio']:.4f}",
+        )
+    out: list[RenderableType] = [table]
+    for row in result.knees.iter_rows(named=True):
+        out.append(
+            f"{100 * row['fraction']:.0f}% of achievable hits at {row['capacity_blocks']:,} blocks "
+            f"({row['capacity_bytes'] / 1e9:,.2f} GB)"
+        )
+    out.extend(advice.sentence() for advice in result.tiers)
+    return out
+
+
+def hardware_table(devices: Sequence[Device], costs: Mapping[str, tuple[float, float]],
+                   model: str | None) -> Table:
+    """The catalog: peak rates (``*`` marks an estimated figure), memory, unit, price and
+    its source; with ``model``, $ per 1M input and output tokens serving it (``costs``)."""
+    from rich.table import Table
+
+    table = Table(title="tracelab hardware catalog (dense TFLOP/s; * = estimated figure)")
+    for col in ("id", "tier", "bf16", "fp8", "fp4", "memory", "TB/s", "unit", "$/h", "as of",
+                "price source"):
+        table.add_column(col, overflow="fold")
+    if model is not None:
+        table.add_column(f"$/M in ({model})")
+        table.add_column("$/M out")
+
+    def fmt(d: Device, name: str, value: float | None, spec: str = "g") -> str:
+        if value is None:
+            return "-"
+        return f"{value:{spec}}" + ("*" if name in d.estimated else "")
+
+    for d in devices:
+        cells = [
+            d.id,
+            d.tier,
+            fmt(d, "bf16_tflops", d.bf16_tflops),
+            fmt(d, "fp8_tflops", d.fp8_tflops),
+            fmt(d, "fp4_tflops", d.fp4_tflops),
+            f"{d.mem_gb:g} GB {d.mem_type}",
+            fmt(d, "mem_bw_tbs", d.mem_bw_tbs),
+            f"{d.unit} ({d.unit_devices})",
+            fmt(d, "usd_per_hour", d.usd_per_hour, ".2f") if d.plannable else "n/a",
+            d.as_of,
+            d.price_source[:60],
+        ]
+        if model is not None:
+            usd_in, usd_out = costs.get(d.id, (math.nan, math.nan))
+            cells += [
+                f"{usd_in:.3f}" if not math.isnan(usd_in) else "-",
+                f"{usd_out:.3f}" if not math.isnan(usd_out) else "-",
+            ]
+        table.add_row(*cells)
+    return table
