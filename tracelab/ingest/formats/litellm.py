@@ -98,7 +98,8 @@ def to_canonical(source: RawSource) -> pl.LazyFrame:
         source.fields("api_key", "team_id", "organization_id", "user", "end_user").alias(
             "tenant_id"
         ),
-        call_type.replace(ENDPOINTS).alias("endpoint"),
+        call_type.replace(ENDPOINTS)
+        .alias("endpoint"),
         pl.when(source.field("status").is_null())
         .then(pl.lit("ok"))
         .otherwise(status_map(source.field("status"), STATUS))
