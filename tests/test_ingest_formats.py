@@ -181,6 +181,7 @@ def test_registry_names() -> None:
         "helicone",
         "openrouter",
         "guidellm",
+        "servegen",
     }
 
 

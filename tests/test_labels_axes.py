@@ -4,10 +4,11 @@ cluster names, the summary, the Markdown and HTML report and the diff, with no o
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 import pytest
-from conftest import invoke
+from conftest import REPO_ROOT, invoke
 from test_report_cli import write_small_trace
 
 import tracelab.labels.axes as axes
@@ -40,13 +41,26 @@ def with_prompt_axis(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_enum_holds_every_value_of_every_axis_sorted() -> None:
     assert label_dtype().categories.to_list() == [
-        "balanced", "batch", "datacenter", "decode-heavy", "edge-eligible", "interactive",
+        "agentic", "balanced", "batch", "datacenter", "decode-heavy", "edge-eligible", "interactive",
         "large", "long", "medium", "prefill-heavy", "short", "small", "unknown", "very-long"]
     assert axes.label_columns() == (
         "label_phase", "label_context", "label_mode", "label_model", "label_placement")
     assert axes.cluster_name_columns() == (
         "label_mode", "label_context", "label_phase", "label_model")
     assert axes.timeline_columns() == ("label_mode", "label_phase")
+
+
+def test_the_readme_and_the_schema_name_every_axis_and_its_values() -> None:
+    """The documents that list the axes by hand agree with the registry."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(label_\w+)` \| (.+?) \|", readme, flags=re.MULTILINE)
+    assert [(column, tuple(re.findall(r"`([^`]+)`", values))) for column, values in rows] == [
+        (axis.column, axis.values) for axis in axes.label_axes()]
+    schema = json.loads((REPO_ROOT / "schemas" / "summary.schema.json").read_text())
+    labels = schema["properties"]["labels"]["description"]
+    assert f"({', '.join(axes.label_columns())})" in labels
+    series = schema["properties"]["timeline"]["properties"]["series"]["description"]
+    assert f"({', '.join([*axes.timeline_columns(), 'cluster_name'])})" in series
 
 
 def test_an_unknown_axis_is_a_config_error() -> None:

@@ -75,27 +75,38 @@ def fake_plan() -> dict:
             {"label": "code", "phase": "cache-hit", "device": "cache", "tokens": 50, "usd": 0.0},
         ],
         "top_reasons": [{"reason": "cheapest route", "requests": 3, "usd": 6.0}],
+        "settings": {"by": "labels", "percentile": 95.0, "optimality_gap": 0.0},
     }
 
 
 def fake_cache() -> dict:
     return {
-        "evidence": "prefix_blocks", "method": "exact", "reuse_ratio_infinite": 0.5,
+        "evidence": "prefix_blocks", "method": "exact", "sample_rate": None,
+        "sampling_error": None, "block_tokens": 512, "n_references": 8, "n_distinct": 4,
+        "reuse_ratio_infinite": 0.5, "model": None,
         "capacity_blocks": 4, "capacity_tokens": 2048, "hit_tokens": 512,
         "curve": [{"capacity_blocks": c, "capacity_tokens": 512 * c, "hit_ratio": h}
                   for c, h in ((1, 0.1), (2, 0.3), (4, 0.45), (8, 0.5))],
-        "tiers": [],
+        "knees": [], "tiers": [], "rows_rejected": 0,
     }
+
+
+def fake_assumptions() -> dict:
+    return {"prices": [], "slos": {}, "efficiencies": {"source": "defaults", "values": {}},
+            "model_mapping": [], "defaults": {}, "notes": ["a note"]}
+
+
+def fake_inputs() -> dict:
+    return {"files": ["t.parquet"], "formats": {"t.parquet": "canonical"},
+            "rows_read": 5, "rows_accepted": 4, "rows_rejected": 1,
+            "rejected_reasons": {"negative tokens": 1}}
 
 
 def fake_summary(**extra) -> dict:
     """A complete summary (tiny frame + hand-made plan and cache sections)."""
-    inputs = {"files": ["t.parquet"], "formats": {"t.parquet": "canonical"},
-              "rows_read": 5, "rows_accepted": 4, "rows_rejected": 1,
-              "rejected_reasons": {"negative tokens": 1}}
     summary = finalize_summary(
-        compute_aggregates(labeled_frame()), inputs=inputs, plan=fake_plan(),
-        cache=fake_cache(), assumptions={"notes": ["a note"]}, version="0.1.0",
+        compute_aggregates(labeled_frame()), inputs=fake_inputs(), plan=fake_plan(),
+        cache=fake_cache(), assumptions=fake_assumptions(), version="0.1.0",
         generated_at="2026-01-01T00:00:00Z", elapsed_s=1.0,
     )
     summary.update(extra)
@@ -198,6 +209,17 @@ def test_summary_validates_and_round_trips(tmp_path):
     assert "generated_at" not in drop_wall_clock(s)
 
 
+def test_a_sampled_cache_section_validates():
+    """A sampled curve carries its error estimate as an object of numbers."""
+    s = fake_summary()
+    s["cache"].update(method="shards", sample_rate=0.1,
+                      sampling_error={"subset_references": 40.0, "max_abs_error": 0.02})
+    validate_summary(s)
+    s["cache"]["sampling_error"] = 0.02
+    with pytest.raises(InputFileError, match="cache/sampling_error"):
+        validate_summary(s)
+
+
 def test_not_a_summary_is_a_one_line_error(tmp_path):
     path = tmp_path / "x.json"
     path.write_text('{"kind": "something-else"}')
@@ -212,8 +234,10 @@ def test_not_a_summary_is_a_one_line_error(tmp_path):
 
 def test_row_order_does_not_change_the_summary():
     frame = labeled_frame()
-    a = finalize_summary(compute_aggregates(frame))
-    b = finalize_summary(compute_aggregates(frame.reverse()))
+    a = finalize_summary(compute_aggregates(frame), inputs=fake_inputs(),
+                         assumptions=fake_assumptions())
+    b = finalize_summary(compute_aggregates(frame.reverse()), inputs=fake_inputs(),
+                         assumptions=fake_assumptions())
     assert dump_summary(a) == dump_summary(b)
 
 

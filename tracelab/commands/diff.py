@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,6 +31,7 @@ from tracelab.commands._pipeline import pipeline_options, run_report
 
 if TYPE_CHECKING:
     from tracelab.pipeline import PipelineOptions
+    from tracelab.report.summary_types import Summary
 
 HELP = (
     "Compare BASE and CURRENT (each a trace, a summary.json or a report folder holding one): "
@@ -42,7 +43,7 @@ HELP = (
 EXIT_GATE_FAILED = 1
 
 
-def _load(path_text: str, options: PipelineOptions) -> dict[str, Any]:
+def _load(path_text: str, options: PipelineOptions) -> Summary:
     """A summary from a summary.json, a report folder, or by running the pipeline on a trace."""
     from tracelab.report.summary import is_summary_file, read_summary
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tracelab.pipeline.stages import CacheCredit, Features, Settings
+from tracelab.report.summary_types import AssumptionsSection, Summary
 
 if TYPE_CHECKING:
     from tracelab.ingest import Trace
     from tracelab.plan import Plan
-
-# The summary dict (``schemas/summary.schema.json``); its typed form is the report's.
-Summary = dict[str, object]
 
 # The notes' wording when no fleet could be planned (the CLI adds the flags to pass).
 NO_MODEL_NOTE = ("no request names a model the registry knows, so no fleet was planned; "
@@ -40,7 +38,7 @@ def notes(found: Features) -> list[str]:
 
 
 def assumptions(settings: Settings, credit: CacheCredit, plan: Plan | None, cluster_k: int,
-                found: Features) -> dict[str, object]:
+                found: Features) -> AssumptionsSection:
     """The summary's ``assumptions``: prices, SLOs, efficiencies and every option's value."""
     from tracelab.report.stages import summarize_efficiencies, summarize_prices, summarize_slos
 
@@ -82,14 +80,17 @@ def assumptions(settings: Settings, credit: CacheCredit, plan: Plan | None, clus
 def summarize(aggregates: Mapping[str, object], *, trace: Trace, settings: Settings,
               credit: CacheCredit, found: Features, plan: Plan | None, cluster_k: int,
               elapsed_s: float) -> Summary:
-    """The summary dict (``schemas/summary.schema.json``) from the stages' results."""
+    """The summary (``schemas/summary.schema.json``, typed ``report.summary_types.Summary``)
+    from the stages' results."""
     from tracelab import __version__
+    from tracelab.ingest.timebase import describe
     from tracelab.report.stages import summarize_cache, summarize_input, summarize_plan
     from tracelab.report.summary import finalize_summary
 
-    summary: dict[str, Any] = finalize_summary(
+    summary = finalize_summary(
         aggregates,
         inputs=summarize_input(trace),
+        time_note=describe(trace.time_bases),
         plan=summarize_plan(plan) if plan is not None else None,
         cache=summarize_cache(credit.reuse, credit.capacity_blocks, credit.hit_tokens),
         assumptions=assumptions(settings, credit, plan, cluster_k, found),
@@ -98,5 +99,4 @@ def summarize(aggregates: Mapping[str, object], *, trace: Trace, settings: Setti
         version=__version__,
     )
     summary["assumptions"]["model_mapping"] = summary["models"]
-    out: Summary = summary
-    return out
+    return summary

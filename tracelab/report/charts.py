@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from tracelab.labels.axes import timeline_columns
 from tracelab.report.aggregate import ZERO_BUCKET, bucket_edges
 from tracelab.report.flow import draw_flow
+from tracelab.report.summary_types import Summary, TimelineSection
 
 PALETTE = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
@@ -93,10 +94,10 @@ def _coarse(buckets: list[list[int]], merge: int) -> list[tuple[float, float, in
     return out
 
 
-def chart_lengths(summary: Mapping[str, Any]) -> Chart | None:
+def chart_lengths(summary: Summary) -> Chart | None:
     """Input and output length distributions on a log token axis (share of requests per bucket)."""
     lengths = summary["workload"]["lengths"]
-    if not any(lengths.get(c, {}).get("count") for c in LENGTH_COLORS):
+    if not any(lengths[c]["count"] for c in LENGTH_COLORS if c in lengths):
         return None
     fig = _figure()
     ax = fig.add_subplot()
@@ -123,14 +124,14 @@ def _colors(values: list[str]) -> dict[str, str]:
     return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(sorted(values))}
 
 
-def chart_labels(summary: Mapping[str, Any]) -> Chart | None:
+def chart_labels(summary: Summary) -> Chart | None:
     """Share of requests per label value, one 100% bar per label axis (and the clusters)."""
-    labels = summary.get("labels") or {}
+    labels = summary["labels"]
     rows: list[tuple[str, list[tuple[str, float]]]] = [
         (axis.removeprefix("label_"), [(r["value"], r["share_requests"] or 0.0) for r in mix])
         for axis, mix in sorted(labels.items())
     ]
-    clusters = summary.get("clusters") or []
+    clusters = summary["clusters"]
     if clusters:
         rows.append(("cluster", [(f"#{c['cluster']}" if c["cluster"] is not None else "none",
                                   c["share_requests"] or 0.0) for c in clusters]))
@@ -155,23 +156,23 @@ def chart_labels(summary: Mapping[str, Any]) -> Chart | None:
     return Chart("labels", "Label and cluster mix", alt, _to_svg(fig, "labels"))
 
 
-def _times(timeline: Mapping[str, Any]) -> list[float]:
+def _times(timeline: TimelineSection) -> list[float]:
     """Bucket starts in minutes since the first bucket."""
     return [i * timeline["bucket_s"] / 60 for i in range(len(timeline["requests"]))]
 
 
-def _time_label(summary: Mapping[str, Any]) -> str:
-    start = summary["timeline"].get("start")
-    if summary["time"].get("time_base") == "relative" or not start:
+def _time_label(summary: Summary) -> str:
+    start = summary["timeline"]["start"]
+    if summary["time"]["time_base"] == "relative" or not start:
         return "minutes since the first request"
     when = datetime.fromisoformat(start.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
     return f"minutes since {when}"
 
 
-def chart_label_time(summary: Mapping[str, Any]) -> Chart | None:
+def chart_label_time(summary: Summary) -> Chart | None:
     """Label mix over time: stacked requests per bucket by each timeline axis (mode, phase)."""
     timeline = summary["timeline"]
-    axes = [a for a in timeline_columns() if a in timeline.get("series", {})]
+    axes = [a for a in timeline_columns() if a in timeline["series"]]
     if not axes or len(timeline["requests"]) < 2:
         return None
     fig = _figure(height=2.4 * len(axes))
@@ -194,7 +195,7 @@ def chart_label_time(summary: Mapping[str, Any]) -> Chart | None:
     return Chart("label_time", "Label mix over time", alt, _to_svg(fig, "label_time"))
 
 
-def chart_arrivals(summary: Mapping[str, Any]) -> Chart | None:
+def chart_arrivals(summary: Summary) -> Chart | None:
     """Arrival rate per bucket with its mean and p95 window rate, and burstiness in the title."""
     timeline, arrivals = summary["timeline"], summary["arrivals"]
     if len(timeline["requests"]) < 2:
@@ -203,12 +204,12 @@ def chart_arrivals(summary: Mapping[str, Any]) -> Chart | None:
     ax = fig.add_subplot()
     rate = [n / timeline["bucket_s"] for n in timeline["requests"]]
     ax.step(_times(timeline), rate, where="post", color=PALETTE[0], label="requests/s")
-    for key, style, text in (("requests_per_s_mean", ":", "mean"),
-                             ("requests_per_s_p95", "--", "p95 window")):
-        if arrivals.get(key) is not None:
-            ax.axhline(arrivals[key], linestyle=style, color="#555555",
-                       label=f"{text} {arrivals[key]:.3g}/s ({arrivals['window_s']:g} s windows)")
-    cv, iod = arrivals.get("interarrival_cv"), arrivals.get("index_of_dispersion")
+    for level, style, text in ((arrivals["requests_per_s_mean"], ":", "mean"),
+                               (arrivals["requests_per_s_p95"], "--", "p95 window")):
+        if level is not None:
+            ax.axhline(level, linestyle=style, color="#555555",
+                       label=f"{text} {level:.3g}/s ({arrivals['window_s']:g} s windows)")
+    cv, iod = arrivals["interarrival_cv"], arrivals["index_of_dispersion"]
     ax.set_title(
         f"inter-arrival CV {cv:.2f} · index of dispersion {iod:.2f} (Poisson: 1, 1)"
         if cv is not None and iod is not None else "burstiness: not enough arrivals",
@@ -222,10 +223,10 @@ def chart_arrivals(summary: Mapping[str, Any]) -> Chart | None:
     return Chart("arrivals", "Arrival rate and burstiness", alt, _to_svg(fig, "arrivals"))
 
 
-def chart_token_flow(summary: Mapping[str, Any]) -> Chart | None:
+def chart_token_flow(summary: Summary) -> Chart | None:
     """Where tokens went: label → phase → device, band widths proportional to tokens."""
-    plan = summary.get("plan") or {}
-    flows = plan.get("token_flow") or []
+    plan = summary["plan"]
+    flows = plan["token_flow"] if plan else []
     if not flows:
         return None
     fig = _figure(width=8.5, height=5.0)
@@ -236,16 +237,15 @@ def chart_token_flow(summary: Mapping[str, Any]) -> Chart | None:
     return Chart("token_flow", "Where tokens went", alt, _to_svg(fig, "token_flow"))
 
 
-def chart_fleet_cost(summary: Mapping[str, Any]) -> Chart | None:
+def chart_fleet_cost(summary: Summary) -> Chart | None:
     """The recommended fleet's $/hour against the all-H100 and best-single-device baselines."""
-    plan = summary.get("plan") or {}
-    if plan.get("usd_per_hour") is None:
+    plan = summary["plan"]
+    if plan is None:
         return None
     bars = [("recommended mix", plan["usd_per_hour"])]
-    for key, base in sorted((plan.get("baselines") or {}).items()):
-        if base and base.get("usd_per_hour") is not None:
-            name = base.get("label") or key
-            bars.append((name, base["usd_per_hour"]))
+    for key, base in sorted(plan["baselines"].items()):
+        if base:
+            bars.append((base["label"] or key, base["usd_per_hour"]))
     fig = _figure(height=0.6 * len(bars) + 1.0)
     ax = fig.add_subplot()
     names = [b[0] for b in reversed(bars)]
@@ -261,20 +261,21 @@ def chart_fleet_cost(summary: Mapping[str, Any]) -> Chart | None:
     return Chart("fleet_cost", "Fleet cost against the baselines", alt, _to_svg(fig, "fleet_cost"))
 
 
-def chart_cache_curve(summary: Mapping[str, Any]) -> Chart | None:
+def chart_cache_curve(summary: Summary) -> Chart | None:
     """LRU prefix-cache hit ratio against capacity (tokens, log scale)."""
-    cache = summary.get("cache") or {}
-    curve = [p for p in cache.get("curve") or [] if p.get("capacity_blocks", 0) > 0]
-    if not curve:
+    cache = summary["cache"]
+    curve = [p for p in (cache["curve"] if cache else []) if p["capacity_blocks"] > 0]
+    if cache is None or not curve:
         return None
     use_tokens = all(p.get("capacity_tokens") for p in curve)
     x = [p["capacity_tokens"] if use_tokens else p["capacity_blocks"] for p in curve]
     fig = _figure()
     ax = fig.add_subplot()
     ax.plot(x, [p["hit_ratio"] for p in curve], marker="o", markersize=3, color=PALETTE[4])
-    if cache.get("reuse_ratio_infinite") is not None:
-        ax.axhline(cache["reuse_ratio_infinite"], linestyle="--", color="#555555",
-                   label=f"infinite cache {cache['reuse_ratio_infinite']:.1%}")
+    infinite = cache["reuse_ratio_infinite"]
+    if infinite is not None:
+        ax.axhline(infinite, linestyle="--", color="#555555",
+                   label=f"infinite cache {infinite:.1%}")
         ax.legend(frameon=False, fontsize=8)
     _log_x(ax)
     ax.set_ylim(0, 1)
@@ -285,7 +286,7 @@ def chart_cache_curve(summary: Mapping[str, Any]) -> Chart | None:
     return Chart("cache_curve", "Prefix cache reuse", alt, _to_svg(fig, "cache_curve"))
 
 
-CHARTS: tuple[Callable[[Mapping[str, Any]], Chart | None], ...] = (
+CHARTS: tuple[Callable[[Summary], Chart | None], ...] = (
     chart_lengths,
     chart_labels,
     chart_label_time,
@@ -296,6 +297,6 @@ CHARTS: tuple[Callable[[Mapping[str, Any]], Chart | None], ...] = (
 )
 
 
-def render_charts(summary: Mapping[str, Any]) -> list[Chart]:
+def render_charts(summary: Summary) -> list[Chart]:
     """Every chart the summary has data for, in report order."""
     return [chart for make in CHARTS if (chart := make(summary)) is not None]

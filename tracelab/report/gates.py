@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from tracelab.errors import ConfigError
 from tracelab.report.diff import Metric, Shift, resolve_metric
+from tracelab.report.summary_types import Summary
 
 _GATE = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][\w]*(?:\([^()]*\))?)\s*(?P<op>>=|<=|>|<)\s*"
@@ -65,7 +65,7 @@ class GateResult:
         return f"{verdict}: {g.text} (observed {shown})"
 
 
-def parse_gate(text: str, *summaries: Mapping[str, Any]) -> Gate:
+def parse_gate(text: str, *summaries: Summary) -> Gate:
     """Parse one ``--fail-on`` value; ConfigError with the grammar when it does not parse."""
     match = _GATE.match(text)
     if match is None:
@@ -98,7 +98,7 @@ def parse_gate(text: str, *summaries: Mapping[str, Any]) -> Gate:
     return Gate(text, metric, match["op"], number, "level")
 
 
-def evaluate_gate(gate: Gate, base: Mapping[str, Any], current: Mapping[str, Any]) -> GateResult:
+def evaluate_gate(gate: Gate, base: Summary, current: Summary) -> GateResult:
     """Measure the gate's metric on both summaries and compare; ConfigError if it is missing."""
     shift = Shift(gate.metric, gate.metric.read(base), gate.metric.read(current))
     for side, value in (("BASE", shift.base), ("CURRENT", shift.current)):
@@ -121,8 +121,8 @@ def evaluate_gate(gate: Gate, base: Mapping[str, Any], current: Mapping[str, Any
     return GateResult(gate, shift, observed, crossed)
 
 
-def evaluate_gates(texts: list[str], base: Mapping[str, Any],
-                   current: Mapping[str, Any]) -> list[GateResult]:
+def evaluate_gates(texts: list[str], base: Summary,
+                   current: Summary) -> list[GateResult]:
     """Parse every gate first (so a bad one fails before any is evaluated), then test each."""
     gates = [parse_gate(t, base, current) for t in texts]
     return [evaluate_gate(g, base, current) for g in gates]

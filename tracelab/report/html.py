@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from tracelab.report.charts import Chart
 from tracelab.report.sections import Block, Figure, Para, Section, Table, build_sections
+from tracelab.report.summary_types import Summary
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;
@@ -66,7 +66,7 @@ def _block(block: Block, charts: Mapping[str, Chart]) -> str:
     return ""
 
 
-def render_html(summary: Mapping[str, Any], charts: Sequence[Chart]) -> str:
+def render_html(summary: Summary, charts: Sequence[Chart]) -> str:
     """The whole ``report.html`` as text."""
     by_name = {c.name: c for c in charts}
     sections: list[Section] = build_sections(summary)
@@ -77,11 +77,10 @@ def render_html(summary: Mapping[str, Any], charts: Sequence[Chart]) -> str:
         + "</section>"
         for s in sections
     )
-    inp = summary.get("input") or {}
-    files = html.escape(", ".join(inp.get("files", [])) or "—")
+    files = html.escape(", ".join(summary["input"]["files"]) or "—")
     meta = (
-        f"Input: {files} · tracelab {html.escape(str(summary.get('tracelab_version') or ''))}"
-        f" · generated {html.escape(str(summary.get('generated_at') or '—'))}"
+        f"Input: {files} · tracelab {html.escape(summary['tracelab_version'])}"
+        f" · generated {html.escape(summary['generated_at'] or '—')}"
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

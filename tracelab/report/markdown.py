@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from tracelab.report.charts import Chart
 from tracelab.report.sections import Figure, Para, Section, Table, build_sections
+from tracelab.report.summary_types import Summary
 
 CHART_DIR = "charts"
 
@@ -41,14 +41,13 @@ def render_sections(sections: Sequence[Section], charts: Mapping[str, Chart],
     return "\n".join(out)
 
 
-def render_markdown(summary: Mapping[str, Any], charts: Sequence[Chart],
+def render_markdown(summary: Summary, charts: Sequence[Chart],
                     chart_dir: str | None = CHART_DIR) -> str:
     """The whole ``report.md``."""
     by_name = {c.name: c for c in charts}
-    inp = summary.get("input") or {}
     head = (
         "# tracelab report\n\n"
-        f"Input: {', '.join(inp.get('files', [])) or '—'} · "
-        f"tracelab {summary.get('tracelab_version') or ''}".rstrip() + "\n\n"
+        f"Input: {', '.join(summary['input']['files']) or '—'} · "
+        f"tracelab {summary['tracelab_version']}".rstrip() + "\n\n"
     )
     return head + render_sections(build_sections(summary), by_name, chart_dir)

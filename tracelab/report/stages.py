@@ -9,20 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
+
+from tracelab.report.summary_types import (
+    Baseline,
+    CacheSection,
+    CacheTier,
+    Efficiencies,
+    FleetRow,
+    FlowRow,
+    InputSection,
+    JSONValue,
+    PlanSection,
+    PriceRow,
+    ReasonRow,
+)
 
 TOP_REASONS = 8
 TOP_FLOW_LABELS = 8
 USER_PRICE_SOURCE = "price given by the user"
 
 
-def summarize_input(trace: Any) -> dict[str, Any]:
+def summarize_input(trace: Any) -> InputSection:
     """File names (not paths: the summary must not depend on where the checkout is), formats,
-    row counts, rejected-row reasons and how the time bases were handled (one line)."""
-    from tracelab.ingest.timebase import describe
-
+    row counts and rejected-row reasons."""
     files = [Path(f).name for f in trace.files]
     formats = {Path(k).name: v for k, v in sorted(trace.formats.items())}
     reasons: dict[str, int] = {}
@@ -37,11 +49,10 @@ def summarize_input(trace: Any) -> dict[str, Any]:
         "rows_accepted": trace.rows_accepted,
         "rows_rejected": trace.rows_rejected,
         "rejected_reasons": reasons,
-        "time_bases": describe(trace.time_bases),
     }
 
 
-def _token_flow(rollup: pl.DataFrame) -> list[dict[str, Any]]:
+def _token_flow(rollup: pl.DataFrame) -> list[FlowRow]:
     """Rollup (class_id × phase × device) with the largest classes kept and the rest 'other'."""
     if rollup.height == 0:
         return []
@@ -61,26 +72,26 @@ def _token_flow(rollup: pl.DataFrame) -> list[dict[str, Any]]:
         .agg(pl.col("tokens").sum(), pl.col("usd").sum())
         .sort("label", "phase", "device")
     )
-    return flow.to_dicts()
+    return cast("list[FlowRow]", flow.to_dicts())
 
 
-def _top_reasons(groups: pl.DataFrame) -> list[dict[str, Any]]:
+def _top_reasons(groups: pl.DataFrame) -> list[ReasonRow]:
     """The most common routing reasons, from the ledger summed per (class, route)."""
     usd = pl.col("prefill_usd").fill_null(0.0) + pl.col("decode_usd").fill_null(0.0)
-    return (
+    return cast("list[ReasonRow]", (
         groups.group_by("reason")
         .agg(pl.col("requests").sum(), usd.sum().alias("usd"))
         .sort(["requests", "reason"], descending=[True, False])
         .head(TOP_REASONS)
         .to_dicts()
-    )
+    ))
 
 
-def summarize_plan(plan: Any) -> dict[str, Any]:
+def summarize_plan(plan: Any) -> PlanSection:
     """The plan's cost, fleet, baselines, savings, token flow and top ledger reasons."""
     mtok = plan.tokens / 1e6 if plan.tokens else 0.0
 
-    def baseline(key: str, label: str) -> dict[str, Any] | None:
+    def baseline(key: str, label: str) -> Baseline | None:
         base = plan.baselines.get(key)
         if base is None:
             return None
@@ -92,7 +103,7 @@ def summarize_plan(plan: Any) -> dict[str, Any]:
             "usd_per_mtok": usd_per_hour * plan.span_hours / mtok if mtok else None,
         }
 
-    fleet = plan.fleet.sort("device_id", "model_id", "role").to_dicts()
+    fleet = cast("list[FleetRow]", plan.fleet.sort("device_id", "model_id", "role").to_dicts())
     return {
         "usd_per_hour": plan.usd_per_hour,
         "usd_per_mtok": plan.usd_per_mtok,
@@ -115,7 +126,7 @@ def summarize_plan(plan: Any) -> dict[str, Any]:
 
 
 def summarize_cache(result: Any, capacity_blocks: int | None,
-                    hit_tokens: int | None) -> dict[str, Any]:
+                    hit_tokens: int | None) -> CacheSection:
     """The reuse curve (every grid point), knees, tier advice, and the capacity the plan used."""
     data = result.to_json()
     block_tokens = data.get("block_tokens")
@@ -140,19 +151,19 @@ def summarize_cache(result: Any, capacity_blocks: int | None,
     }
 
 
-def _tier(t: Mapping[str, Any]) -> dict[str, Any]:
+def _tier(t: Mapping[str, Any]) -> CacheTier:
     worth = "worth holding" if t.get("worth_it") else "slower to reload than to recompute"
     text = (
         f"{t.get('name', t.get('tier'))}: blocks {t.get('from_blocks')}–{t.get('to_blocks')} "
         f"({t.get('capacity_gb', 0):.3g} GB) add {100 * (t.get('hit_ratio_added') or 0):.1f} "
         f"points of hit ratio for ${t.get('hold_usd_per_hour', 0):.3g}/h; {worth}."
     )
-    return {**t, "recommendation": text}
+    return cast("CacheTier", {**t, "recommendation": text})
 
 
-def summarize_prices(catalog: Any, device_ids: Sequence[str]) -> list[dict[str, Any]]:
+def summarize_prices(catalog: Any, device_ids: Sequence[str]) -> list[PriceRow]:
     """Price, source, date and estimate flag of each device the plan could use."""
-    out = []
+    out: list[PriceRow] = []
     for device_id in sorted(set(device_ids)):
         device = catalog.devices.get(device_id)
         if device is None:
@@ -168,7 +179,7 @@ def summarize_prices(catalog: Any, device_ids: Sequence[str]) -> list[dict[str, 
     return out
 
 
-def summarize_slos(slos: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def summarize_slos(slos: Mapping[str, Any]) -> dict[str, dict[str, JSONValue]]:
     """SLO targets per mode (seconds; 0 = no target) with their source."""
     out = {}
     for mode, slo in sorted(slos.items()):
@@ -189,7 +200,7 @@ def _short_path(path: str) -> str:
     return f"{p.name} (packaged)" if packaged else p.name
 
 
-def summarize_efficiencies(profile: Any) -> dict[str, Any]:
+def summarize_efficiencies(profile: Any) -> Efficiencies:
     """The performance profile (``tracelab.hardware.profile.PerfProfile``): where it came from,
     the default efficiencies and overheads, and any per-tier or per-device overrides."""
     from dataclasses import asdict, is_dataclass

@@ -15,11 +15,25 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tracelab.errors import InputFileError
 from tracelab.labels.axes import label_columns
 from tracelab.report.aggregate import BINS_PER_DECADE, histogram_quantile
+from tracelab.report.summary_types import (
+    ArrivalsSection,
+    AssumptionsSection,
+    CacheSection,
+    ClusterRow,
+    InputSection,
+    JSONValue,
+    LabelRow,
+    LengthStats,
+    PlanSection,
+    Summary,
+    TimelineSection,
+    WorkSeconds,
+)
 
 SUMMARY_KIND = "tracelab-summary"
 SCHEMA_VERSION = 1
@@ -37,7 +51,7 @@ def round_sig(value: float, digits: int = SIGNIFICANT_DIGITS) -> float | None:
     return float(f"{value:.{digits}g}")
 
 
-def canonicalize(obj: Any) -> Any:
+def canonicalize(obj: object) -> JSONValue:
     """Round every float, turn tuples into lists and keys into strings (recursively)."""
     if isinstance(obj, bool) or obj is None or isinstance(obj, str):
         return obj
@@ -65,14 +79,16 @@ def _iso(us: int | None) -> str | None:
 
 
 def _lengths(hists: Mapping[str, Mapping[str, int]],
-             totals: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+             totals: Mapping[str, Any]) -> dict[str, LengthStats]:
+    out: dict[str, LengthStats] = {}
     for column, hist in sorted(hists.items()):
         count = sum(hist.values())
         out[column] = {
             "count": count,
             "mean": totals[column] / count if count else None,
-            **{f"p{q}": histogram_quantile(hist, q / 100) for q in (50, 90, 99)},
+            "p50": histogram_quantile(hist, 0.50),
+            "p90": histogram_quantile(hist, 0.90),
+            "p99": histogram_quantile(hist, 0.99),
             "histogram": {
                 "bins_per_decade": BINS_PER_DECADE,
                 "buckets": [[int(k), n] for k, n in sorted(hist.items(), key=lambda i: int(i[0]))],
@@ -81,9 +97,9 @@ def _lengths(hists: Mapping[str, Mapping[str, int]],
     return out
 
 
-def _mix_rows(mix: Mapping[str, Mapping[str, float]]) -> list[dict[str, Any]]:
+def _mix_rows(mix: Mapping[str, Mapping[str, Any]]) -> list[LabelRow]:
     totals = {k: sum(v[k] for v in mix.values()) for k in ("requests", "tokens", "work_s")}
-    rows = []
+    rows: list[LabelRow] = []
     for value, m in sorted(mix.items()):
         rows.append(
             {
@@ -99,12 +115,17 @@ def _mix_rows(mix: Mapping[str, Mapping[str, float]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _clusters(clusters: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    rows = _mix_rows({k: v for k, v in clusters.items()})
-    for row in rows:
-        key = row.pop("value")
-        row["cluster"] = None if key == "none" else int(key)
-        row["name"] = clusters[key]["name"] if key != "none" else "unclustered"
+def _clusters(clusters: Mapping[str, Mapping[str, Any]]) -> list[ClusterRow]:
+    rows: list[ClusterRow] = []
+    for mix in _mix_rows(clusters):
+        key = mix["value"]
+        rows.append({
+            "requests": mix["requests"], "tokens": mix["tokens"], "work_s": mix["work_s"],
+            "share_requests": mix["share_requests"], "share_tokens": mix["share_tokens"],
+            "share_work": mix["share_work"],
+            "cluster": None if key == "none" else int(key),
+            "name": clusters[key]["name"] if key != "none" else "unclustered",
+        })
     return sorted(rows, key=lambda r: (r["cluster"] is None, r["cluster"] or 0))
 
 
@@ -115,7 +136,7 @@ def _dense(counts: Mapping[str, int], start: int, n: int) -> list[int]:
     return out
 
 
-def _timeline(timeline: Mapping[str, Any]) -> dict[str, Any]:
+def _timeline(timeline: Mapping[str, Any]) -> TimelineSection:
     keys = [int(k) for k in timeline["requests"]]
     if not keys:
         return {"bucket_s": timeline["bucket_s"], "start": None, "requests": [], "tokens": [],
@@ -133,7 +154,7 @@ def _timeline(timeline: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _arrivals(arr: Mapping[str, Any]) -> dict[str, Any]:
+def _arrivals(arr: Mapping[str, Any]) -> ArrivalsSection:
     window_s = float(arr["window_s"])
     if not arr["window_counts"]:  # no request has an arrival time: no rate is known
         return {"window_s": window_s, "windows": 0, "requests_per_s_mean": None,
@@ -172,19 +193,24 @@ def _arrivals(arr: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def finalize_summary(
-    aggregates: Mapping[str, Any],
+    aggregates: Mapping[str, object],
     *,
-    inputs: Mapping[str, Any] | None = None,
-    plan: Mapping[str, Any] | None = None,
-    cache: Mapping[str, Any] | None = None,
-    assumptions: Mapping[str, Any] | None = None,
+    inputs: InputSection,
+    assumptions: AssumptionsSection,
+    time_note: str | None = None,
+    plan: PlanSection | None = None,
+    cache: CacheSection | None = None,
     generated_at: str | None = None,
     elapsed_s: float | None = None,
     version: str = "",
-) -> dict[str, Any]:
-    """The summary dict (not yet rounded: :func:`dump_summary` rounds) from merged aggregates."""
-    span = aggregates["span"]
-    totals = dict(aggregates["totals"])
+) -> Summary:
+    """The summary (not yet rounded: :func:`dump_summary` rounds) from merged aggregates
+    (``tracelab.report.aggregate``: a dict of counts and sums that module documents) and the
+    other stages' sections (``tracelab.report.stages``); ``time_note``: how the input's time
+    bases were handled, one line (``tracelab.ingest.timebase.describe``)."""
+    merged = cast("Mapping[str, Any]", aggregates)
+    span = merged["span"]
+    totals = dict(merged["totals"])
     lo, hi = span["arrival_us_min"], span["arrival_us_max"]
     bases = sorted(span["time_bases"])
     tokens = {
@@ -192,11 +218,9 @@ def finalize_summary(
         for name in totals if name.endswith("_tokens")
     }
     tokens["total_tokens"] = (tokens["input_tokens"] or 0) + (tokens["output_tokens"] or 0)
-    work = {"prefill_s": float(totals["prefill_device_s"]),
+    work: WorkSeconds = {"prefill_s": float(totals["prefill_device_s"]),
             "decode_s": float(totals["decode_device_s"])}
-    labels = aggregates["labels"]
-    inputs = dict(inputs or {})
-    time_note = inputs.pop("time_bases", None)  # one line: how time bases were handled
+    labels = merged["labels"]
     return {
         "kind": SUMMARY_KIND,
         "schema_version": SCHEMA_VERSION,
@@ -217,32 +241,34 @@ def finalize_summary(
             "tokens": tokens,
             "work_s": work,
             "prefill_work_share": _share(work["prefill_s"], work["prefill_s"] + work["decode_s"]),
-            "lengths": _lengths(aggregates["lengths"], totals),
+            "lengths": _lengths(merged["lengths"], totals),
         },
-        "arrivals": _arrivals(aggregates["arrivals"]),
+        "arrivals": _arrivals(merged["arrivals"]),
         "labels": {axis: _mix_rows(labels[axis]) for axis in label_columns() if axis in labels},
-        "clusters": _clusters(aggregates["clusters"]),
+        "clusters": _clusters(merged["clusters"]),
         "models": [
-            {"model": name, **m} for name, m in sorted(aggregates["models"].items())
+            {"model": name, "model_id": m["model_id"], "match": m["match"],
+             "requests": m["requests"]}
+            for name, m in sorted(merged["models"].items())
         ],
-        "timeline": _timeline(aggregates["timeline"]),
-        "cache": dict(cache) if cache is not None else None,
-        "plan": dict(plan) if plan is not None else None,
-        "assumptions": dict(assumptions or {}),
+        "timeline": _timeline(merged["timeline"]),
+        "cache": cache,
+        "plan": plan,
+        "assumptions": assumptions,
     }
 
 
-def dump_summary(summary: Mapping[str, Any]) -> str:
+def dump_summary(summary: Mapping[str, object]) -> str:
     """Deterministic JSON text: sorted keys, floats at 6 significant digits, 2-space indent."""
     return json.dumps(canonicalize(summary), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def drop_wall_clock(summary: Mapping[str, Any]) -> dict[str, Any]:
+def drop_wall_clock(summary: Mapping[str, object]) -> dict[str, object]:
     """The summary without ``generated_at`` and ``elapsed_s`` (for comparing runs)."""
     return {k: v for k, v in summary.items() if k not in WALL_CLOCK_KEYS}
 
 
-def validate_summary(summary: Mapping[str, Any], source: str = "<summary>") -> None:
+def validate_summary(summary: Mapping[str, object], source: str = "<summary>") -> None:
     """Check a summary against ``schemas/summary.schema.json``; InputFileError if it does not fit."""
     import jsonschema
 
@@ -273,7 +299,7 @@ def is_summary_file(path: Path) -> bool:
     return isinstance(data, dict) and data.get("kind") == SUMMARY_KIND
 
 
-def read_summary(path: Path) -> dict[str, Any]:
+def read_summary(path: Path) -> Summary:
     """Load and validate a ``summary.json``; InputFileError naming the file when it is not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -290,4 +316,4 @@ def read_summary(path: Path) -> dict[str, Any]:
         )
         raise InputFileError(msg)
     validate_summary(data, str(path))
-    return data
+    return cast("Summary", data)  # the schema holds what the type says (a test checks)

@@ -6,10 +6,11 @@ rich is imported inside the functions so the library stays importable without a 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from tracelab.report.sections import Para, Section, Table, build_sections
+from tracelab.report.summary_types import Summary
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
@@ -29,7 +30,7 @@ def rich_table(table: Table, title: str | None = None) -> Any:
     return out
 
 
-def render_terminal(summary: Mapping[str, Any]) -> Any:
+def render_terminal(summary: Summary) -> Any:
     """A rich Group of the report's terminal sections, and where to read the assumptions."""
     from rich.console import Group
     from rich.text import Text

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tracelab.errors import InputFileError
 from tracelab.report.charts import render_charts
 from tracelab.report.html import render_html
 from tracelab.report.markdown import CHART_DIR, render_markdown
 from tracelab.report.summary import dump_summary
+from tracelab.report.summary_types import Summary
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class ReportFiles:
     charts: tuple[Path, ...]
 
 
-def write_report(summary: Mapping[str, Any], out_dir: Path) -> ReportFiles:
+def write_report(summary: Summary, out_dir: Path) -> ReportFiles:
     """Render every output of ``summary`` into ``out_dir`` (created if needed)."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

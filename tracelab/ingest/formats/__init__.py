@@ -22,6 +22,7 @@ from tracelab.ingest.formats import (
     openai,
     openrouter,
     otel,
+    servegen,
 )
 from tracelab.ingest.formats.base import Adapter, RawSource, Sample
 
@@ -44,13 +45,16 @@ _ADAPTERS: list[Adapter] = [
     burstgpt.ADAPTER,
     mooncake.ADAPTER,
     mooncake.GUIDELLM_ADAPTER,
+    servegen.ADAPTER,
 ]
 
 FORMATS: dict[str, Adapter] = {adapter.name: adapter for adapter in _ADAPTERS}
 
 # Specific formats first; canonical (any file with input_tokens/output_tokens) last.
+# ServeGen before Mooncake: both have input_length/output_length.
 DETECT_ORDER: tuple[str, ...] = (
-    *(name for name in FORMATS if name != "canonical"),
+    *(name for name in FORMATS if name not in ("canonical", "mooncake")),
+    "mooncake",
     "canonical",
 )
 

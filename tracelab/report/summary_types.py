@@ -1,0 +1,242 @@
+"""The shape of ``summary.json`` as types: what the report builds and every renderer reads.
+
+One ``TypedDict`` per object of ``schemas/summary.schema.json``: a key the schema requires is
+a required key here and every other key is ``NotRequired`` (``tests/test_summary_types.py``
+checks the two agree, section by section). A summary read back from disk is validated
+against the schema first (``read_summary``), so typed access holds for it too. Values the
+schema allows to be null are ``X | None``. Free-form leaves (cluster profiles, the cache's
+knees, the plan's settings) are ``JSONValue``. No ``from __future__ import annotations``
+here: a TypedDict needs its annotations evaluated to know which keys are ``NotRequired``.
+"""
+
+from typing import NotRequired, TypeAlias, TypedDict
+
+JSONScalar: TypeAlias = str | int | float | bool | None
+JSONValue: TypeAlias = JSONScalar | list["JSONValue"] | dict[str, "JSONValue"]
+
+
+class InputSection(TypedDict):
+    """What was read: file names (not paths), formats, row counts, rejected-row reasons."""
+
+    files: list[str]
+    formats: dict[str, str]
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    rejected_reasons: dict[str, int]
+
+
+class TimeSection(TypedDict):
+    time_base: str | None
+    start: str | None
+    end: str | None
+    span_s: float
+    note: NotRequired[str | None]  # absent from summaries written before it existed
+
+
+class Histogram(TypedDict):
+    bins_per_decade: int
+    buckets: list[list[int]]
+
+
+class LengthStats(TypedDict):
+    count: int
+    mean: float | None
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    histogram: Histogram
+
+
+class WorkSeconds(TypedDict):
+    prefill_s: float
+    decode_s: float
+
+
+class WorkloadSection(TypedDict):
+    requests: int
+    status: dict[str, int]
+    tokens: dict[str, int | None]
+    work_s: WorkSeconds
+    prefill_work_share: float | None
+    lengths: dict[str, LengthStats]
+
+
+class ArrivalsSection(TypedDict):
+    window_s: float
+    windows: int
+    requests_per_s_mean: float | None
+    requests_per_s_p95: float | None
+    requests_per_s_max: float | None
+    interarrival_mean_s: float | None
+    interarrival_cv: float | None
+    index_of_dispersion: float | None
+
+
+class MixRow(TypedDict):
+    """Requests, tokens and work of one label value or cluster, and their shares."""
+
+    requests: int
+    tokens: int
+    work_s: float
+    share_requests: float | None
+    share_tokens: float | None
+    share_work: float | None
+
+
+class LabelRow(MixRow):
+    value: str
+
+
+class ClusterRow(MixRow):
+    cluster: int | None
+    name: str | None
+    profile: NotRequired[dict[str, JSONValue] | None]
+
+
+class ModelRow(TypedDict):
+    model: str
+    model_id: str | None
+    match: str | None
+    requests: int
+
+
+class TimelineSection(TypedDict):
+    bucket_s: int
+    start: str | None
+    requests: list[int]
+    tokens: list[int]
+    series: dict[str, dict[str, list[int]]]
+
+
+class CurvePoint(TypedDict):
+    capacity_blocks: int
+    hit_ratio: float
+    capacity_tokens: NotRequired[int | None]
+    capacity_bytes: NotRequired[int | None]
+
+
+class CacheTier(TypedDict):
+    """One memory tier's advice (``tracelab.cache.tiers``) and its sentence."""
+
+    recommendation: str
+    tier: NotRequired[str]
+    name: NotRequired[str]
+    from_blocks: NotRequired[int]
+    to_blocks: NotRequired[int]
+    capacity_gb: NotRequired[float]
+    hit_ratio_added: NotRequired[float | None]
+    hold_usd_per_hour: NotRequired[float]
+    worth_it: NotRequired[bool]
+
+
+class CacheSection(TypedDict):
+    evidence: str
+    method: str | None
+    sample_rate: float | None
+    sampling_error: dict[str, float] | None
+    block_tokens: int | None
+    n_references: int | None
+    n_distinct: int | None
+    reuse_ratio_infinite: float | None
+    model: dict[str, JSONValue] | None
+    curve: list[CurvePoint]
+    knees: list[dict[str, JSONValue]]
+    tiers: list[CacheTier]
+    capacity_blocks: int | None
+    capacity_tokens: int | None
+    hit_tokens: int | None
+    rows_rejected: int
+
+
+class Baseline(TypedDict):
+    device_id: str | None
+    label: str
+    usd_per_hour: float
+    usd_per_mtok: float | None
+
+
+class FleetRow(TypedDict):
+    device_id: str
+    model_id: str | None
+    role: str | None
+    replicas: int
+    devices: int
+    usd_per_hour: float
+
+
+class FlowRow(TypedDict):
+    label: str
+    phase: str
+    device: str
+    tokens: int
+    usd: float
+
+
+class ReasonRow(TypedDict):
+    reason: str
+    requests: int
+    usd: float | None
+
+
+class PlanSection(TypedDict):
+    usd_per_hour: float
+    usd_per_mtok: float
+    span_hours: float
+    fleet_usd: float
+    ledger_usd: float
+    idle_usd: float
+    tokens: int
+    cache_hit_tokens: int
+    baselines: dict[str, Baseline | None]
+    savings: dict[str, float | None]
+    fleet: list[FleetRow]
+    token_flow: list[FlowRow]
+    top_reasons: list[ReasonRow]
+    settings: dict[str, JSONValue]
+
+
+class PriceRow(TypedDict):
+    device_id: str
+    usd_per_hour: float | None
+    source: str | None
+    as_of: str | None
+    estimated: bool
+    override: bool
+
+
+class Efficiencies(TypedDict):
+    source: str
+    values: dict[str, JSONValue]
+    provenance: NotRequired[dict[str, JSONValue]]
+
+
+class AssumptionsSection(TypedDict):
+    prices: list[PriceRow]
+    slos: dict[str, dict[str, JSONValue]]
+    efficiencies: Efficiencies
+    model_mapping: list[ModelRow]
+    defaults: dict[str, JSONValue]
+    notes: list[str]
+    slo_source: NotRequired[str]
+
+
+class Summary(TypedDict):
+    """``summary.json``: every section a report shows (see the schema for units)."""
+
+    kind: str
+    schema_version: int
+    tracelab_version: str
+    generated_at: str | None
+    elapsed_s: float | None
+    input: InputSection
+    time: TimeSection
+    workload: WorkloadSection
+    arrivals: ArrivalsSection
+    labels: dict[str, list[LabelRow]]
+    clusters: list[ClusterRow]
+    models: list[ModelRow]
+    timeline: TimelineSection
+    cache: CacheSection | None
+    plan: PlanSection | None
+    assumptions: AssumptionsSection
