@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from test_report_summary import fake_summary
 
-from tracelab.errors import InputFileError
+from tracelab.errors import TracelabError
 from tracelab.report.charts import render_charts
 from tracelab.report.html import render_html
 from tracelab.report.markdown import render_markdown
@@ -95,5 +95,7 @@ def test_write_report_writes_the_folder(tmp_path, summary):
 def test_write_report_into_a_file_is_an_error(tmp_path, summary):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(InputFileError, match="cannot create the report folder"):
+    with pytest.raises(TracelabError, match="exists and is not a folder"):
         write_report(summary, blocker)
+    with pytest.raises(TracelabError, match=r"file: cannot write \(File exists\)"):
+        write_report(summary, blocker / "out")

@@ -20,7 +20,7 @@ from tracelab.commands._sources import Query, Since, SourceOptions, Until, Water
 DEFAULT_OUTPUT = Path("trace.parquet")
 
 
-@boundary
+@boundary(files=("output",))
 def ingest(
     inputs: Inputs = None,
     output: OutputFile = DEFAULT_OUTPUT,
@@ -33,17 +33,25 @@ def ingest(
     watermark: Watermark = None,
 ) -> None:
     """Read trace files and write the canonical request frame."""
-    from tracelab.ingest.writer import output_kind, rejected_path, write_frame
+    from tracelab.ingest.writer import is_rejected_file, output_kind, rejected_path, write_frame
+    from tracelab.outputs import output_files
 
     output = output or DEFAULT_OUTPUT
     output_kind(output)
-    trace = load_inputs(inputs, fmt, strict, SourceOptions(query, since, until, watermark))
+    trace = load_inputs(inputs, fmt, strict, need_rows=False,
+                        source=SourceOptions(query, since, until, watermark))
     # Large inputs are streamed to the output; small ones are collected (quicker).
-    write_frame(trace.frame if trace.sources else trace.frame.collect(), output)
-    rejects_out = None
-    if trace.rows_rejected:
-        rejects_out = rejected_path(output)
-        write_frame(trace.rejected, rejects_out)
+    frame = trace.frame if trace.sources else trace.frame.collect()
+    rejects_out = rejected_path(output) if trace.rows_rejected else None
+    stale = rejected_path(output)
+    # An earlier run's rejected rows go when this run rejects none (only a file tracelab
+    # wrote: one with the rejected-rows columns).
+    remove = [stale] if rejects_out is None and is_rejected_file(stale) else []
+    with output_files(*([output] + ([rejects_out] if rejects_out else [])),
+                      remove=remove) as temps:
+        write_frame(frame, temps[0])
+        if rejects_out is not None:
+            write_frame(trace.rejected, temps[1])
     summary = {
         "output": str(output),
         "rejected_output": str(rejects_out) if rejects_out else None,

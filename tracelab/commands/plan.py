@@ -33,6 +33,7 @@ from tracelab.commands._options import (
     Slo,
     Strict,
     WindowS,
+    print_trace_notes,
 )
 from tracelab.commands._pipeline import open_pipeline, pipeline_options, progress_bar
 from tracelab.commands._process import cli_process
@@ -51,18 +52,18 @@ HELP = (
 
 
 def write_plan(plan: Plan, directory: Path) -> list[Path]:
-    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory``."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"--output {directory}: cannot create the folder ({exc.strerror}); pick another path"
-        raise ConfigError(msg) from None
-    paths = [directory / n for n in ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json")]
-    plan.fleet.write_csv(paths[0])
-    plan.fleet.write_parquet(paths[1])
-    plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
-    paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
-    return paths
+    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory`` as one
+    set (``tracelab.outputs.output_folder``)."""
+    from tracelab.outputs import output_folder
+
+    names = ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json")
+    with output_folder(directory) as stage:
+        paths = [stage / n for n in names]
+        plan.fleet.write_csv(paths[0])
+        plan.fleet.write_parquet(paths[1])
+        plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
+        paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
+    return [directory / n for n in names]
 
 
 def plan(
@@ -109,6 +110,7 @@ def plan(
         pipe = open_pipeline(inputs, options, update,
                              SourceOptions(query, since, until, watermark))
         result = pipe.plan()
+    print_trace_notes(pipe.trace())
     if result is None:
         if not pipe.features().modelled:
             raise ConfigError(NO_MODEL_NOTE, param="assume_model")
@@ -127,4 +129,4 @@ def plan(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan", help=HELP)(boundary(plan))
+    app.command("plan", help=HELP)(boundary(plan, folders=("output",)))

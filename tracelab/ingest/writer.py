@@ -29,6 +29,34 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejected{path.suffix}")
 
 
+def is_rejected_file(path: Path) -> bool:
+    """True when ``path`` is a rejected-rows file as tracelab writes them (its columns are
+    exactly the rejected-rows schema); False for anything else, or when it is absent."""
+    from tracelab.ingest.validate import REJECT_SCHEMA
+
+    if not path.is_file():
+        return False
+    try:
+        if path.suffix.lower() == ".parquet":
+            names = list(pl.read_parquet_schema(path))
+        elif path.suffix.lower() == ".csv":
+            names = pl.read_csv(path, n_rows=0).columns
+        else:
+            names = list(pl.read_ndjson(path, n_rows=1).columns)
+    except (OSError, pl.exceptions.PolarsError):
+        return False
+    return names == list(REJECT_SCHEMA)
+
+
+def _sink(frame: pl.LazyFrame, path: Path, kind: str) -> None:
+    if kind == ".parquet":
+        frame.sink_parquet(path)
+    elif kind == ".csv":
+        frame.with_columns(_csv_lists(frame.collect_schema())).sink_csv(path)
+    else:
+        frame.sink_ndjson(path)
+
+
 def _csv_lists(schema: pl.Schema) -> list[pl.Expr]:
     """List columns as the text ``[1,2,3]`` (CSV cannot hold lists)."""
     return [
@@ -40,35 +68,29 @@ def _csv_lists(schema: pl.Schema) -> list[pl.Expr]:
     ]
 
 
+def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(_csv_lists(frame.schema))
+
+
 def write_frame(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` in the format its suffix names. A lazy frame is streamed
     to the file (polars' streaming engine), so it never sits in memory whole."""
     kind = output_kind(path)
-    if isinstance(frame, pl.LazyFrame):
-        _sink(frame, path, kind)
-        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if kind == ".parquet":
+        if isinstance(frame, pl.LazyFrame):
+            _sink(frame, path, kind)
+        elif kind == ".parquet":
             frame.write_parquet(path)
         elif kind == ".csv":
-            frame.with_columns(_csv_lists(frame.schema)).write_csv(path)
+            _csv_ready(frame).write_csv(path)
         else:
             frame.write_ndjson(path)
-    except OSError as exc:
-        msg = f"{path}: cannot write the output ({exc.strerror or exc}); check the folder and permissions"
-        raise InputFileError(msg) from None
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        from tracelab.outputs import describe_os_error
 
-
-def _sink(frame: pl.LazyFrame, path: Path, kind: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if kind == ".parquet":
-            frame.sink_parquet(path)
-        elif kind == ".csv":
-            frame.with_columns(_csv_lists(frame.collect_schema())).sink_csv(path)
-        else:
-            frame.sink_ndjson(path)
-    except OSError as exc:
-        msg = f"{path}: cannot write the output ({exc.strerror or exc}); check the folder and permissions"
+        written = path.stat().st_size if path.is_file() else 0
+        msg = describe_os_error(exc, path.parent, written)
+        if msg is None:
+            raise
         raise InputFileError(msg) from None

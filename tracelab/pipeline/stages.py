@@ -95,8 +95,11 @@ def prepare(options: PipelineOptions) -> Settings:
 def ingest(paths: PathsLike, settings: Settings) -> Trace:
     """The trace at ``paths`` (files, globs, folders): accepted rows, rejected rows, counts."""
     from tracelab.ingest import read_trace
+    from tracelab.ingest.reader import require_accepted
 
-    return read_trace(paths, format=settings.options.format, strict=settings.options.strict)
+    trace = read_trace(paths, format=settings.options.format, strict=settings.options.strict)
+    require_accepted(trace)  # every row rejected: say why, before a stage blames a symptom
+    return trace
 
 
 @dataclass(frozen=True)

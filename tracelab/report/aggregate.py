@@ -37,9 +37,10 @@ from tracelab.labels.axes import UNKNOWN, label_columns, timeline_columns
 from tracelab.streaming import collect_all
 
 # Length histograms: log10 buckets, bucket i holds [10^(i/B), 10^((i+1)/B)) tokens; zero tokens
-# go to bucket -1. 50 buckets per decade = 4.7% wide, so a quantile read from the histogram is
-# within ~2.3% of the exact one (geometric interpolation inside the bucket).
-BINS_PER_DECADE = 50
+# go to bucket -1. 240 buckets per decade are 0.96% wide, and a quantile read from the
+# histogram lies in the bucket of the exact one (geometric interpolation inside it, clamped
+# to the observed min and max), so it is within 1% of the exact value.
+BINS_PER_DECADE = 240
 ZERO_BUCKET = -1
 
 LENGTH_COLUMNS: tuple[str, ...] = ("input_tokens", "output_tokens")
@@ -129,8 +130,14 @@ def compute_totals_query(labeled: pl.LazyFrame, present: set[str]) -> pl.LazyFra
         for name in TOKEN_SUMS
     ]
     work = [_sum_or_zero(name, present, 0.0).alias(name) for name in WORK_SUMS]
+    extremes = [
+        agg(pl.col(name)).alias(f"{name}_{how}") if name in present
+        else pl.lit(None, pl.Int64).alias(f"{name}_{how}")
+        for name in LENGTH_COLUMNS
+        for how, agg in (("min", pl.Expr.min), ("max", pl.Expr.max))
+    ]
     return labeled.select(
-        pl.len().alias("requests"), *sums, *known, *work,
+        pl.len().alias("requests"), *sums, *known, *work, *extremes,
         _epoch_us().min().alias("arrival_us_min"), _epoch_us().max().alias("arrival_us_max"),
     )
 
@@ -409,8 +416,21 @@ def bucket_edges(index: int) -> tuple[float, float]:
     return 10 ** (index / BINS_PER_DECADE), 10 ** ((index + 1) / BINS_PER_DECADE)
 
 
-def histogram_quantile(hist: Mapping[str, int], q: float) -> float | None:
-    """Quantile ``q`` (0..1) of a length histogram, interpolated geometrically in its bucket."""
+def histogram_quantile(hist: Mapping[str, int], q: float, low: float | None = None,
+                       high: float | None = None) -> float | None:
+    """Quantile ``q`` (0..1) of a length histogram, interpolated geometrically in its bucket
+    and clamped to ``[low, high]`` (the observed min and max, when known)."""
+    value = _histogram_quantile(hist, q)
+    if value is None:
+        return None
+    if high is not None:
+        value = min(value, float(high))
+    if low is not None:
+        value = max(value, float(low))
+    return value
+
+
+def _histogram_quantile(hist: Mapping[str, int], q: float) -> float | None:
     items = sorted((int(k), n) for k, n in hist.items())
     total = sum(n for _, n in items)
     if total == 0:
