@@ -69,7 +69,7 @@ def test_markdown_links_the_charts_and_states_the_plan(summary, charts):
     assert "Recommended fleet: **$10.00/hour**, $2.00 per 1M tokens" in md
     assert "Against all on h100-sxm (colocated): $20.00/hour, $4.00 per 1M tokens → saves 50.0%." in md
     assert "Against the best single device: no feasible fleet (cannot serve it)." in md
-    assert "| h100-sxm | llama-3.1-8b | colocated | 2 | 2 | $10.00 |" in md
+    assert "| h100-sxm/llama-3.1-8b/x1/colocated | 2 | 2 | $10.00 |" in md
     assert "50.0% of block references were seen before" in md
 
 

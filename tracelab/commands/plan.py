@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -88,6 +88,17 @@ def plan(
     precision: Precision = "bf16",
     model_map: ModelMap = None,
     assume_model: AssumeModel = None,
+    max_device_types: Annotated[int, typer.Option(
+        "--max-device-types", help="Most accelerator types the fleet may mix.")] = 3,
+    max_pools: Annotated[int | None, typer.Option(
+        "--max-pools",
+        help="Most pools (device, model, replica size, role); default 2 per model.")] = None,
+    attainment: Annotated[float, typer.Option(
+        "--attainment",
+        help="Share of latency-bound requests the replay must see meet TTFT and TPOT.")] = 0.99,
+    replay: Annotated[bool, typer.Option(
+        "--replay/--no-replay",
+        help="Verify the fleet by replaying the busiest hour, and repair it.")] = True,
     as_json: Json = False,
     query: Query = None,
     since: Since = None,
@@ -100,6 +111,8 @@ def plan(
         model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude, by=by, precision=precision,
+        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
+        verify=replay,
     )
     from rich.console import Console
 
@@ -115,6 +128,9 @@ def plan(
         if not pipe.features().modelled:
             raise ConfigError(NO_MODEL_NOTE, param="assume_model")
         raise InputFileError(NO_TIME_NOTE.split(" (")[0])
+    verdict = (result.replay or {}).get("verdict")
+    if verdict:
+        sys.stderr.write(f"note: {verdict}\n")
     if output is not None:
         paths = write_plan(result, output)
         sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")

@@ -227,7 +227,8 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
     return fit_plan(frame, settings.perf_model(), slos=settings.slos, by=options.by,
                     window_s=options.window_s, percentile=options.percentile,
                     growth=options.growth, only=options.only, exclude=options.exclude,
-                    precision=options.precision)
+                    precision=options.precision, max_device_types=options.max_device_types,
+                    max_pools=options.max_pools)
 
 
 def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
@@ -249,5 +250,5 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     repair = importlib.import_module(REPAIR_MODULE)
     requests = scan_replay_requests(found.frame, settings.options.by)
     repaired: Plan = repair.verify_and_repair(fitted, requests, settings.perf_model(),
-                                              settings.slos)
+                                              settings.slos, target=settings.options.attainment)
     return repaired
