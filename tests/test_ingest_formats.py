@@ -175,6 +175,7 @@ def test_registry_names() -> None:
         "azure",
         "burstgpt",
         "mooncake",
+        "servegen",
     }
 
 

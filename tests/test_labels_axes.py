@@ -41,7 +41,7 @@ def with_prompt_axis(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_enum_holds_every_value_of_every_axis_sorted() -> None:
     assert label_dtype().categories.to_list() == [
-        "balanced", "batch", "datacenter", "decode-heavy", "edge-eligible", "interactive",
+        "agentic", "balanced", "batch", "datacenter", "decode-heavy", "edge-eligible", "interactive",
         "large", "long", "medium", "prefill-heavy", "short", "small", "unknown", "very-long"]
     assert axes.label_columns() == (
         "label_phase", "label_context", "label_mode", "label_model", "label_placement")

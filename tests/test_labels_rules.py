@@ -62,13 +62,16 @@ def test_mode_evidence_in_order() -> None:
         output_tokens=[10] * 9,
     ), LabelConfig(batch_co_submitted_min=3))
     assert out.get_column("label_mode").to_list() == [
-        "batch", "interactive", "interactive", "unknown", "interactive",
+        "batch", "interactive", "interactive", "interactive", "interactive",
         "batch", "batch", "batch", "unknown"]
     reasons = out.get_column("label_mode_reason").to_list()
     assert reasons[0] == "endpoint = batch → batch"
     assert reasons[2] == "TTFT logged (0.25 s) → interactive"
-    assert reasons[4] == (
-        "turn 2 of session after 25.0 s think time (human range 1–1800 s) → interactive")
+    # The first turn has no think time of its own: it inherits its session's (25 s).
+    assert reasons[3] == (
+        "turn 1 of a session whose median think time 25.0 s over 1 gap(s) is human "
+        "(1–1800 s) → interactive")
+    assert reasons[4].startswith("turn 2 of a session whose median think time 25.0 s")
     assert reasons[5] == "3 non-streaming requests of one tenant in the same second ≥ 3 → batch"
     assert reasons[8] == "no streaming, TTFT, session or batch evidence → unknown"
 

@@ -80,3 +80,18 @@ def test_verify_without_the_repair_loop_fails_before_reading(monkeypatch):
         pytest.skip("the repair loop is installed: the verify stage runs it")
     with pytest.raises(ConfigError, match="repair loop"):
         Pipeline(["no-such-file.parquet"], PipelineOptions(verify=True))
+
+
+def test_simulate_replays_the_prefill_tokens_the_plan_charged(runner, tmp_path, label_config):
+    options = ["--assume-model", "llama-3.1-8b", "--config", str(label_config)]
+    planned = invoke(runner, ["plan", str(MOONCAKE), *options, "-o", str(tmp_path / "p")])
+    assert planned.exit_code == 0, planned.stderr
+    replayed = invoke(runner, ["simulate", str(MOONCAKE), *options, "--plan",
+                               str(tmp_path / "p"), "-o", str(tmp_path / "s")])
+    assert replayed.exit_code == 0, replayed.stderr
+    ledger = pl.read_parquet(tmp_path / "p" / "ledger.parquet")
+    replay = pl.read_parquet(tmp_path / "s" / "replay.parquet")
+    both = ledger.join(replay, on="request_id", suffix="_replay")
+    assert both.height == replay.height > 0
+    assert ledger["cache_hit_tokens"].sum() > 0
+    assert (both["prefill_tokens"].round() == both["prefill_tokens_replay"]).all()

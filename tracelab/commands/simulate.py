@@ -10,22 +10,24 @@ from typing import Annotated
 import typer
 
 from tracelab.commands._boundary import boundary
-from tracelab.commands._hardware import load_perf_model, read_catalog
 from tracelab.commands._options import (
     AssumeModel,
+    CacheCapacity,
     Catalog,
+    Config,
     Format,
     Inputs,
     Json,
+    K,
     ModelMap,
     OutputDir,
     Price,
     Profile,
+    RandomState,
     Slo,
     Strict,
-    load_inputs,
-    parse_model_map_option,
 )
+from tracelab.commands._pipeline import open_pipeline, pipeline_options
 
 HELP = (
     "Replay every request of the trace through the fleet of a plan (tracelab plan -o DIR): "
@@ -59,6 +61,10 @@ def simulate(
     profile: Profile = None,
     model_map: ModelMap = None,
     assume_model: AssumeModel = None,
+    config: Config = None,
+    cache_capacity: CacheCapacity = None,
+    k: K = None,
+    random_state: RandomState = 0,
     as_json: Json = False,
 ) -> None:
     """Replay a trace through a plan's fleet."""
@@ -72,26 +78,23 @@ def simulate(
         raise ConfigError(msg)
     options = SimOptions(max_num_seqs, chunk_tokens, max_num_batched_tokens)
     options.check()
-    slos = load_slos(overrides=slo) if slo else None
     planned = read_plan(plan)
-    slos = slos or planned.slos or load_slos()
+    # The same stages and options as ``tracelab plan`` (cache credit, --config), so the
+    # replayed requests carry the prefill tokens the plan was sized for.
+    pipe = open_pipeline(inputs, pipeline_options(
+        fmt=fmt, strict=strict, config=config, k=k, random_state=random_state,
+        model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
+        profile=profile, slo=slo, cache_capacity=cache_capacity, by=planned.by))
+    slos = pipe.settings.slos if slo else (planned.slos or load_slos())
 
     from rich.console import Console
 
-    from tracelab.labels import cluster_labeled, load_label_config, materialise_labels
     from tracelab.report.replay import replay_tables
     from tracelab.simulate import simulate as replay_trace
     from tracelab.simulate.requests import scan_replay_requests, select_window
 
-    perf = load_perf_model(read_catalog(catalog, price), profile)
-    mapping = parse_model_map_option(model_map)
-    trace = load_inputs(inputs, fmt, strict)
-    config = load_label_config()
-    labeled = materialise_labels(trace, config=config, model_map=mapping,
-                                 assume_model=assume_model)
-    if planned.by == "cluster":
-        labeled = cluster_labeled(labeled, config=config, model_map=mapping,
-                                  assume_model=assume_model, summary=False).frame
+    perf = pipe.settings.perf_model()
+    labeled = pipe.labeled().frame if planned.by == "cluster" else pipe.features().frame
     requests = select_window(scan_replay_requests(labeled, planned.by).collect(), window)
     result = replay_trace(requests, planned.fleet, perf, slos=slos, options=options,
                           source=str(planned.path))

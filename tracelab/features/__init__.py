@@ -14,6 +14,14 @@ from collections.abc import Collection
 
 import polars as pl
 
+from tracelab.features.behaviour import (
+    EVIDENCE_KEYS,
+    SESSION_EVIDENCE,
+    SUBMISSION_EVIDENCE,
+    compute_session_evidence,
+    compute_submission_evidence,
+    submission_key,
+)
 from tracelab.features.context import (
     ROW,
     SESSION_FEATURES,
@@ -24,12 +32,14 @@ from tracelab.features.context import (
     compute_context_tables,
     compute_evidence_features,
     compute_session_features,
+    compute_session_table,
     row_keys,
 )
 from tracelab.features.reference import ReferenceHardware, load_reference_hardware
 from tracelab.features.registry import FEATURE_NAMES, FEATURES, Feature, describe_features
 from tracelab.features.tokens import compute_token_features
 from tracelab.features.work import compute_model_features, compute_work_features
+from tracelab.positions import attach_by_position
 
 __all__ = [
     "FEATURES",
@@ -71,14 +81,37 @@ def compute_features(
     input_columns = frame.collect_schema().names()
     lf = frame.with_row_index(ROW).with_columns(compute_token_features())
     # One narrow collect of what the features across rows read (one pass, not one each).
-    keys = lf.select(*row_keys(), pl.col("model")).collect(engine="streaming")
+    keys = lf.select(*row_keys(), pl.col("model"), submission_key()).collect(engine="streaming")
     lf = compute_model_features(lf, hardware, keys.get_column("model").unique().to_list(),
                                 model_map, assume_model)
     names = [name for name in FEATURE_NAMES if columns is None or name in columns]
-    lf = compute_session_features(lf, keys, [c for c in SESSION_FEATURES if c in names])
+    lf = _behaviour_features(
+        lf, keys, [c for c in SESSION_FEATURES if c in names],
+        [c for c in (*SESSION_EVIDENCE, *SUBMISSION_EVIDENCE) if c in names])
     lf = compute_co_submitted(lf.with_columns(compute_evidence_features()), keys,
                               None if context is None else context.co_submitted)
     if any(name in names for name in WINDOW_FEATURES):
         lf = compute_arrival_features(lf, window_s, None if context is None else context.windows)
     kept = [c for c in input_columns if c not in FEATURE_NAMES]
     return lf.select(*kept, *names)
+
+
+def _behaviour_features(lf: pl.LazyFrame, keys: pl.DataFrame, session: list[str],
+                        evidence: list[str]) -> pl.LazyFrame:
+    """The session columns, then the session and submission evidence
+    (``tracelab.features.behaviour``) from the same session table, attached by position."""
+    wanted = [c for c in SESSION_EVIDENCE if c in evidence]
+    if not session and not wanted:
+        table = None
+    else:
+        table = compute_session_table(keys, EVIDENCE_KEYS if wanted else ())
+        lf = compute_session_features(lf, keys, session, table=table)
+    if wanted and table is not None:
+        lf = attach_by_position(lf, compute_session_evidence(table).select(ROW, *wanted),
+                                ROW, keys.height)
+    if SUBMISSION_EVIDENCE[0] in evidence:
+        if keys.get_column("_unspread").any():
+            lf = attach_by_position(lf, compute_submission_evidence(keys), ROW, keys.height)
+        else:  # every request has an arrival time or was streamed: no submission
+            lf = lf.with_columns(pl.lit(None, pl.Int64).alias(SUBMISSION_EVIDENCE[0]))
+    return lf

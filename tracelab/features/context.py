@@ -43,12 +43,13 @@ def row_keys() -> list[pl.Expr]:
 
 
 def compute_session_features(lf: pl.LazyFrame, keys: pl.DataFrame,
-                             columns: Sequence[str] = SESSION_FEATURES) -> pl.LazyFrame:
+                             columns: Sequence[str] = SESSION_FEATURES,
+                             table: pl.DataFrame | None = None) -> pl.LazyFrame:
     """Add ``columns`` of turn_index, session_turns, session_context_tokens, think_time_s
     (null without a session_id: sessions are never inferred) to ``lf`` (``keys``: its
-    ``row_keys``); see ``compute_session_table``. The table is attached by position, so the
-    wide frame streams past it."""
-    table = compute_session_table(keys).select(ROW, *columns)
+    ``row_keys``); see ``compute_session_table`` (``table``, when already computed). The
+    table is attached by position, so the wide frame streams past it."""
+    table = (compute_session_table(keys) if table is None else table).select(ROW, *columns)
     return attach_by_position(lf, table, ROW, keys.height)
 
 
@@ -57,9 +58,11 @@ def session_hash(session_id: pl.Expr) -> pl.Expr:
     return session_id.hash()
 
 
-def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
-    """[_row, turn_index, session_turns, session_context_tokens, think_time_s] of the rows
-    with a session_id, from their ``row_keys``.
+def compute_session_table(keys: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
+    """[_row, turn_index, session_turns, session_context_tokens, think_time_s, *extra] of
+    the rows with a session_id, from their ``row_keys``; ``extra``: key columns carried
+    along (``_sid``, ``context_tokens``), in the table's order: sessions in runs, each in
+    turn order.
 
     Turns are ordered by arrival_ts, then source_row, then source_file (by its hash), so the
     order never depends on the order of the input rows. Think time is this arrival minus the
@@ -104,6 +107,7 @@ def compute_session_table(keys: pl.DataFrame) -> pl.DataFrame:
         .alias("session_context_tokens"),
         pl.when(first).then(None).otherwise(_seconds(pl.col("arrival_ts") - prev_end))
         .alias("think_time_s"),
+        *extra,
     )
 
 

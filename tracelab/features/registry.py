@@ -74,6 +74,14 @@ FEATURES: tuple[Feature, ...] = (
     Feature("think_time_s", "s", "arrival_ts - end of the previous turn, where end = arrival_ts + "
             "e2e_latency_s when known, else the previous arrival_ts (an upper bound)",
             ("session_id", "arrival_ts", "e2e_latency_s")),
+    # Session pace and growth (tracelab.features.behaviour): one value per session.
+    Feature("session_gaps", "turns", "turns of the session with a think_time_s (all but the "
+            "first, less those without arrival_ts)", ("session_id", "arrival_ts")),
+    Feature("session_think_median_s", "s", "median think_time_s over the session's turns "
+            "(null without a gap)", ("session_id", "arrival_ts", "e2e_latency_s")),
+    Feature("session_growing_share", "fraction", "share of the session's gaps after which "
+            "context_tokens grew over the previous turn's", ("session_id", "arrival_ts",
+            "input_tokens", "output_tokens")),
     # Interactivity and batch evidence.
     Feature("has_ttft", "bool", "ttft_s is not null", ("ttft_s",)),
     Feature("is_batch_endpoint", "bool", "endpoint == 'batch' (null when endpoint is null)",
@@ -81,6 +89,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature("co_submitted", "requests", "non-streaming requests of the same tenant arriving in the "
             "same whole second (null unless is_streaming is false)",
             ("is_streaming", "tenant_id", "arrival_ts")),
+    Feature("submission_requests", "requests", "requests of the same tenant and source file "
+            "with no arrival_ts and not streamed: one job handed over as a whole (null for "
+            "requests with an arrival_ts or streamed)",
+            ("arrival_ts", "is_streaming", "tenant_id", "source_file")),
     Feature("hour_utc", "h", "hour of day of arrival_ts, UTC (null for relative time)",
             ("arrival_ts", "time_base")),
     # Arrival context: tumbling windows of window_s seconds.

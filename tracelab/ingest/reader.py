@@ -111,16 +111,26 @@ class Trace:
         return [size for *_, size in self._slicing(rows)]
 
 
-def _adapter_for(path: Path, format: str | None) -> Adapter:
+def adapter_for(path: Path, format: str | None) -> Adapter:
+    """The adapter of ``path``: ``format`` if given, else sniffed from its first rows;
+    ``InputFileError`` when it lacks a column its format requires."""
     head = sample(path)
     adapter = get_format(format) if format else detect_format(head)
     check_required(head, adapter)
     return adapter
 
 
+def check_rows(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None
+               ) -> pl.LazyFrame:
+    """Every row of ``path`` (or ``(offset, n)`` of it) in canonical columns with its first
+    broken rule (``validate.check``), request ids filled (``_identified``): what both a
+    whole read and a partition of ``tracelab.scale`` start from."""
+    return _identified(validate.check(adapter.to_canonical(open_raw(path, rows)), str(path)),
+                       path, adapter)
+
+
 def _checked(path: Path, adapter: Adapter) -> pl.LazyFrame:
-    return _identified(validate.check(adapter.to_canonical(open_raw(path)), str(path)), path,
-                       adapter)
+    return check_rows(path, adapter)
 
 
 def _canonical(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None
@@ -157,7 +167,7 @@ def _plan(paths: PathsLike, format: str | None) -> list[tuple[Path, Adapter, pl.
         get_format(format)
     plans = []
     for path in discover(paths):
-        adapter = _adapter_for(path, format)
+        adapter = adapter_for(path, format)
         plans.append((path, adapter, _checked(path, adapter)))
     return plans
 

@@ -72,10 +72,11 @@ AXES: tuple[LabelAxis, ...] = (
         "context_tokens (input + output) against the short, medium and long bounds.",
         context_rule, rank=1),
     LabelAxis(
-        "mode", ("interactive", "batch", UNKNOWN),
-        "How the requests are used: interactive (streamed, TTFT logged, human think time "
-        "between turns) or batch (batch endpoint, fan-out of one tenant); unknown without "
-        "evidence.",
+        "mode", ("interactive", "agentic", "batch", UNKNOWN),
+        "How the requests are used: interactive (streamed, TTFT logged, a session with human "
+        "think times, first turn included), agentic (a session of machine-speed turns whose "
+        "context grows: an agent or tool loop) or batch (batch endpoint, a burst of one "
+        "tenant, a job handed over without arrival times); unknown without evidence.",
         mode_rule, rank=0, in_timeline=True),
     LabelAxis(
         "model", ("small", "large", UNKNOWN),

@@ -29,6 +29,13 @@ class LabelConfig:
     human_think_min_s: float = 1.0
     human_think_max_s: float = 1800.0
     batch_co_submitted_min: int = 8
+    human_session_min_gaps: int = 1
+    agentic_min_gaps: int = 2
+    agentic_growing_min_share: float = 0.8
+    batch_submission_min: int = 8
+    batch_co_submitted_weak_min: int = 4
+    off_hours_start_utc: int = 0
+    off_hours_end_utc: int = 6
     small_max_active_params_b: float = 8.5
     edge_memory_usable_share: float = 0.8
     window_s: float = 60.0
@@ -40,6 +47,8 @@ _ORDERED = (
     ("context", "short_max_tokens", "medium_max_tokens"),
     ("context", "medium_max_tokens", "long_max_tokens"),
     ("mode", "human_think_min_s", "human_think_max_s"),
+    ("mode", "batch_co_submitted_weak_min", "batch_co_submitted_min"),
+    ("mode", "off_hours_start_utc", "off_hours_end_utc"),
 )
 
 

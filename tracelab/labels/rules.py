@@ -95,8 +95,54 @@ def context_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     return label, reason
 
 
+def _human_session(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+    """A session whose median think time is human: every turn of it, the first included."""
+    median = pl.col("session_think_median_s")
+    cond = (pl.col("session_gaps") >= cfg.human_session_min_gaps) & median.is_between(
+        cfg.human_think_min_s, cfg.human_think_max_s)
+    why = pl.format(
+        "turn {} of a session whose median think time {} s over {} gap(s) is human ({}–{} s) "
+        "→ interactive", pl.col("turn_index"), _num(median),
+        pl.col("session_gaps"), pl.lit(f"{cfg.human_think_min_s:g}"),
+        pl.lit(f"{cfg.human_think_max_s:g}"))
+    return cond, why
+
+
+def _agentic_session(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+    """A session of machine-speed gaps whose context keeps growing: an agent or tool loop."""
+    median, grew = pl.col("session_think_median_s"), pl.col("session_growing_share")
+    cond = ((pl.col("session_gaps") >= cfg.agentic_min_gaps)
+            & (median < cfg.human_think_min_s) & (grew >= cfg.agentic_growing_min_share))
+    why = pl.format(
+        "turn {} of a session whose median think time {} s over {} gap(s) is machine speed "
+        "(< {} s) and whose context grew after {} of them (≥ {}) → agentic",
+        pl.col("turn_index"), _num(median, 2), pl.col("session_gaps"),
+        pl.lit(f"{cfg.human_think_min_s:g}"), _pct(grew),
+        pl.lit(_pct_lit(cfg.agentic_growing_min_share)))
+    return cond, why
+
+
+def _off_hours_burst(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
+    """A smaller burst, corroborated by the time of day (weak evidence, never alone)."""
+    hour, n = pl.col("hour_utc"), pl.col("co_submitted")
+    cond = ((n >= cfg.batch_co_submitted_weak_min)
+            & hour.is_between(cfg.off_hours_start_utc, cfg.off_hours_end_utc, closed="left"))
+    why = pl.format(
+        "{} non-streaming requests of one tenant in the same second (≥ {}, below {}) at {} h "
+        "UTC, in the off-hours {}–{} h (weak evidence, only with the burst) → batch",
+        n, pl.lit(cfg.batch_co_submitted_weak_min), pl.lit(cfg.batch_co_submitted_min), hour,
+        pl.lit(cfg.off_hours_start_utc), pl.lit(cfg.off_hours_end_utc))
+    return cond, why
+
+
 def mode_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
-    """Interactive vs batch from the strongest evidence present; unknown without any."""
+    """Interactive, agentic or batch from the strongest evidence present; unknown without any.
+
+    In order: a batch endpoint; a session of machine-speed, growing turns (agent loops
+    stream too, so this comes before the streaming flag); streaming; a logged TTFT; a
+    session with human think times (all its turns); this turn's own human think time; a
+    same-second burst of one tenant; a job handed over without arrival times; a smaller
+    burst in the off-hours."""
     cfg = ctx.config
     think = pl.col("think_time_s")
     human = (
@@ -104,25 +150,35 @@ def mode_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
         & think.is_between(cfg.human_think_min_s, cfg.human_think_max_s)
     )
     fanout = pl.col("co_submitted") >= cfg.batch_co_submitted_min
+    submitted = pl.col("submission_requests") >= cfg.batch_submission_min
+    agentic, agentic_why = _agentic_session(cfg)
+    person, person_why = _human_session(cfg)
+    weak, weak_why = _off_hours_burst(cfg)
     rules = (
-        (pl.col("is_batch_endpoint").fill_null(False), "batch", pl.lit("endpoint = batch → batch")),
-        (pl.col("is_streaming").fill_null(False), "interactive",
-         pl.lit("streamed response → interactive")),
-        (pl.col("has_ttft").fill_null(False), "interactive",
+        (pl.col("is_batch_endpoint"), "batch", pl.lit("endpoint = batch → batch")),
+        (agentic, "agentic", agentic_why),
+        (pl.col("is_streaming"), "interactive", pl.lit("streamed response → interactive")),
+        (pl.col("has_ttft"), "interactive",
          pl.format("TTFT logged ({} s) → interactive", _num(pl.col("ttft_s"), 3))),
-        (human.fill_null(False), "interactive", pl.format(
+        (person, "interactive", person_why),
+        (human, "interactive", pl.format(
             "turn {} of session after {} s think time (human range {}–{} s) → interactive",
             pl.col("turn_index"), _num(think), pl.lit(f"{cfg.human_think_min_s:g}"),
             pl.lit(f"{cfg.human_think_max_s:g}"))),
-        (fanout.fill_null(False), "batch", pl.format(
+        (fanout, "batch", pl.format(
             "{} non-streaming requests of one tenant in the same second ≥ {} → batch",
             pl.col("co_submitted"), pl.lit(cfg.batch_co_submitted_min))),
+        (submitted, "batch", pl.format(
+            "{} requests of one tenant in this file with no arrival time, not streamed (a job "
+            "handed over whole) ≥ {} → batch", pl.col("submission_requests"),
+            pl.lit(cfg.batch_submission_min))),
+        (weak, "batch", weak_why),
     )
     label: pl.Expr = ctx.label("unknown")
     reason: pl.Expr = pl.lit("no streaming, TTFT, session or batch evidence → unknown")
     for cond, name, why in reversed(rules):
-        label = pl.when(cond).then(ctx.label(name)).otherwise(label)
-        reason = pl.when(cond).then(why).otherwise(reason)
+        label = pl.when(cond.fill_null(False)).then(ctx.label(name)).otherwise(label)
+        reason = pl.when(cond.fill_null(False)).then(why).otherwise(reason)
     return label, reason
 
 

@@ -74,20 +74,18 @@ def plan_partitions(
 ) -> list[Partition]:
     """The partitions of every file named by ``paths`` (files, globs, directories, s3:// URLs).
 
-    The format is detected once per file (as ``read_trace`` does) and stored in the partition.
+    The format is detected once per file (``tracelab.ingest.reader.adapter_for``, as
+    ``read_trace`` does) and stored in the partition.
     """
     from tracelab.ingest.discover import discover, file_kind, is_remote
-    from tracelab.ingest.load import sample
-    from tracelab.ingest.sniff import check_required, detect_format, get_format
+    from tracelab.ingest.reader import adapter_for
 
     if target_rows < 1:
         msg = f"target_rows must be >= 1, got {target_rows}"
         raise InputFileError(msg)
     parts: list[Partition] = []
     for path in discover(paths):
-        head = sample(path)
-        adapter = get_format(format) if format else detect_format(head)
-        check_required(head, adapter)
+        adapter = adapter_for(path, format)
         if file_kind(path) == "parquet" and not is_remote(path):
             ranges = _ranges(_row_groups(path), target_rows)
         else:
@@ -103,19 +101,10 @@ def scan_partition(partition: Partition) -> pl.LazyFrame:
     """The accepted canonical rows of ``partition`` (lazy; see the module docstring)."""
     from tracelab.ingest import validate
     from tracelab.ingest.discover import as_path
-    from tracelab.ingest.load import open_raw
+    from tracelab.ingest.reader import check_rows
     from tracelab.ingest.sniff import get_format
 
-    path = as_path(partition.path)
-    adapter = get_format(partition.format)
     rows = None if partition.n_rows is None else (partition.row_offset, partition.n_rows)
-    raw = open_raw(path, rows)
-    checked = validate.check(adapter.to_canonical(raw), str(path))
-    # The same request_id and source_format rules as tracelab.ingest.reader._checked.
-    checked = checked.with_columns(
-        pl.coalesce(
-            pl.col("request_id"), pl.lit(f"{path.name}:") + pl.col("source_row").cast(pl.String)
-        ).alias("request_id"),
-        pl.lit(adapter.name).alias("source_format"),
-    )
+    # The same reading, checks and request ids as tracelab.ingest.read_trace.
+    checked = check_rows(as_path(partition.path), get_format(partition.format), rows)
     return validate.accepted(checked)

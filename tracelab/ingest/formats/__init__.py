@@ -17,6 +17,7 @@ from tracelab.ingest.formats import (
     mooncake,
     openai,
     otel,
+    servegen,
 )
 from tracelab.ingest.formats.base import Adapter, RawSource, Sample
 
@@ -33,13 +34,16 @@ _ADAPTERS: list[Adapter] = [
     azure.ADAPTER,
     burstgpt.ADAPTER,
     mooncake.ADAPTER,
+    servegen.ADAPTER,
 ]
 
 FORMATS: dict[str, Adapter] = {adapter.name: adapter for adapter in _ADAPTERS}
 
 # Specific formats first; canonical (any file with input_tokens/output_tokens) last.
+# ServeGen before Mooncake: both have input_length/output_length.
 DETECT_ORDER: tuple[str, ...] = (
-    *(name for name in FORMATS if name != "canonical"),
+    *(name for name in FORMATS if name not in ("canonical", "mooncake")),
+    "mooncake",
     "canonical",
 )
 
