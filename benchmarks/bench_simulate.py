@@ -77,19 +77,28 @@ def sized_fleet(requests: pl.DataFrame, perf):
 
     span = float(requests["arrival_s"].max() or 1.0)
     pools, routes = [], []
-    totals = requests.group_by("model_id").agg(
-        pl.col("prefill_tokens").sum(), pl.col("output_tokens").sum(),
-        pl.col("context_tokens").mean().alias("ctx"))
-    for model, prefill, output, ctx in totals.sort("model_id").iter_rows():
+    for model in sorted(requests["model_id"].unique().to_list()):
         size = perf.replica_devices(DEVICE, model) or 8
         step = StepModel(perf, DEVICE, model, "bf16", size)
-        busy = prefill * step.step_s(0, 0, 512) / 512 + output * step.step_s(
-            64, 64 * ctx, 0) / 64
+        rows = requests.filter(pl.col("model_id") == model)
+        p, c = pl.col("prefill_tokens").cast(pl.Float64), pl.col("context_tokens").cast(pl.Float64)
+        # prefill: GEMM time per token at a 512-token chunk, plus the causal attention of
+        # the new tokens over the whole prompt; decode: a token at batch 64, mean context
+        work = rows.select(
+            (p * step.step_s(0, 0, 512) / 512 + step.fs / 2 * (c.pow(2) - (c - p).pow(2))).sum(),
+            pl.col("output_tokens").sum(), c.mean()).row(0)
+        busy = work[0] + work[1] * step.step_s(64, 64 * work[2], 0) / 64
         replicas = max(1, math.ceil(busy / span / TARGET_BUSY))
         pid = pool_id(DEVICE, model, size, "colocated")
         pools.append(PoolSpec(pid, DEVICE, model, size, replicas, "colocated"))
         routes.append(RouteShare(model, pid, pid, 1.0))
     return Fleet(tuple(pools), tuple(routes))
+
+
+def _rss_gib() -> float:
+    """This process's resident memory now (Linux /proc), GiB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**30
 
 
 def run(shape: str, n: int) -> None:
@@ -100,6 +109,7 @@ def run(shape: str, n: int) -> None:
     perf = PerfModel(load_catalog())
     requests = synth_requests(n) if shape == "synth" else azure_requests(n)
     fleet = sized_fleet(requests, perf)
+    before_gib = _rss_gib()
     wall, cpu = time.perf_counter(), time.process_time()
     replay = simulate(requests, fleet, perf)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -108,7 +118,8 @@ def run(shape: str, n: int) -> None:
     print(f"{shape}: {replay.requests.height:,} requests, {len(fleet.pools)} pools, "
           f"{replicas} replicas | simulate {wall:.1f} s wall, {cpu:.1f} s CPU | "
           f"{replay.requests.height / wall:,.0f} req/s wall, "
-          f"{replay.requests.height / cpu:,.0f} req/s CPU | peak RSS {rss_gib:.2f} GiB | "
+          f"{replay.requests.height / cpu:,.0f} req/s CPU | peak RSS {rss_gib:.2f} GiB "
+          f"({before_gib:.2f} GiB held before the replay: the input) | "
           f"attainment {replay.attainment(None):.4f}, p99 TTFT "
           f"{replay.requests['ttft_s'].quantile(0.99):.3f} s", flush=True)
 

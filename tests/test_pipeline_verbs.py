@@ -55,15 +55,16 @@ def test_the_verify_slot_hands_the_plan_and_replay_requests_to_the_repair_loop(m
 
     calls = []
 
-    def verify_and_repair(plan, requests, perf, slos):
+    def verify_and_repair(plan, requests, perf, slos, target):
         calls.append(requests.collect_schema().names())
+        assert target == 0.95
         return plan
 
     fake = types.ModuleType("tracelab.plan.repair")
     fake.__spec__ = importlib.machinery.ModuleSpec("tracelab.plan.repair", None)
     fake.verify_and_repair = verify_and_repair
     monkeypatch.setitem(sys.modules, "tracelab.plan.repair", fake)
-    options = PipelineOptions(assume_model="llama-3.1-8b", verify=True)
+    options = PipelineOptions(assume_model="llama-3.1-8b", verify=True, attainment=0.95)
     plan = Pipeline([MOONCAKE], options).plan()
     assert plan is not None
     assert calls

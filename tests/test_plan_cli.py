@@ -41,9 +41,14 @@ def test_plan_on_the_sample_writes_every_export(runner, tmp_path):
         assert (tmp_path / name).exists()
     ledger = pl.read_parquet(tmp_path / "ledger.parquet")  # streamed by sink_parquet
     assert ledger.columns == ["request_id", "class_id", "prefill_device", "decode_device",
-                              "prefill_usd", "decode_usd", "cache_hit_tokens", "prefill_tokens",
+                              "prefill_pool", "decode_pool", "prefill_usd", "decode_usd", "cache_hit_tokens", "prefill_tokens",
                               "decode_tokens", "reason"]
     assert ledger.height == doc["requests"]
+    pools = {p["pool_id"] for p in doc["pools"]}
+    assert set(ledger["prefill_pool"].drop_nulls()) | set(ledger["decode_pool"].drop_nulls()) <= pools
+    assert {r["prefill_pool"] for r in doc["routes"]} <= pools
+    assert len(pools) <= doc["settings"]["max_pools"]
+    assert len({p["device_id"] for p in doc["pools"]}) <= 3
     assert ledger["prefill_usd"].sum() + ledger["decode_usd"].sum() == pytest.approx(
         doc["ledger_usd"], rel=1e-9)
     assert "HighsMipSolverData" not in result.stdout

@@ -78,3 +78,21 @@ def test_plan_never_costs_more_than_a_baseline(base, demands):
     assert plan.usd_per_hour <= best[1].usd_per_hour + 1e-6
     if reference is not None:
         assert plan.usd_per_hour <= reference.usd_per_hour + 1e-6
+
+
+@settings(max_examples=15, deadline=None)
+@given(devices_st, classes_st, st.floats(0.1, 1.0), st.integers(1, 2), st.integers(1, 3))
+def test_a_lower_price_never_raises_cost_within_the_limits(base, demands, cut, types, pools):
+    from tracelab.plan.milp import Limits
+
+    limits = Limits(max_device_types=types, max_pools=pools)
+    devs = _devices(base)
+    routes, _ = _cost(devs, demands)
+    before = solve(routes, limits)
+    devs["d0"].usd_per_hour *= cut
+    routes, _ = _cost(devs, demands)
+    after = solve(routes, limits)
+    if before is not None:
+        assert after is not None
+        assert after.usd_per_hour <= before.usd_per_hour + 1e-6
+        assert limits.allow(after.replicas)

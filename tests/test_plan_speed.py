@@ -27,8 +27,8 @@ def _route(class_id: str, prefill: tuple[str, float, float], decode: tuple[str, 
            ) -> Route:
     """A route by hand: (device, load, $/h per replica) for each phase, separate pools."""
     (p_dev, p_load, p_usd), (d_dev, d_load, d_usd) = prefill, decode
-    return Route(class_id, "m", p_dev, d_dev, (p_dev, "m", 1, "prefill"), (d_dev, "m", 1, "decode"),
-                 p_load, d_load, 1.0, 1.0, p_usd, d_usd, 1.0, 0.0, 0.0, 0.1, 0.01, 1)
+    return Route(class_id, "m", (p_dev, "m", 1, "prefill"), (d_dev, "m", 1, "decode"),
+                 p_load, d_load, 1.0, 1.0, p_usd, d_usd, 1.0, 0, 0.0, 0.0, 0.1, 0.01, 1)
 
 
 def test_a_pool_that_serves_a_class_has_a_replica():
@@ -41,8 +41,9 @@ def test_a_pool_that_serves_a_class_has_a_replica():
 
 
 def test_linking_rows_keep_the_optimum():
-    # Two classes share a cheap decode pool; a class with zero prefill load needs no
-    # prefill replica. By hand: a prefill 1 ($1) + b decode ceil(0.6 + 0.3) = 1 ($10).
+    # Two classes share a cheap decode pool; a pool a chosen route names is bought even
+    # when the class puts no load on it (plan.json's routes name only pools of the fleet).
+    # By hand: a prefill 1 ($1) + y prefill 1 ($5) + b decode ceil(0.6 + 0.3) = 1 ($10).
     routes_ = {
         "c1": [_route("c1", ("a", 0.5, 1.0), ("b", 0.6, 10.0)),
                _route("c1", ("a", 0.5, 1.0), ("x", 0.6, 30.0))],
@@ -50,9 +51,9 @@ def test_linking_rows_keep_the_optimum():
     }
     plan = milp.solve(routes_)
     assert plan is not None
-    assert plan.usd_per_hour == pytest.approx(11.0)
-    assert ("y", "m", 1, "prefill") not in plan.replicas
-    assert plan.gap == pytest.approx(0.0, abs=1e-9)
+    assert plan.usd_per_hour == pytest.approx(16.0)
+    assert plan.replicas[("y", "m", 1, "prefill")] == 1
+    assert plan.gap == pytest.approx(0.0, abs=1e-6)
 
 
 def _three_models() -> dict[str, list[Route]]:
@@ -69,7 +70,7 @@ def test_programs_solved_together_equal_each_solved_alone(monkeypatch, workers):
     every = _three_models()
     singles = milp.baseline_programs(every)
     assert sorted(singles) == ["b", "h100-sxm"]
-    together = milp.solve_programs([every, *singles.values()], [1.0] * 3, budget.Deadline(3.0))
+    together = milp.solve_programs([every, *singles.values()])
     alone = [milp.solve(p) for p in (every, *singles.values())]
     for got, want in zip(together, alone, strict=True):
         assert got is not None
@@ -86,7 +87,7 @@ def test_programs_solved_together_equal_each_solved_alone(monkeypatch, workers):
 def test_a_program_with_an_unservable_class_has_no_fleet():
     every = _three_models()
     broken = {**every, "c9": []}
-    got = milp.solve_programs([broken, every], [0.5, 0.5], budget.Deadline(1.0))
+    got = milp.solve_programs([broken, every])
     assert got[0] is None
     assert got[1] is not None
 
@@ -111,13 +112,13 @@ def test_only_the_cheapest_disaggregated_pairs_are_kept():
                 continue
             pre = ops.get(p.device_id, "m8", "prefill", 4000, ttft=budget_s - moved)
             dec = ops.get(d.device_id, "m8", "decode", 4000, tpot=SLO.tpot_s)
-            route = None if pre is None or dec is None else routes._route(
-                spec, p, d, pre, dec, 1.0, moved)
+            route = None if pre is None or dec is None else routes._split(
+                ops, spec, p, d, pre, dec, moved, budget_s)
             if route is not None:
                 every.append(route)
     assert len(every) > MAX_DISAGG_ROUTES
-    every.sort(key=lambda r: (r.linear_usd_per_hour, r.prefill_device, r.decode_device))
-    assert kept == every[:MAX_DISAGG_ROUTES]
+    every.sort(key=lambda r: (r.linear_usd_per_hour, r.key))
+    assert sorted(kept, key=lambda r: r.key) == sorted(every[:MAX_DISAGG_ROUTES], key=lambda r: r.key)
 
 
 ROWS = [
@@ -159,6 +160,10 @@ def test_ledger_groups_from_class_keys_are_the_ledger_summed(monkeypatch, collid
         "lo": [0.0, 0.3] + [0.0] * (len(ids) - 1), "hi": [0.3] + [2.0] * len(ids),
         "prefill_device": ["a", "b", *["a"] * (len(ids) - 1)],
         "decode_device": ["a", "b", *["a"] * (len(ids) - 1)],
+        "prefill_pool": ["a/m/x1/colocated", "b/m/x1/colocated",
+                         *["a/m/x1/colocated"] * (len(ids) - 1)],
+        "decode_pool": ["a/m/x1/colocated", "b/m/x1/colocated",
+                        *["a/m/x1/colocated"] * (len(ids) - 1)],
         "prefill_usd_per_token": [1e-6, 2e-6, *[3e-6] * (len(ids) - 1)],
         "decode_usd_per_token": [4e-6, 5e-6, *[6e-6] * (len(ids) - 1)],
         "reason": ["a", "b", *["c"] * (len(ids) - 1)],
@@ -205,12 +210,12 @@ def test_baselines_that_cannot_be_best_are_skipped_and_the_best_is_unchanged(mon
     solved: list[int] = []
     run = milp.solve_programs
 
-    def counting(programs, shares, deadline):
+    def counting(programs, limits=None):
         solved.append(len(programs))
-        return run(programs, shares, deadline)
+        return run(programs, limits)
 
     monkeypatch.setattr(milp, "solve_programs", counting)
-    plan, ref, best = milp.solve_plan(every, "nowhere", budget.Deadline(2.0), 1.0, 1.0)
+    plan, ref, best = milp.solve_plan(every, "nowhere")
     assert plan is not None
     assert ref is None
     assert best is not None
@@ -228,7 +233,7 @@ def test_baselines_that_cannot_be_best_are_skipped_and_the_best_is_unchanged(mon
     real = milp.fleet_bounds
     monkeypatch.setattr(milp, "fleet_bounds", lambda r: (real(r)[0], 0.0))
     solved.clear()
-    _, _, again = milp.solve_plan(every, "nowhere", budget.Deadline(2.0), 1.0, 1.0)
+    _, _, again = milp.solve_plan(every, "nowhere")
     assert again is not None
     assert (again[0], again[1].usd_per_hour) == (best[0], best[1].usd_per_hour)
     assert solved == [1, 3]

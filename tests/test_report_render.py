@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from test_report_summary import fake_summary
 
-from tracelab.errors import InputFileError
+from tracelab.errors import TracelabError
 from tracelab.report.charts import render_charts
 from tracelab.report.html import render_html
 from tracelab.report.markdown import render_markdown
@@ -69,7 +69,7 @@ def test_markdown_links_the_charts_and_states_the_plan(summary, charts):
     assert "Recommended fleet: **$10.00/hour**, $2.00 per 1M tokens" in md
     assert "Against all on h100-sxm (colocated): $20.00/hour, $4.00 per 1M tokens → saves 50.0%." in md
     assert "Against the best single device: no feasible fleet (cannot serve it)." in md
-    assert "| h100-sxm | llama-3.1-8b | colocated | 2 | 2 | $10.00 |" in md
+    assert "| h100-sxm/llama-3.1-8b/x1/colocated | 2 | 2 | $10.00 |" in md
     assert "50.0% of block references were seen before" in md
 
 
@@ -95,5 +95,7 @@ def test_write_report_writes_the_folder(tmp_path, summary):
 def test_write_report_into_a_file_is_an_error(tmp_path, summary):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(InputFileError, match="cannot create the report folder"):
+    with pytest.raises(TracelabError, match="exists and is not a folder"):
         write_report(summary, blocker)
+    with pytest.raises(TracelabError, match=r"file: cannot write \(File exists\)"):
+        write_report(summary, blocker / "out")

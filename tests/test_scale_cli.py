@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import invoke
 
-pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'tracelab[dask]'")
+pytest.importorskip("distributed", reason="Dask is an optional extra: pip install '.[dask]' in a checkout")
 
 WALL_CLOCK = ("generated_at", "elapsed_s")
 

@@ -94,7 +94,7 @@ def test_unreachable_scheduler_names_the_address() -> None:
 
 def test_dask_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(ConfigError, match=r"pip install 'tracelab\[dask\]'"):
+    with pytest.raises(ConfigError, match=r"pip install '\.\[dask\]'"):
         DaskExecutor(local_cluster=1)
 
 

@@ -131,3 +131,9 @@ def test_local_executor_aligns_like_the_whole_frame(runner, mixed, tmp_path_fact
         spans.append(json.loads((out / "summary.json").read_text())["time"])
     assert spans[0] == spans[1]
     assert spans[0]["span_s"] == 10.0
+
+
+def test_plan_on_mixed_bases_says_how_they_were_aligned(runner, mixed):
+    result = invoke(runner, ["plan", str(mixed), "--assume-model", "llama-3.1-8b", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "note: mixed time bases aligned: the 2 rows with calendar times" in result.stderr

@@ -54,17 +54,37 @@ def main() -> None:
     command's status. (A handler registered before ``main`` starts would be skipped:
     tracelab registers none, and its imports up to here register none.)
     """
+    import signal
+
+    from tracelab.outputs import sweep_stale
+
     status = [1]  # an exception other than SystemExit: Python reports it, status 1
     atexit.register(_leave, status)
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: temporary outputs and the work
+    # folder are removed on the way out; what a killed (-9) run left is swept at start.
+    signal.signal(signal.SIGTERM, _terminated)
+    sweep_stale()
     try:
         app()
         status[0] = 0
     except SystemExit as exc:
         status[0] = _exit_status(exc.code)
         raise
+    except Terminated:
+        status[0] = 128 + signal.SIGTERM
+        sys.stderr.write("tracelab: terminated; temporary files removed, no output written\n")
     except KeyboardInterrupt:
         status[0] = 130  # the shell's code for a command stopped by Ctrl-C
         raise
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every ``finally`` and ``with`` runs (not an
+    Exception, so nothing on the way catches it as an error)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _exit_status(code: object) -> int:

@@ -7,9 +7,11 @@ option an error involves (``TracelabError.param``) is added as its ``hint``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -75,14 +77,29 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USER_ERROR)
 
 
-def boundary(func: F) -> F:
-    """Turn a ``TracelabError`` raised by a command into ``Error: ...`` and exit 2."""
+def boundary(func: F | None = None, *, folders: tuple[str, ...] = (),
+             files: tuple[str, ...] = ()) -> Any:
+    """Turn a ``TracelabError`` raised by a command into ``Error: ...`` and exit 2.
+
+    ``folders``/``files``: the names of the command's output options (a folder of outputs,
+    one file); each given one is claimed before the command runs (``tracelab.outputs.claim``:
+    checked writable and locked against a concurrent run into it). Without ``func``: a
+    decorator (``@boundary(files=("output",))``)."""
+    if func is None:
+        return functools.partial(boundary, folders=folders, files=files)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with contextlib.ExitStack() as stack:
+                if folders or files:
+                    from tracelab.outputs import claim
+
+                    for name, is_folder in [(n, True) for n in folders] + [(n, False) for n in files]:
+                        if kwargs.get(name) is not None:
+                            stack.enter_context(claim(Path(kwargs[name]), folder=is_folder))
+                return func(*args, **kwargs)
         except TracelabError as exc:
             raise fail(render(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

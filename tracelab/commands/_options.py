@@ -141,11 +141,29 @@ Exclude = Annotated[
 ]
 
 
-def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool) -> Trace:
-    """Read the given traces (or the bundled sample when none are given)."""
+def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool,
+                need_rows: bool = True) -> Trace:
+    """Read the given traces (or the bundled sample when none are given). ``need_rows``:
+    a trace whose every row was rejected is an error (the commands that only convert or
+    describe a trace pass False)."""
     from tracelab.ingest import read_trace
+    from tracelab.ingest.reader import require_accepted
 
-    return read_trace(input_paths(inputs), format=fmt, strict=strict)
+    trace = read_trace(input_paths(inputs), format=fmt, strict=strict)
+    if need_rows:
+        require_accepted(trace)
+    print_trace_notes(trace)
+    return trace
+
+
+def print_trace_notes(trace: Trace) -> None:
+    """The trace's notes (``tracelab.ingest.reader.trace_notes``) on stderr, one line each."""
+    import sys
+
+    from tracelab.ingest.reader import trace_notes
+
+    for note in trace_notes(trace, time_bases=True):
+        sys.stderr.write(f"note: {note}\n")
 
 
 def input_paths(inputs: list[str] | None) -> list[str]:

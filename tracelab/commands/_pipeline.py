@@ -28,6 +28,8 @@ def pipeline_options(
     cache_capacity: int | None = None, only: str | None = None,
     exclude: list[str] | None = None, by: str = "labels", precision: str = "bf16",
     capacities: Sequence[int] = (), sample_rate: float | None = None,
+    max_device_types: int = 3, max_pools: int | None = None, attainment: float = 0.99,
+    verify: bool = False,
 ) -> PipelineOptions:
     """CLI flags → validated ``PipelineOptions`` (``ParamError``/``ConfigError`` first)."""
     from tracelab.pipeline import PipelineOptions
@@ -41,6 +43,8 @@ def pipeline_options(
         cache_capacity=cache_capacity, only=tuple(chosen) if chosen else None,
         exclude=tuple(exclude) if exclude else None, by=by, precision=precision,
         capacities=tuple(capacities), sample_rate=sample_rate,
+        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
+        verify=verify,
     ).validate()
 
 

@@ -53,7 +53,10 @@ def calibrate(
     )
     values = {k: getattr(fitted.defaults, k) for k in FIT_TERMS}
     if output is not None:
-        output.write_text(dump_profile(fitted), encoding="utf-8")
+        from tracelab.outputs import output_files
+
+        with output_files(output) as (temp,):
+            temp.write_text(dump_profile(fitted), encoding="utf-8")
         sys.stderr.write(f"wrote {output}; apply it with --profile {output}\n")
     if json_out:
         sys.stdout.write(
@@ -77,4 +80,4 @@ def register(app: typer.Typer) -> None:
         "calibrate",
         help="Fit the performance profile to your measurements; -o FILE writes the fitted "
         "profile TOML (use it with --profile).",
-    )(boundary(calibrate))
+    )(boundary(calibrate, files=("output",)))

@@ -45,12 +45,12 @@ EXIT_GATE_FAILED = 1
 
 def _load(path_text: str, options: PipelineOptions) -> Summary:
     """A summary from a summary.json, a report folder, or by running the pipeline on a trace."""
-    from tracelab.report.summary import is_summary_file, read_summary
+    from tracelab.report.summary import claims_summary, is_summary_file, read_summary
 
     path = Path(path_text)
     if path.is_dir() and (path / "summary.json").is_file():
         return read_summary(path / "summary.json")
-    if is_summary_file(path):
+    if is_summary_file(path) or claims_summary(path):
         return read_summary(path)
     return run_report([path_text], options).summary
 

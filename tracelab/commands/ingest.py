@@ -19,7 +19,7 @@ from tracelab.commands._options import Format, Inputs, Json, OutputFile, Strict,
 DEFAULT_OUTPUT = Path("trace.parquet")
 
 
-@boundary
+@boundary(files=("output",))
 def ingest(
     inputs: Inputs = None,
     output: OutputFile = DEFAULT_OUTPUT,
@@ -28,17 +28,23 @@ def ingest(
     json_out: Json = False,
 ) -> None:
     """Read trace files and write the canonical request frame."""
-    from tracelab.ingest.writer import output_kind, rejected_path, write_frame
+    from tracelab.ingest.writer import is_rejected_file, output_kind, rejected_path, write_frame
+    from tracelab.outputs import output_files
 
     output = output or DEFAULT_OUTPUT
     output_kind(output)
-    trace = load_inputs(inputs, fmt, strict)
+    trace = load_inputs(inputs, fmt, strict, need_rows=False)
     frame = trace.frame.collect()
-    write_frame(frame, output)
-    rejects_out = None
-    if trace.rows_rejected:
-        rejects_out = rejected_path(output)
-        write_frame(trace.rejected, rejects_out)
+    rejects_out = rejected_path(output) if trace.rows_rejected else None
+    stale = rejected_path(output)
+    # An earlier run's rejected rows go when this run rejects none (only a file tracelab
+    # wrote: one with the rejected-rows columns).
+    remove = [stale] if rejects_out is None and is_rejected_file(stale) else []
+    with output_files(*([output] + ([rejects_out] if rejects_out else [])),
+                      remove=remove) as temps:
+        write_frame(frame, temps[0])
+        if rejects_out is not None:
+            write_frame(trace.rejected, temps[1])
     summary = {
         "output": str(output),
         "rejected_output": str(rejects_out) if rejects_out else None,

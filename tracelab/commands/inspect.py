@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import typer
@@ -71,6 +72,17 @@ def _render(summary: dict[str, Any]) -> None:
     console.print(dist)
 
 
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 @boundary
 def inspect(
     inputs: Inputs = None,
@@ -81,9 +93,9 @@ def inspect(
     """Show the detected format(s), row counts, time span, field coverage and quantiles."""
     from tracelab.ingest.summary import compute_summary
 
-    summary = compute_summary(load_inputs(inputs, fmt, strict))
+    summary = compute_summary(load_inputs(inputs, fmt, strict, need_rows=False))
     if json_out:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(finite(summary), indent=2, allow_nan=False))
     else:
         _render(summary)
 

@@ -21,6 +21,7 @@ from tracelab.commands._options import (
     OutputFile,
     RandomState,
     Strict,
+    print_trace_notes,
 )
 from tracelab.commands._pipeline import open_pipeline, pipeline_options
 from tracelab.errors import ConfigError
@@ -83,11 +84,16 @@ def label(
     pipe = open_pipeline(inputs, options)
     clusterer = read_cluster_model(model) if model is not None else None
     result = pipe.label(clusterer)
+    from tracelab.outputs import output_files
+
+    print_trace_notes(pipe.trace())
     if output is not None:
-        _write(result.frame, output)
+        with output_files(output) as (temp,):
+            _write(result.frame, temp)
         sys.stderr.write(f"wrote {result.summary['requests']:,} labeled rows to {output}\n")
     if save_model is not None:
-        write_cluster_model(result.clusterer, save_model)
+        with output_files(save_model) as (temp,):
+            write_cluster_model(result.clusterer, temp)
         sys.stderr.write(f"saved cluster model (k = {result.clusterer.k_}) to {save_model}\n")
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, default=str) + "\n")
@@ -100,4 +106,4 @@ def label(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("label", help=HELP)(boundary(label))
+    app.command("label", help=HELP)(boundary(label, files=("output", "save_model")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,7 @@ from tracelab.commands._options import (
     Slo,
     Strict,
     WindowS,
+    print_trace_notes,
 )
 from tracelab.commands._pipeline import open_pipeline, pipeline_options, progress_bar
 from tracelab.commands._process import cli_process
@@ -50,18 +51,18 @@ HELP = (
 
 
 def write_plan(plan: Plan, directory: Path) -> list[Path]:
-    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory``."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"--output {directory}: cannot create the folder ({exc.strerror}); pick another path"
-        raise ConfigError(msg) from None
-    paths = [directory / n for n in ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json")]
-    plan.fleet.write_csv(paths[0])
-    plan.fleet.write_parquet(paths[1])
-    plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
-    paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
-    return paths
+    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory`` as one
+    set (``tracelab.outputs.output_folder``)."""
+    from tracelab.outputs import output_folder
+
+    names = ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json")
+    with output_folder(directory) as stage:
+        paths = [stage / n for n in names]
+        plan.fleet.write_csv(paths[0])
+        plan.fleet.write_parquet(paths[1])
+        plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
+        paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
+    return [directory / n for n in names]
 
 
 def plan(
@@ -86,6 +87,17 @@ def plan(
     precision: Precision = "bf16",
     model_map: ModelMap = None,
     assume_model: AssumeModel = None,
+    max_device_types: Annotated[int, typer.Option(
+        "--max-device-types", help="Most accelerator types the fleet may mix.")] = 3,
+    max_pools: Annotated[int | None, typer.Option(
+        "--max-pools",
+        help="Most pools (device, model, replica size, role); default 2 per model.")] = None,
+    attainment: Annotated[float, typer.Option(
+        "--attainment",
+        help="Share of latency-bound requests the replay must see meet TTFT and TPOT.")] = 0.99,
+    replay: Annotated[bool, typer.Option(
+        "--replay/--no-replay",
+        help="Verify the fleet by replaying the busiest hour, and repair it.")] = True,
     as_json: Json = False,
 ) -> None:
     """Plan the hardware tier mix for a trace."""
@@ -94,6 +106,8 @@ def plan(
         model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude, by=by, precision=precision,
+        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
+        verify=replay,
     )
     from rich.console import Console
 
@@ -103,10 +117,14 @@ def plan(
     with progress_bar() as update, cli_process():
         pipe = open_pipeline(inputs, options, update)
         result = pipe.plan()
+    print_trace_notes(pipe.trace())
     if result is None:
         if not pipe.features().modelled:
             raise ConfigError(NO_MODEL_NOTE, param="assume_model")
         raise InputFileError(NO_TIME_NOTE.split(" (")[0])
+    verdict = (result.replay or {}).get("verdict")
+    if verdict:
+        sys.stderr.write(f"note: {verdict}\n")
     if output is not None:
         paths = write_plan(result, output)
         sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")
@@ -121,4 +139,4 @@ def plan(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan", help=HELP)(boundary(plan))
+    app.command("plan", help=HELP)(boundary(plan, folders=("output",)))

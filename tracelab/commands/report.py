@@ -114,4 +114,4 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report", help=HELP)(boundary(report))
+    app.command("report", help=HELP)(boundary(report, folders=("output",)))

@@ -18,7 +18,7 @@ HELP = (
 )
 
 
-@boundary
+@boundary(files=("output",))
 def synth(
     output: OutputFile = None,
     rows: Annotated[int, typer.Option("--rows", "-n", help="Number of requests.")] = 5000,
@@ -71,19 +71,22 @@ def synth(
     if not output.parent.is_dir():
         msg = f"cannot write {output}: folder {output.parent} does not exist; create it first"
         raise ConfigError(msg)
-    if fmt == "canonical" and output.suffix != ".jsonl" and rows > chunk_rows:
-        count = write_large_trace(
-            output,
-            rows,
-            seed,
-            chunk_rows=chunk_rows,
-            start=start,
-            requests_per_s=rows / span_s if span_s > 0 else 0.0,
-            mix=mix,
-        )
-    else:
-        frame = generate_trace(rows, seed=seed, start=start, span_s=span_s, mix=mix)
-        count = render_trace(frame, fmt, output)
+    from tracelab.outputs import output_files
+
+    with output_files(output) as (temp,):
+        if fmt == "canonical" and output.suffix != ".jsonl" and rows > chunk_rows:
+            count = write_large_trace(
+                temp,
+                rows,
+                seed,
+                chunk_rows=chunk_rows,
+                start=start,
+                requests_per_s=rows / span_s if span_s > 0 else 0.0,
+                mix=mix,
+            )
+        else:
+            frame = generate_trace(rows, seed=seed, start=start, span_s=span_s, mix=mix)
+            count = render_trace(frame, fmt, temp)
     sys.stderr.write(f"wrote {count} rows ({fmt}) to {output}\n")
 
 

@@ -104,39 +104,101 @@ def is_gzip(path: Path) -> bool:
     return path.suffix.lower() == ".gz"
 
 
-def discover(paths: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Every trace file named by ``paths``, in order, without duplicates."""
+def _tracelab_output(path: Path, top: Path) -> bool:
+    """``path`` (found below the folder ``top``) is something tracelab wrote: inside an output
+    folder (one holding ``tracelab.outputs.MANIFEST``), a temporary file of a running write,
+    or a rejected-rows file beside its output."""
+    from tracelab.outputs import MANIFEST, is_temporary
+
+    if any(is_temporary(part) for part in path.relative_to(top).parts):
+        return True
+    folder = path.parent
+    while True:
+        if (folder / MANIFEST).is_file():
+            return True
+        if folder == top or folder.parent == folder:
+            break
+        folder = folder.parent
+    name = path.name
+    if ".rejected." in name:
+        from tracelab.ingest.writer import is_rejected_file
+
+        return is_rejected_file(path)
+    return False
+
+
+def _walk(top: Path) -> list[Path]:
+    """Every path below the folder ``top``, sorted; a folder that cannot be listed is an
+    error naming it (not a silently empty folder)."""
+    import os
+
+    def refuse(exc: OSError) -> None:
+        msg = (f"{exc.filename or top}: cannot list the folder ({exc.strerror}); check its "
+               "permissions")
+        raise InputFileError(msg)
+
+    found = [Path(root) / name for root, dirs, names in os.walk(top, onerror=refuse)
+             for name in [*dirs, *names]]
+    return sorted(found)
+
+
+def discover(paths: str | Path | Sequence[str | Path],
+             skipped: list[Path] | None = None) -> list[Path]:
+    """Every trace file named by ``paths``, in order, without duplicates.
+
+    In a folder, files tracelab wrote (a report or plan folder, a rejected-rows file, a
+    write in progress) are not inputs: they are left out and appended to ``skipped``."""
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
         msg = "no input given; pass a trace file, glob or directory"
         raise InputFileError(msg)
     found: list[Path] = []
     for item in items:
-        text = str(item)
-        if is_remote(item):
-            found.extend(_discover_remote(text))
-            continue
-        if _GLOB_CHARS & set(text) and not Path(text).exists():
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))  # noqa: PTH207 (absolute patterns)
-            files = [m for m in matches if m.is_file()]
-            if not files:
-                msg = f"{text}: the glob matches no file; check the pattern and quote it"
-                raise InputFileError(msg)
-            found.extend(files)
-            continue
-        path = Path(text)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and file_kind(p))
-            if not files:
-                msg = f"{path}: the directory holds no .parquet, .jsonl or .csv file"
-                raise InputFileError(msg)
-            found.extend(files)
-        elif path.is_file():
-            found.append(path)
-        else:
-            msg = f"{path}: no such file or directory"
+        try:
+            _discover_one(item, found, skipped)
+        except PermissionError as exc:
+            msg = (f"{exc.filename or item}: permission denied; check the permissions of the "
+                   "file and the folders above it")
+            raise InputFileError(msg) from None
+    return _checked(list(dict.fromkeys(found)))
+
+
+def _discover_one(item: str | Path, found: list[Path], skipped: list[Path] | None) -> None:
+    text = str(item)
+    if is_remote(item):
+        found.extend(_discover_remote(text))
+        return
+    if _GLOB_CHARS & set(text) and not Path(text).exists():
+        matches = sorted(Path(m) for m in glob.glob(text, recursive=True))  # noqa: PTH207 (absolute patterns)
+        files = [m for m in matches if m.is_file()]
+        if not files:
+            msg = f"{text}: the glob matches no file; check the pattern and quote it"
             raise InputFileError(msg)
-    unique = list(dict.fromkeys(found))
+        found.extend(files)
+        return
+    path = Path(text)
+    if path.is_dir():
+        files = []
+        for p in _walk(path):
+            if not (file_kind(p) and p.is_file()):
+                continue
+            if _tracelab_output(p, path):
+                if skipped is not None and not p.name.startswith("."):
+                    skipped.append(p)
+                continue
+            files.append(p)
+        if not files:
+            msg = f"{path}: the directory holds no .parquet, .jsonl or .csv file"
+            raise InputFileError(msg)
+        found.extend(files)
+    elif path.is_file():
+        found.append(path)
+    else:
+        msg = f"{path}: no such file or directory"
+        raise InputFileError(msg)
+
+
+def _checked(unique: list[Path]) -> list[Path]:
     for path in unique:
         if file_kind(path) is None:
             msg = (

@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import polars as pl
 
@@ -16,7 +16,8 @@ from tracelab.ingest.discover import discover, file_kind
 from tracelab.ingest.formats.base import Adapter
 from tracelab.ingest.load import open_raw, sample
 from tracelab.ingest.sniff import check_required, detect_format, get_format
-from tracelab.ingest.timebase import TimeBases, align, read_bases
+from tracelab.ingest.timebase import TimeBases, align, combine, compute_bases_exprs, read_bases
+from tracelab.outputs import work_prefix
 from tracelab.schema import empty_frame
 
 PathsLike = str | Path | Sequence[str | Path]
@@ -68,6 +69,11 @@ class Trace:
     # Accepted rows per time base, and the shift that put mixed ones on one axis
     # (tracelab.ingest.timebase); ``frame`` and ``slices`` are already aligned.
     time_bases: TimeBases = field(default_factory=TimeBases)
+    # Files in the input folders that tracelab wrote (report folders, rejected rows): not read.
+    skipped: list[Path] = field(default_factory=list)
+    # Rows whose request_id an earlier row already had, renamed ID#2, ID#3…; counted for
+    # inputs that are not large (see _distinct_ids), 0 otherwise.
+    duplicate_ids: int = 0
 
     @property
     def rows_accepted(self) -> int:
@@ -162,11 +168,12 @@ def _ids_complete(path: Path, adapter: Adapter) -> bool:
     return int(ids.collect(engine="streaming").item()) == 0
 
 
-def _plan(paths: PathsLike, format: str | None) -> list[tuple[Path, Adapter, pl.LazyFrame]]:
+def _plan(paths: PathsLike, format: str | None, skipped: list[Path] | None = None
+          ) -> list[tuple[Path, Adapter, pl.LazyFrame]]:
     if format is not None:
         get_format(format)
     plans = []
-    for path in discover(paths):
+    for path in discover(paths, skipped):
         adapter = adapter_for(path, format)
         plans.append((path, adapter, _checked(path, adapter)))
     return plans
@@ -196,22 +203,27 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
     Raises ``InputFileError`` for a file that cannot be read and, when ``strict``,
     ``RejectedRowsError`` if any row is rejected.
     """
-    plans = _plan(paths, format)
+    skipped: list[Path] = []
+    plans = _plan(paths, format, skipped)
     size = _input_bytes(plans)
     large = size is None or size > LARGE_BYTES  # remote inputs: size unknown, assume large
     accepted, rejected, rows_read = [], [], 0
+    base_rows: list[dict[str, Any]] = []
     sources: list[Source] = []
     for path, adapter, checked in plans:
         try:
             counted = checked.select(pl.len()).collect()
-            bad = validate.collect_rejected(checked)
+            bad, base_row = validate.collect_rejected_with(
+                checked, compute_bases_exprs(validate.accepted_mask()))
             complete = large and _ids_complete(path, adapter)
         except pl.exceptions.PolarsError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             msg = f"{path}: cannot read the file ({first}); check it is a well-formed file of its format"
             raise InputFileError(msg) from None
-        rows_read += int(counted.item())
-        rejected.append(bad)
+        blank = bad.filter(pl.col("reason") == validate.BLANK_REASON).height
+        base_rows.append(base_row)
+        rows_read += int(counted.item()) - blank
+        rejected.append(bad.filter(pl.col("reason") != validate.BLANK_REASON) if blank else bad)
         if large:
             sources.append(Source(path, adapter, bad, int(counted.item()), complete))
             accepted.append(validate.without_rejected(_typed(path, adapter, None, complete), bad))
@@ -228,17 +240,68 @@ def read_trace(paths: PathsLike, format: str | None = None, strict: bool = False
         )
         raise RejectedRowsError(msg, param="strict")
     frame = _concat(accepted)
-    bases = read_bases(frame)
+    duplicates = 0
+    if not large:
+        frame, duplicates = _distinct_ids(frame)
+    bases = combine(base_rows)
     return Trace(
         frame=align(frame, bases.shift_us),
         rejected=rejects,
         rows_read=rows_read,
         files=[path for path, _, _ in plans],
         formats={str(path): adapter.name for path, adapter, _ in plans},
-        workdir=tempfile.TemporaryDirectory(prefix="tracelab-") if large else None,
+        workdir=tempfile.TemporaryDirectory(prefix=work_prefix()) if large else None,
         sources=sources,
         time_bases=bases,
+        skipped=skipped,
+        duplicate_ids=duplicates,
     )
+
+
+def trace_notes(trace: Trace, *, time_bases: bool = False) -> list[str]:
+    """What a reader of results on ``trace`` must know about how it was read: files in the
+    input folders tracelab wrote (not read), repeated request ids (renamed), and with
+    ``time_bases`` how mixed time bases were aligned."""
+    from tracelab.ingest.timebase import describe
+
+    out = []
+    if trace.skipped:
+        out.append(f"{len(trace.skipped)} file(s) in the input folders were written by "
+                   f"tracelab (e.g. {trace.skipped[0]}) and were not read as traces")
+    if time_bases and trace.time_bases.shift_us is not None:
+        out.append(describe(trace.time_bases))
+    if trace.duplicate_ids:
+        out.append(f"{trace.duplicate_ids} request(s) reuse an earlier request's id: kept and "
+                   "renamed ID#2, ID#3… so each row names one request")
+    return out
+
+
+def require_accepted(trace: Trace) -> None:
+    """InputFileError when every row read was rejected, naming the commonest reason with an
+    example (later stages would otherwise blame a symptom, e.g. "no token counts")."""
+    if trace.rows_accepted or not trace.rows_rejected:
+        return
+    top = (trace.rejected.group_by("field", "reason").agg(pl.len(), pl.first("source_file"),
+                                                          pl.first("source_row"), pl.first("value"))
+           .sort(["len", "field"], descending=[True, False]).row(0, named=True))
+    msg = (f"all {trace.rows_read:,} rows were rejected; the commonest reason: {top['field']} "
+           f"{top['reason']} ({top['len']:,} rows, e.g. {top['source_file']} row "
+           f"{top['source_row']}: {top['value']!r}); fix that field (tracelab ingest writes "
+           "every rejected row with its reason)")
+    raise InputFileError(msg)
+
+
+def _distinct_ids(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, int]:
+    """``frame`` with each repeated request_id after its first row renamed ``ID#2``,
+    ``ID#3``… (in row order), and how many rows were renamed. One pass over the ids; only
+    for inputs that are not large (a 10M-row id set costs seconds to hash)."""
+    repeats = frame.select(pl.len() - pl.col("request_id").n_unique()).collect().item()
+    if not repeats:
+        return frame, 0
+    nth = pl.int_range(pl.len()).over("request_id") + 1
+    renamed = pl.when(nth > 1).then(pl.col("request_id") + "#" + nth.cast(pl.String))
+    return frame.with_columns(renamed.otherwise(pl.col("request_id")).alias("request_id")), \
+        int(repeats)
 
 
 def _input_bytes(plans: list[tuple[Path, Adapter, pl.LazyFrame]]) -> int | None:

@@ -39,30 +39,41 @@ class TimeBases:
     shift_us: int | None = None
 
 
-def compute_bases_query(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """One row: rows with an absolute arrival, with a relative one, without one, and the
-    first absolute arrival (µs since the epoch)."""
-    timed = pl.col("arrival_ts").is_not_null()
+def compute_bases_exprs(keep: pl.Expr | None = None) -> list[pl.Expr]:
+    """Aggregations over the rows where ``keep`` holds (all rows: None): rows with an
+    absolute arrival, with a relative one, without one, and the first absolute arrival (µs
+    since the epoch). They fit in another query's pass (ingest's rejected-rows pass)."""
+    kept = pl.lit(True) if keep is None else keep
+    timed = pl.col("arrival_ts").is_not_null() & kept
     absolute = timed & (pl.col("time_base") == "absolute")
-    return frame.select(
+    return [
         absolute.sum().alias("absolute_rows"),
         (timed & (pl.col("time_base") == "relative")).sum().alias("relative_rows"),
-        (~timed).sum().alias("untimed_rows"),
+        (pl.col("arrival_ts").is_null() & kept).sum().alias("untimed_rows"),
         pl.col("arrival_ts").filter(absolute).min().dt.epoch("us").alias("absolute_start_us"),
+    ]
+
+
+def combine(rows: list[dict[str, int | None]]) -> TimeBases:
+    """The time bases of several parts (rows of :func:`compute_bases_exprs`), with
+    ``shift_us`` set when they mix calendar and relative times."""
+    starts = [r["absolute_start_us"] for r in rows if r["absolute_start_us"] is not None]
+    absolute = sum(int(r["absolute_rows"] or 0) for r in rows)
+    relative = sum(int(r["relative_rows"] or 0) for r in rows)
+    start = min(starts) if starts else None
+    return TimeBases(
+        absolute_rows=absolute,
+        relative_rows=relative,
+        untimed_rows=sum(int(r["untimed_rows"] or 0) for r in rows),
+        absolute_start_us=start,
+        shift_us=start if absolute and relative else None,
     )
 
 
 def read_bases(frame: pl.LazyFrame) -> TimeBases:
     """The time bases of ``frame``'s rows, with ``shift_us`` set when they are mixed."""
-    row = compute_bases_query(frame).collect(engine="streaming").row(0, named=True)
-    mixed = row["absolute_rows"] > 0 and row["relative_rows"] > 0
-    return TimeBases(
-        absolute_rows=int(row["absolute_rows"]),
-        relative_rows=int(row["relative_rows"]),
-        untimed_rows=int(row["untimed_rows"]),
-        absolute_start_us=row["absolute_start_us"],
-        shift_us=row["absolute_start_us"] if mixed else None,
-    )
+    return combine([frame.select(compute_bases_exprs()).collect(engine="streaming")
+                    .row(0, named=True)])
 
 
 def align(frame: pl.LazyFrame, shift_us: int | None) -> pl.LazyFrame:

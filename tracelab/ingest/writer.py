@@ -29,6 +29,25 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejected{path.suffix}")
 
 
+def is_rejected_file(path: Path) -> bool:
+    """True when ``path`` is a rejected-rows file as tracelab writes them (its columns are
+    exactly the rejected-rows schema); False for anything else, or when it is absent."""
+    from tracelab.ingest.validate import REJECT_SCHEMA
+
+    if not path.is_file():
+        return False
+    try:
+        if path.suffix.lower() == ".parquet":
+            names = list(pl.read_parquet_schema(path))
+        elif path.suffix.lower() == ".csv":
+            names = pl.read_csv(path, n_rows=0).columns
+        else:
+            names = list(pl.read_ndjson(path, n_rows=1).columns)
+    except (OSError, pl.exceptions.PolarsError):
+        return False
+    return names == list(REJECT_SCHEMA)
+
+
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
     return frame.with_columns(
@@ -50,6 +69,11 @@ def write_frame(frame: pl.DataFrame, path: Path) -> None:
             _csv_ready(frame).write_csv(path)
         else:
             frame.write_ndjson(path)
-    except OSError as exc:
-        msg = f"{path}: cannot write the output ({exc.strerror or exc}); check the folder and permissions"
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        from tracelab.outputs import describe_os_error
+
+        written = path.stat().st_size if path.is_file() else 0
+        msg = describe_os_error(exc, path.parent, written)
+        if msg is None:
+            raise
         raise InputFileError(msg) from None

@@ -128,8 +128,10 @@ class WorkloadClusterer:
         sub = x[:SILHOUETTE_SAMPLE]
         distinct = len(np.unique(sub.round(9), axis=0))
         low, high = self.k_range
-        high = min(high, distinct - 1 if distinct > 2 else distinct)
-        if high < 2:
+        # The silhouette needs 2 <= k <= distinct points - 1; with fewer than 3 distinct
+        # points each is its own cluster (no score to compare).
+        high = min(high, distinct - 1)
+        if high < 2 or high < low:
             return max(1, min(distinct, low))
         scores: dict[int, float] = {}
         for k in range(low, high + 1):

@@ -43,7 +43,9 @@ class PipelineOptions:
     (``MODE.FIELD=SECONDS`` overrides), ``percentile`` of demand windows, ``growth``
     (demand multiplier), ``window_s`` (demand window, seconds), ``by`` (class grouping),
     ``only``/``exclude`` (device ids). ``verify``: replay the plan afterwards (the verify
-    stage; see ``tracelab.pipeline.stages.verify``).
+    stage; see ``tracelab.pipeline.stages.verify``) until ``attainment`` of the requests
+    held to a latency SLO meet it. ``max_device_types``/``max_pools``: the fleet's
+    operational limits (``max_pools`` None: 2 per model).
     """
 
     format: str | None = None
@@ -68,6 +70,9 @@ class PipelineOptions:
     only: tuple[str, ...] | None = None
     exclude: tuple[str, ...] | None = None
     verify: bool = False
+    max_device_types: int = 3
+    max_pools: int | None = None
+    attainment: float = 0.99
 
     def validate(self) -> PipelineOptions:
         """Check every option against ``CONSTRAINTS`` (``ParamError`` on the first that
@@ -137,4 +142,7 @@ CONSTRAINTS: dict[str, list[Constraint]] = {
     "percentile": [Interval(float, 0, 100)],
     "growth": [Interval(float, 0, None, closed="neither")],
     "window_s": [Interval(float, 0, None, closed="neither")],
+    "max_device_types": [Interval(int, 1, None)],
+    "max_pools": [None, Interval(int, 1, None)],
+    "attainment": [Interval(float, 0, 1, closed="right")],
 }

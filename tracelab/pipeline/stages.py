@@ -95,8 +95,11 @@ def prepare(options: PipelineOptions) -> Settings:
 def ingest(paths: PathsLike, settings: Settings) -> Trace:
     """The trace at ``paths`` (files, globs, folders): accepted rows, rejected rows, counts."""
     from tracelab.ingest import read_trace
+    from tracelab.ingest.reader import require_accepted
 
-    return read_trace(paths, format=settings.options.format, strict=settings.options.strict)
+    trace = read_trace(paths, format=settings.options.format, strict=settings.options.strict)
+    require_accepted(trace)  # every row rejected: say why, before a stage blames a symptom
+    return trace
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,8 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
     return fit_plan(frame, settings.perf_model(), slos=settings.slos, by=options.by,
                     window_s=options.window_s, percentile=options.percentile,
                     growth=options.growth, only=options.only, exclude=options.exclude,
-                    precision=options.precision)
+                    precision=options.precision, max_device_types=options.max_device_types,
+                    max_pools=options.max_pools)
 
 
 def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
@@ -246,5 +250,5 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     repair = importlib.import_module(REPAIR_MODULE)
     requests = scan_replay_requests(found.frame, settings.options.by)
     repaired: Plan = repair.verify_and_repair(fitted, requests, settings.perf_model(),
-                                              settings.slos)
+                                              settings.slos, target=settings.options.attainment)
     return repaired

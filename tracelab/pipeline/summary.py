@@ -24,9 +24,12 @@ NO_TIME_NOTE = ("no request has an arrival time, so no fleet was planned (a plan
                 "arrival rates); labels, lengths and device-time are reported")
 
 
-def notes(found: Features) -> list[str]:
-    """What the reader must know about the numbers (no plan; work estimated)."""
-    out = []
+def notes(found: Features, trace: Trace | None = None) -> list[str]:
+    """What the reader must know about the numbers (how the trace was read; no plan; work
+    estimated)."""
+    from tracelab.ingest.reader import trace_notes
+
+    out = [] if trace is None else trace_notes(trace)
     if not found.modelled:
         out.append(NO_MODEL_NOTE)
     elif not found.timed:
@@ -38,7 +41,7 @@ def notes(found: Features) -> list[str]:
 
 
 def assumptions(settings: Settings, credit: CacheCredit, plan: Plan | None, cluster_k: int,
-                found: Features) -> AssumptionsSection:
+                found: Features, trace: Trace | None = None) -> AssumptionsSection:
     """The summary's ``assumptions``: prices, SLOs, efficiencies and every option's value."""
     from tracelab.report.stages import summarize_efficiencies, summarize_prices, summarize_slos
 
@@ -73,7 +76,7 @@ def assumptions(settings: Settings, credit: CacheCredit, plan: Plan | None, clus
             "only": ", ".join(options.only or []) or "all priced devices",
             "exclude": ", ".join(options.exclude or []) or "none",
         },
-        "notes": notes(found),
+        "notes": notes(found, trace),
     }
 
 
@@ -93,7 +96,7 @@ def summarize(aggregates: Mapping[str, object], *, trace: Trace, settings: Setti
         time_note=describe(trace.time_bases),
         plan=summarize_plan(plan) if plan is not None else None,
         cache=summarize_cache(credit.reuse, credit.capacity_blocks, credit.hit_tokens),
-        assumptions=assumptions(settings, credit, plan, cluster_k, found),
+        assumptions=assumptions(settings, credit, plan, cluster_k, found, trace),
         generated_at=datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         elapsed_s=elapsed_s,
         version=__version__,

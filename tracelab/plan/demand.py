@@ -2,10 +2,11 @@
 
 A class is ``(model_id, label_mode, label_context, label_phase)`` (``by="labels"``) or
 ``(model_id, label_mode, cluster)`` (``by="cluster"``). For each class the trace is cut into
-windows of ``window_s`` seconds from the first arrival; the rates of every window (zero when
-the class is idle) give the planning rate at ``percentile``, never below the class's mean
-rate over the span (a fleet sized below the mean cannot serve the work at all). The span
-is first to last arrival (one window when they coincide). Modes with a
+windows of ``window_s`` seconds from the first arrival (only busy windows are stored; idle
+ones count as zeros, arithmetically). A model's classes share its pools, so their planned
+rates are their shares of the percentile of the model's windowed total, never below its
+mean rate over the span (``plan/pooled.py``: peaks of classes that peak at different
+moments do not add). The span is first to last arrival (one window when they coincide). Modes with a
 deadline longer than a window are planned at their mean rate: the deadline lets their work
 be smoothed. ``growth`` scales the planned rates. Rates are tokens/s; KV is in tokens.
 """
@@ -22,7 +23,9 @@ import polars as pl
 from tracelab.errors import ConfigError, InputFileError
 from tracelab.labels.axes import UNKNOWN, get_axis
 from tracelab.lookup import lookup
+from tracelab.plan.pooled import compute_pooled
 from tracelab.plan.slo import Slo, slo_for
+from tracelab.plan.windows import quantile_from_counts, window_rates
 from tracelab.scale.sketch import DEFAULT_ALPHA, bucket_value
 from tracelab.streaming import collect_all
 
@@ -57,7 +60,8 @@ class Demand:
     ``classes``: one row per class — ``class_id``, the key columns, ``requests``,
     ``prefill_tokens``/``decode_tokens`` (totals after cache credit), the planned
     ``prefill_tokens_per_s``/``decode_tokens_per_s`` (percentile or mean, × growth), the
-    ``mean_*`` and ``peak_*`` rates, ``context_tokens`` (the class's representative prompt,
+    ``mean_*``, ``peak_*`` and ``own_pct_*`` rates (the class's own percentile, which the plan
+    does not add up: see ``plan/pooled.py``), ``context_tokens`` (the class's representative prompt,
     at ``percentile``) and ``kv_tokens`` (concurrent KV tokens at ``percentile``).
     ``requests``: the per-request frame with ``class_id`` and ``plan_*`` token columns.
     ``model_mapping``: requests per (logged ``model``, ``model_id``), None without a
@@ -79,6 +83,7 @@ class Demand:
     model_mapping: pl.DataFrame | None = None
     totals: pl.DataFrame | None = None
     class_keys: pl.DataFrame | None = None
+    models: pl.DataFrame | None = None
 
 
 def _class_id(by: str) -> pl.Expr:
@@ -215,49 +220,10 @@ def _tally(labeled: pl.LazyFrame, by: str, names: Sequence[str],
         # Two class tuples share a hash (or a hash names no tuple): group the columns.
         windows = _per_window(labeled, [pl.col(c) for c in columns], window, tokens).collect(
             engine="streaming").with_columns(_class_id(by))
+    # A canonical row order (the streaming engine's is not), so every float sum after this
+    # adds in the same order run after run.
+    windows = windows.sort(["class_id", "window", *columns], nulls_last=True)
     return windows, sketch.with_columns(_class_id(by)), first, last
-
-
-def quantile_from_counts(counts: pl.DataFrame, key: str, value: str, n: str,
-                         q: float) -> pl.DataFrame:
-    """Per ``key``, the ``q`` quantile of ``value`` repeated ``n`` times: exactly polars'
-    ``quantile(q, "linear")`` of the expanded column (position q × (count − 1), linear
-    between its two neighbours), from a frame of distinct values and their counts."""
-    ranked = (
-        counts.sort(key, value)
-        .with_columns(pl.col(n).cum_sum().over(key).alias("_end"))
-        .with_columns(((pl.col(n).sum().over(key) - 1) * q).alias("_pos"))
-    )
-    lo, hi = pl.col("_pos").floor(), pl.col("_pos").ceil()
-    return ranked.group_by(key).agg(
-        pl.col(value).filter(pl.col("_end") > lo).first().alias("_lo"),
-        pl.col(value).filter(pl.col("_end") > hi).first().alias("_hi"),
-        (pl.col("_pos") - lo).first().alias("_frac"),
-    ).select(key, (pl.col("_lo") + pl.col("_frac") * (pl.col("_hi") - pl.col("_lo"))).alias(value))
-
-
-def window_rates(per_window: pl.DataFrame, key: str, windows: int, q: float,
-                 values: Sequence[str] = ("p", "d", "kv")) -> pl.DataFrame:
-    """Per ``key``: ``pct_<v>`` (the ``q`` quantile over all ``windows`` windows, idle ones
-    counting as 0) and ``peak_<v>`` of each rate column ``v`` of ``per_window`` (one row per
-    key and busy window, rates ≥ 0).
-
-    Only busy windows are stored: the idle ones enter as one (0, count) row per key, so the
-    cost follows the rows of ``per_window``, not the span (a 1970 timestamp beside 2026 ones
-    makes ~29M windows per class, which a materialised grid cannot hold)."""
-    busy = per_window.group_by(key).agg(pl.len().alias("_busy"))
-    idle = busy.select(key, (pl.lit(windows, pl.Int64) - pl.col("_busy")).alias("n")).filter(
-        pl.col("n") > 0)
-    out = per_window.group_by(key).agg(
-        *[pl.col(v).max().alias(f"peak_{v}") for v in values])
-    for v in values:
-        counts = pl.concat([
-            per_window.select(key, pl.col(v).cast(pl.Float64), pl.lit(1, pl.Int64).alias("n")),
-            idle.select(key, pl.lit(0.0).alias(v), "n"),
-        ])
-        out = out.join(quantile_from_counts(counts, key, v, "n", q).rename({v: f"pct_{v}"}),
-                       on=key, how="left")
-    return out
 
 
 def compute_demand(
@@ -320,35 +286,32 @@ def compute_demand(
         pl.col("requests").sum(), pl.col("p").sum().alias("plan_prefill_tokens"),
         pl.col("d").sum().alias("plan_decode_tokens"), *[pl.col(c).sum() for c in LEDGER_TOKENS],
     ).sort("class_id")
-    per_window = per_window.group_by("class_id", "window").agg(
-        pl.col("p", "d", "kv").sum() / window_s
-    )
+    tokens = per_window.group_by("class_id", "window").agg(pl.col("p", "d", "kv").sum()).sort(
+        "class_id", "window")
+    per_window = tokens.with_columns(pl.col("p", "d", "kv") / window_s)
     grid = window_rates(per_window, "class_id", windows, q).rename({
         "pct_p": "pct_prefill", "pct_d": "pct_decode", "peak_p": "peak_prefill_tokens_per_s",
         "peak_d": "peak_decode_tokens_per_s", "pct_kv": "kv_tokens"}).drop("peak_kv")
     smooth_modes = [m for m, s in (slos or {}).items() if s.deadline_s >= window_s]
     smooth = pl.col(MODE).is_in(smooth_modes)
+    pooled, models = compute_pooled(tokens, per_class, windows, window_s, q, span_s,
+                                    smooth_modes, MODE)
     classes = (
         per_class.join(grid, on="class_id", how="left")
+        .join(pooled, on="class_id", how="left")
         .with_columns(
             (pl.col("prefill_tokens") / span_s).alias("mean_prefill_tokens_per_s"),
             (pl.col("decode_tokens") / span_s).alias("mean_decode_tokens_per_s"),
         )
         .with_columns(
-            (
-                pl.when(smooth)
-                .then(pl.col("mean_prefill_tokens_per_s"))
-                .otherwise(pl.max_horizontal("pct_prefill", "mean_prefill_tokens_per_s"))
-                * growth
-            ).alias("prefill_tokens_per_s"),
-            (
-                pl.when(smooth)
-                .then(pl.col("mean_decode_tokens_per_s"))
-                .otherwise(pl.max_horizontal("pct_decode", "mean_decode_tokens_per_s"))
-                * growth
-            ).alias("decode_tokens_per_s"),
+            (pl.when(smooth).then(pl.col(f"mean_{phase}_tokens_per_s"))
+             .otherwise(pl.col(f"pooled_{phase}_tokens_per_s")) * growth
+             ).alias(f"{phase}_tokens_per_s")
+            for phase in ("prefill", "decode")
         )
-        .drop("pct_prefill", "pct_decode")
+        .rename({"pct_prefill": "own_pct_prefill_tokens_per_s",
+                 "pct_decode": "own_pct_decode_tokens_per_s"})
+        .drop("pooled_prefill_tokens_per_s", "pooled_decode_tokens_per_s")
         .sort("class_id")
     )
     return Demand(
@@ -363,6 +326,7 @@ def compute_demand(
         model_mapping=mapping_frame,
         totals=totals,
         class_keys=sketch.select("class_id", *CLASS_PARTS[by]).unique(),
+        models=models,
     )
 
 

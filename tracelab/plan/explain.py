@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from tracelab.errors import InfeasibleError
-from tracelab.plan.routes import CHUNK_TOKENS, ClassSpec, PerfModelLike, Route
+from tracelab.plan.routes import ClassSpec, OperatingPointLike, PerfModelLike, Route, pool_id
 
 RELAX_STEPS = 16
 RELAX_FACTOR = 1.5
@@ -16,11 +15,12 @@ def route_reason(
     spec: ClassSpec, route: Route, perf: PerfModelLike, precision: str, reference: str
 ) -> str:
     """Why this class goes to this route, with the numbers that decided it."""
-    head = f"{spec.class_id} → prefill on {route.prefill_device}, decode on {route.decode_device}"
+    head = (f"{spec.class_id} → prefill on {pool_id(route.prefill_pool)}, decode on "
+            f"{pool_id(route.decode_pool)}")
     if route.colocated:
         head += (
-            f" (colocated; {CHUNK_TOKENS}-token prefill chunks stretch each decode step "
-            f"{route.stretch:.2f}×)"
+            f" (colocated; the pool's mix puts ~{route.chunk_tokens} prefill tokens in each "
+            f"decode step, stretching it {route.stretch:.2f}×)"
         )
     else:
         split = (
@@ -57,7 +57,7 @@ def route_reason(
 
 
 def _relaxation(perf: PerfModelLike, spec: ClassSpec, device: str, precision: str,
-                phase: str, target: float) -> tuple[float, Any] | None:
+                phase: str, target: float) -> tuple[float, OperatingPointLike] | None:
     """Smallest factor (1.5^k) by which ``target`` must grow for ``device`` to meet it."""
     for k in range(RELAX_STEPS):
         factor = RELAX_FACTOR**k

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import polars as pl
 
 from tracelab.background import import_in_background
 from tracelab.errors import ConfigError, InfeasibleError
-from tracelab.plan.budget import PLAN_BUDGET_S, Deadline
 from tracelab.plan.demand import compute_demand, slo_of_class
 from tracelab.plan.explain import raise_infeasible, route_reason
 from tracelab.plan.ledger import (
@@ -20,11 +18,12 @@ from tracelab.plan.ledger import (
     compute_rollup,
     compute_route_table,
 )
-from tracelab.plan.milp import Solution, restrict, solve_plan
-from tracelab.plan.model import FLEET_SCHEMA, Plan
+from tracelab.plan.milp import Limits, Solution, restrict, solve_plan
+from tracelab.plan.model import Baseline, Plan, fleet_frame, routes_frame
 from tracelab.plan.routes import (
     CHUNK_TOKENS,
     MAX_DISAGG_ROUTES,
+    MAX_UTILISATION,
     ClassSpec,
     Link,
     PerfModelLike,
@@ -34,36 +33,55 @@ from tracelab.plan.routes import (
 from tracelab.plan.slo import Slo, load_slos
 
 REFERENCE_DEVICE = "h100-sxm"
-# Share of PLAN_BUDGET_S the plan's own program may use; the baselines share the rest.
-MAIN_SHARE = 0.6
+# A fleet a platform team runs: at most 3 accelerator types (each its own drivers, images,
+# spares and capacity contracts) and, per model served, 2 pool shapes (one colocated
+# deployment, or a prefill/decode pair; or two replica sizes).
+MAX_DEVICE_TYPES = 3
+POOLS_PER_MODEL = 2
 
 
-def _catalog_devices(perf: Any) -> list[Any]:
-    catalog = getattr(perf, "catalog", None)
-    if catalog is None:
-        msg = "the performance model has no catalog; pass devices= to fit_plan"
-        raise ConfigError(msg)
-    plannable = getattr(catalog, "plannable", None)
-    return list(plannable() if callable(plannable) else catalog.devices)
+class PlanDevice(Protocol):
+    """What the plan reads of a catalog device (``tracelab.hardware.catalog.Device``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def usd_per_hour(self) -> float | None: ...
+    @property
+    def link_gbs(self) -> float | None: ...
+    @property
+    def price_source(self) -> str: ...
 
 
-def _kv_bytes_per_token(perf: Any, model_id: str) -> float:
-    """KV bytes per token of ``model_id`` from the perf model's registry (or the bundled one)."""
-    models = getattr(perf, "models", None)
-    if models is None:
-        from tracelab.hardware.registry import load_models
+class ModelShape(Protocol):
+    @property
+    def kv_bytes_per_token(self) -> float: ...
 
-        models = load_models()
-    spec = models.get(model_id) if hasattr(models, "get") else None
+
+class PlanCatalog(Protocol):
+    def plannable(self) -> Sequence[PlanDevice]: ...
+
+
+class PlanPerfModel(PerfModelLike, Protocol):
+    """A performance model with its catalog and model registry (``PerfModel``)."""
+
+    @property
+    def catalog(self) -> PlanCatalog: ...
+    @property
+    def models(self) -> Mapping[str, ModelShape]: ...
+
+
+def _kv_bytes_per_token(perf: PlanPerfModel, model_id: str) -> float:
+    spec = perf.models.get(model_id)
     if spec is None:
         msg = f"model {model_id!r} is not in the model registry; add it or map a name to it"
         raise ConfigError(msg, param="model_map")
     return float(spec.kv_bytes_per_token)
 
 
-def _select_devices(devices: Sequence[Any], only: Iterable[str] | None,
+def _select_devices(devices: Sequence[PlanDevice], only: Iterable[str] | None,
                     exclude: Iterable[str] | None) -> list[str]:
-    ids = [str(d.id) for d in devices]
+    ids = [d.id for d in devices]
     for name, chosen in (("only", only), ("exclude", exclude)):
         unknown = sorted(set(chosen or ()) - set(ids))
         if unknown:
@@ -76,90 +94,64 @@ def _select_devices(devices: Sequence[Any], only: Iterable[str] | None,
     return allowed
 
 
-def _specs(classes: pl.DataFrame, slos: dict[str, Slo], perf: Any) -> list[ClassSpec]:
+def _specs(classes: pl.DataFrame, models: pl.DataFrame | None, slos: dict[str, Slo],
+           perf: PlanPerfModel) -> list[ClassSpec]:
+    """One ClassSpec per class with a model; ``prefill_per_decode`` from the model's
+    traffic (what its pools carry), the class's own where the model's is unknown."""
     kv_cache: dict[str, float] = {}
+    ratio: dict[str, float] = {}
+    if models is not None:
+        for m in models.iter_rows(named=True):
+            p, d = m["mean_prefill_tokens_per_s"] or 0.0, m["mean_decode_tokens_per_s"] or 0.0
+            ratio[m["model_id"]] = p / d if d > 0 else math.inf
     out = []
     for row in classes.filter(pl.col("model_id").is_not_null()).iter_rows(named=True):
         model = str(row["model_id"])
         if model not in kv_cache:
             kv_cache[model] = _kv_bytes_per_token(perf, model)
-        out.append(
-            ClassSpec(
-                class_id=row["class_id"],
-                model_id=model,
-                slo=slo_of_class(slos, row),
-                prefill_tokens_per_s=float(row["prefill_tokens_per_s"]),
-                decode_tokens_per_s=float(row["decode_tokens_per_s"]),
-                context_tokens=max(1, math.ceil(row["context_tokens"] or 1)),
-                decode_tokens_per_request=float(row["decode_tokens"]) / max(row["requests"], 1),
-                kv_bytes_per_token=kv_cache[model],
-            )
-        )
+        own = row["prefill_tokens"] / row["decode_tokens"] if row["decode_tokens"] else math.inf
+        out.append(ClassSpec(
+            class_id=row["class_id"], model_id=model, slo=slo_of_class(slos, row),
+            prefill_tokens_per_s=float(row["prefill_tokens_per_s"]),
+            decode_tokens_per_s=float(row["decode_tokens_per_s"]),
+            context_tokens=max(1, math.ceil(row["context_tokens"] or 1)),
+            decode_tokens_per_request=float(row["decode_tokens"]) / max(row["requests"], 1),
+            kv_bytes_per_token=kv_cache[model], prefill_per_decode=ratio.get(model, own),
+        ))
     return out
 
 
-def _fleet(solution: Solution) -> pl.DataFrame:
-    rows = [
-        {
-            "device_id": pool[0],
-            "model_id": pool[1],
-            "replicas": n,
-            "devices": n * pool[2],
-            "usd_per_hour": n * solution.pool_usd_per_hour[pool],
-            "role": pool[3],
-        }
-        for pool, n in sorted(solution.replicas.items())
-    ]
-    return pl.DataFrame(rows, schema=FLEET_SCHEMA)
-
-
-def _routes_frame(solution: Solution, reasons: dict[tuple[str, Route], str]) -> pl.DataFrame:
-    rows = []
-    for class_id, chosen in sorted(solution.fractions.items()):
-        for route, z in chosen:
-            rows.append({
-                "class_id": class_id, "prefill_device": route.prefill_device,
-                "decode_device": route.decode_device, "fraction": z,
-                "colocated": route.colocated, "ttft_s": route.ttft_s, "tpot_s": route.tpot_s,
-                "stretch": route.stretch, "kv_transfer_s": route.transfer_s,
-                "prefill_tokens_per_s_per_replica": route.prefill_tokens_per_s,
-                "decode_tokens_per_s_per_replica": route.decode_tokens_per_s,
-                "reason": reasons[(class_id, route)],
-            })
-    return pl.DataFrame(rows)
-
-
-def _baseline(sol: Solution | None, device: str) -> dict[str, Any] | None:
+def _baseline(sol: Solution | None, device: str) -> Baseline | None:
     return None if sol is None else {"device_id": device, "usd_per_hour": sol.usd_per_hour,
                                      "optimality_gap": sol.gap}
 
 
-def _assumptions(perf: Any, devices: Sequence[Any], allowed: Sequence[str],
+def _assumptions(devices: Sequence[PlanDevice], allowed: Sequence[str],
                  mapping_frame: pl.DataFrame | None) -> dict[str, Any]:
-    prices = [
-        {"device_id": str(d.id), "usd_per_hour": getattr(d, "usd_per_hour", None),
-         "source": str(getattr(d, "price_source", "") or getattr(d, "source", "") or "catalog")}
-        for d in devices if str(d.id) in allowed
-    ]
-    mapping = [] if mapping_frame is None else mapping_frame.to_dicts()
-    describe = getattr(perf, "assumptions", None)
+    prices = [{"device_id": d.id, "usd_per_hour": d.usd_per_hour,
+               "source": str(d.price_source or "catalog")} for d in devices if d.id in allowed]
     return {
         "prices": prices,
-        "model_mapping": mapping,
-        "efficiencies": describe() if callable(describe) else describe
-        or "from the performance model (tracelab.hardware.perf) and its profile",
+        "model_mapping": [] if mapping_frame is None else mapping_frame.to_dicts(),
+        "efficiencies": "from the performance model (tracelab.hardware.perf) and its profile",
         "chunk_tokens": {"value": CHUNK_TOKENS, "source": "vLLM default chunked-prefill size "
-                         "(recalled); 2.0x decode stretch measured at 512 on an H100"},
+                         "(recalled); 2.0x decode stretch measured at 512 on an H100; a "
+                         "colocated step carries decode batch × the model's prefill tokens per "
+                         "decode token, at most this"},
+        "utilisation": {"max": MAX_UTILISATION, "prefill": "M/D/1: mean wait ρ·S/(2(1−ρ)) plus "
+                        "the prompt's service S fits the TTFT budget"},
         "kv_transfer": "context tokens × KV bytes per token ÷ the slower device's per-direction "
                        "link GB/s, added to TTFT",
         "max_disaggregated_routes_per_class": MAX_DISAGG_ROUTES,
         "span": "first to last arrival (one window if they coincide)",
+        "demand": "a model's classes share its pools: each class at its share of the "
+                  "percentile of the model's windowed total",
     }
 
 
 def fit_plan(
     labeled: pl.LazyFrame,
-    perf: PerfModelLike,
+    perf: PlanPerfModel,
     *,
     slos: dict[str, Slo] | None = None,
     by: str = "labels",
@@ -169,41 +161,46 @@ def fit_plan(
     only: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     precision: str = "bf16",
-    devices: Sequence[Any] | None = None,
+    devices: Sequence[PlanDevice] | None = None,
     reference: str = REFERENCE_DEVICE,
+    max_device_types: int | None = MAX_DEVICE_TYPES,
+    max_pools: int | None = None,
+    headroom: bool = True,
 ) -> Plan:
     """Cheapest fleet ($/h) serving the labelled trace's demand under its SLOs, with
-    baselines and a per-request ledger. ``devices`` defaults to ``perf.catalog.plannable()``."""
+    baselines and a per-request ledger. ``devices`` defaults to ``perf.catalog.plannable()``.
+    ``max_device_types`` and ``max_pools`` bound the fleet (and its baselines); ``max_pools``
+    None means POOLS_PER_MODEL per model served. ``headroom`` False sizes replicas at
+    utilisation 1 (the fluid bound) instead of the M/D/1 target (``plan/routes.py``)."""
     slos = slos if slos is not None else load_slos()
+    for name, value in (("max_device_types", max_device_types), ("max_pools", max_pools)):
+        if value is not None and value < 1:
+            msg = f"{name} {value}: need at least 1"
+            raise ConfigError(msg, param=name)
     import_in_background("scipy.optimize")  # the solver, ~0.5 s, during the demand passes
-    all_devices = list(devices) if devices is not None else _catalog_devices(perf)
+    all_devices = list(devices) if devices is not None else list(perf.catalog.plannable())
     allowed = _select_devices(all_devices, only, exclude)
     demand = compute_demand(labeled, by, window_s, percentile, growth, slos)
-    specs = _specs(demand.classes, slos, perf)
-    ids = set(allowed) | ({reference} & {str(d.id) for d in all_devices})
-    links = [Link(str(d.id), getattr(d, "link_gbs", None)) for d in all_devices if str(d.id) in ids]
-    wall, cpu = time.monotonic(), time.thread_time()
-    every = compute_routes(perf, specs, links, precision)
-    # Routing is single-threaded Python: the CPU fraction its thread got calibrates the
-    # budget (the thread's own time: the pipeline runs the clusterer and the summary on
-    # another meanwhile).
-    routing = Deadline(0.0)
-    routing.observe(time.monotonic() - wall, time.thread_time() - cpu)
+    specs = _specs(demand.classes, demand.models, slos, perf)
+    ids = set(allowed) | ({reference} & {d.id for d in all_devices})
+    links = [Link(d.id, d.link_gbs) for d in all_devices if d.id in ids]
+    every = compute_routes(perf, specs, links, precision, headroom)
     main = restrict(every, lambda r: r.prefill_device in allowed and r.decode_device in allowed)
     for spec in specs:
         if not main[spec.class_id]:
             raise_infeasible(perf, spec, allowed, precision)
-    # One CPU budget for every solve, all solved together: the plan's program gets MAIN_SHARE
-    # of it, the single-device baselines split the rest.
+    n_models = len({s.model_id for s in specs})
+    limits = Limits(max_device_types,
+                    max_pools if max_pools is not None else POOLS_PER_MODEL * max(n_models, 1))
     solution, ref_sol, best = solve_plan(
-        main, reference, routing.part(PLAN_BUDGET_S), MAIN_SHARE * PLAN_BUDGET_S,
-        (1 - MAIN_SHARE) * PLAN_BUDGET_S,
+        main, reference, limits,
         None if reference in allowed else restrict(
             every, lambda r: r.single_type and r.prefill_device == reference),
     )
     if solution is None:
-        msg = "the optimiser found no fleet within its time limit"
-        raise InfeasibleError(msg, param="window_s")
+        msg = (f"no fleet serves every class within {limits.max_pools} pools on "
+               f"{limits.max_device_types} device types")
+        raise InfeasibleError(msg, param="max_pools")
     if best is not None and best[1].usd_per_hour < solution.usd_per_hour:
         # A large program stops within its gap; a baseline's routes are a subset of the
         # plan's, so its (optimal) fleet is a valid plan too and never loses to one.
@@ -212,49 +209,44 @@ def fit_plan(
     reasons: dict[tuple[str, Route], str] = {}
     for class_id, chosen in solution.fractions.items():
         for route, _ in chosen:
-            reasons[(class_id, route)] = route_reason(
-                by_id[class_id], route, perf, precision, reference
-            )
+            reasons[(class_id, route)] = route_reason(by_id[class_id], route, perf, precision,
+                                                      reference)
     table = compute_route_table(solution.fractions, reasons)
     # Everything the plan reports comes from the ledger summed per (class, route) (at most
     # one streaming pass, over the classes split across routes); the per-request ledger
     # itself stays lazy.
     groups = compute_ledger_groups(demand.requests, table, demand.totals, demand.class_keys)
-    span_hours = demand.span_s / 3600.0
-    usd_per_hour = solution.usd_per_hour
-    fleet_usd = usd_per_hour * span_hours
     ledger_usd = math.fsum([*groups["prefill_usd"], *groups["decode_usd"]])
     tokens = int(groups.select(
         pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")
     ).item() or 0)
     return Plan(
-        fleet=_fleet(solution),
-        usd_per_hour=usd_per_hour,
+        fleet=fleet_frame(solution.replicas, solution.pool_usd_per_hour, precision),
         baselines={
             "h100": _baseline(ref_sol, reference),
             "best_single": None if best is None else _baseline(best[1], best[0]),
         },
-        routes=_routes_frame(solution, reasons),
+        routes=routes_frame(solution.fractions, reasons),
         classes=demand.classes,
         ledger=compute_ledger(demand.requests, table),
         ledger_groups=groups,
         rollup=compute_rollup(groups),
-        span_hours=span_hours,
-        fleet_usd=fleet_usd,
+        span_hours=demand.span_s / 3600.0,
         ledger_usd=ledger_usd,
-        idle_usd=fleet_usd - ledger_usd,
         tokens=tokens,
-        # The fleet is sized for the trace's demand × growth, so it serves that many tokens.
-        usd_per_mtok=fleet_usd / (tokens * growth / 1e6) if tokens else 0.0,
+        growth=growth,
         slos={m: s.to_dict() for m, s in slos.items()},
         settings={
             "by": by, "window_s": window_s, "percentile": percentile, "growth": growth,
             "precision": precision, "only": list(only or []), "exclude": list(exclude or []),
             "reference_device": reference, "windows": demand.windows,
-            "optimality_gap": solution.gap,
+            "optimality_gap": solution.gap, "max_device_types": limits.max_device_types,
+            "max_pools": limits.max_pools, "headroom": headroom,
         },
-        assumptions=_assumptions(perf, all_devices, sorted(ids), demand.model_mapping),
+        assumptions=_assumptions(all_devices, sorted(ids), demand.model_mapping),
+        models=demand.models,
     )
 
 
-__all__ = ["REFERENCE_DEVICE", "Route", "fit_plan"]
+__all__ = ["MAX_DEVICE_TYPES", "POOLS_PER_MODEL", "REFERENCE_DEVICE", "PlanDevice", "Route",
+           "fit_plan"]

@@ -12,12 +12,13 @@ cumulative route fractions: deterministic and independent of row order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import polars as pl
 
 from tracelab.plan.demand import key_hash
-from tracelab.plan.routes import Route
+from tracelab.plan.routes import Route, pool_id
 
 UNIT_SCALE = float(1 << 53)
 UNPLANNED_REASON = (
@@ -33,7 +34,7 @@ def compute_route_table(
     rows = []
     for class_id in sorted(fractions):
         lo = 0.0
-        chosen = sorted(fractions[class_id], key=lambda rz: (rz[0].prefill_device, rz[0].decode_device))
+        chosen = sorted(fractions[class_id], key=lambda rz: rz[0].key)
         for i, (route, z) in enumerate(chosen):
             hi = 2.0 if i == len(chosen) - 1 else lo + z
             rows.append(
@@ -43,6 +44,8 @@ def compute_route_table(
                     "hi": hi,
                     "prefill_device": route.prefill_device,
                     "decode_device": route.decode_device,
+                    "prefill_pool": pool_id(route.prefill_pool),
+                    "decode_pool": pool_id(route.decode_pool),
                     "prefill_usd_per_token": route.prefill_usd_per_hour
                     / 3600.0
                     / route.prefill_tokens_per_s,
@@ -55,7 +58,8 @@ def compute_route_table(
             lo = hi
     schema = {
         "class_id": pl.String, "lo": pl.Float64, "hi": pl.Float64, "prefill_device": pl.String,
-        "decode_device": pl.String, "prefill_usd_per_token": pl.Float64,
+        "decode_device": pl.String, "prefill_pool": pl.String, "decode_pool": pl.String,
+        "prefill_usd_per_token": pl.Float64,
         "decode_usd_per_token": pl.Float64, "reason": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
@@ -71,7 +75,8 @@ def _matched(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.LazyFrame:
     """Each request with its class's route (null route columns when the class is unplanned)."""
     return (
         requests.with_columns(route_unit())
-        .join(route_table.lazy(), on="class_id", how="left")
+        # The input's row order, so the same trace writes the same ledger.parquet bytes.
+        .join(route_table.lazy(), on="class_id", how="left", maintain_order="left")
         .filter(
             pl.col("lo").is_null()
             | ((pl.col("route_u") >= pl.col("lo")) & (pl.col("route_u") < pl.col("hi")))
@@ -89,7 +94,7 @@ TOKENS = {
 
 
 def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.LazyFrame:
-    """One row per request: route, ``prefill_usd``, ``decode_usd``, ``cache_hit_tokens``,
+    """One row per request: route (devices and pools), ``prefill_usd``, ``decode_usd``, ``cache_hit_tokens``,
     ``reason`` plus the class and token columns the roll-up needs. Lazy: sink it
     (``sink_parquet``) or aggregate it, never collect a large one."""
     return _matched(requests, route_table).select(
@@ -97,6 +102,8 @@ def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.Lazy
         "class_id",
         "prefill_device",
         "decode_device",
+        "prefill_pool",
+        "decode_pool",
         PREFILL_USD.alias("prefill_usd"),
         DECODE_USD.alias("decode_usd"),
         *[expr.alias(name) for name, expr in TOKENS.items()],
@@ -106,7 +113,7 @@ def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.Lazy
 
 GROUPS_SCHEMA: dict[str, pl.DataType] = {
     "class_id": pl.String(), "prefill_device": pl.String(), "decode_device": pl.String(),
-    "reason": pl.String(), "requests": pl.Int64(), "prefill_tokens": pl.Int64(),
+    "prefill_pool": pl.String(), "decode_pool": pl.String(), "reason": pl.String(), "requests": pl.Int64(), "prefill_tokens": pl.Int64(),
     "decode_tokens": pl.Int64(), "cache_hit_tokens": pl.Int64(), "prefill_usd": pl.Float64(),
     "decode_usd": pl.Float64(),
 }
@@ -126,7 +133,8 @@ def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
     by the hash of the columns their ``class_id`` joins, not by building it for every row.
     Devices and ``reason`` are joined to the few groups afterwards."""
     table = route_table.with_row_index("route")
-    charges = table.drop("reason", "prefill_device", "decode_device")
+    charges = table.drop("reason", "prefill_device", "decode_device", "prefill_pool",
+                         "decode_pool")
     split = table.group_by("class_id").len().filter(pl.col("len") > 1)["class_id"]
     frames = []
     if totals is not None:
@@ -154,24 +162,30 @@ def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
             by_key = _sums(matched, ["_key"]).join(keys, on="_key")
             frames.append(by_key.group_by("class_id", "route").agg(
                 pl.col("requests", *TOKENS, "prefill_usd", "decode_usd").sum()))
-    routes = table.select("route", "prefill_device", "decode_device", "reason")
+    routes = table.select("route", "prefill_device", "decode_device", "prefill_pool",
+                          "decode_pool", "reason")
     return (
         pl.concat(frames, how="vertical_relaxed")
         .join(routes, on="route", how="left")
         .with_columns(pl.col("reason").fill_null(UNPLANNED_REASON))
         .select([pl.col(c).cast(t) for c, t in GROUPS_SCHEMA.items()])
-        .sort("class_id", "prefill_device", "decode_device", nulls_last=True)
+        .sort("class_id", "prefill_pool", "decode_pool", nulls_last=True)
     )
 
 
 def _sums(matched: pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
-    """Requests, token totals and $ per (``keys``…, route) of matched requests."""
+    """Requests, token totals and $ per (``keys``…, route) of matched requests, sorted.
+
+    $ = the group's token sum × its route's price per token (one price per route): integer
+    token sums are exact in any order, so the totals do not depend on how the streaming
+    engine splits the rows (a float sum of per-request $ did, in its last bits)."""
     return matched.group_by(*keys, "route").agg(
         pl.len().cast(pl.Int64).alias("requests"),
         *[expr.sum().alias(name) for name, expr in TOKENS.items()],
-        PREFILL_USD.sum().alias("prefill_usd"),
-        DECODE_USD.sum().alias("decode_usd"),
-    ).collect(engine="streaming")
+        *[(pl.col(f"plan_{phase}_tokens").sum()
+           * pl.col(f"{phase}_usd_per_token").first().fill_null(0.0)).alias(f"{phase}_usd")
+          for phase in ("prefill", "decode")],
+    ).collect(engine="streaming").sort(*keys, "route")
 
 
 def _split_keys(class_keys: pl.DataFrame,
@@ -209,9 +223,10 @@ def compute_rollup(groups: pl.DataFrame) -> pl.DataFrame:
         long.group_by("class_id", "phase", "device")
         .agg(pl.col("tokens").sum(), pl.col("usd").sum())
         .filter(pl.col("tokens") > 0)
+        .sort("class_id", "phase", "device")
     )
     total_tokens = out["tokens"].sum() or 1
-    total_usd = out["usd"].sum() or 1.0
+    total_usd = math.fsum(out["usd"]) or 1.0  # exactly rounded: independent of row order
     return out.with_columns(
         (pl.col("tokens") / total_tokens).alias("token_share"),
         (pl.col("usd") / total_usd).alias("usd_share"),

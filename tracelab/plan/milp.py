@@ -2,29 +2,34 @@
 
 Variables: integer replicas ``n_k`` per pool k = (device, model, devices per replica, role) and
 continuous route fractions ``z_cr`` ≥ 0. Constraints: ``Σ_r z_cr = 1`` per class;
-``Σ_{c,r} z_cr·load_{cr,k} ≤ n_k`` per pool; and, per class and pool its routes load,
-``Σ_{r on k} z_cr ≤ n_k`` (a pool that serves a class has a replica: valid, and it makes the
-LP bound tight enough for HiGHS to find good fleets fast; without it a class whose load on
-a pool is below HiGHS's tolerance could ride on zero replicas). Objective:
-``Σ_k n_k·usd_per_hour_k`` plus a negligible tie-break (1e-7 × the routes' linear cost) so
-equal-cost optima pick the routes that use the least replica-time. Restricting the routes
-gives the baselines.
+``Σ_{c,r} z_cr·load_{cr,k} ≤ n_k`` per pool (every class routed to a pool shares its
+replicas); and, per class and pool its routes name, ``Σ_{r on k} z_cr ≤ n_k`` (a pool that
+serves a class has a replica, so every route's pools are in the fleet; it also makes the
+LP bound tight enough for HiGHS to find good fleets fast). Operational limits (``Limits``) add binary indicators: ``u_k`` (pool
+k is bought: ``n_k ≤ M_k·u_k``, ``Σ u_k ≤ max_pools``) and ``y_d`` (device type d is used:
+``u_k ≤ y_d``, ``Σ y_d ≤ max_device_types``), ``M_k`` the replicas pool k needs when every
+class it can serve rides on it.
+
+Objective: ``Σ_k n_k·usd_per_hour_k`` plus tie-breaks far below a cent: 1e-7 × the routes'
+linear cost (equal-cost fleets pick the routes that use the least replica-time) and 1e-7 ×
+each pool's price × its rank in the canonical (sorted) pool order, so no two fleets cost the
+same and the optimum is unique. With the variables in canonical order, HiGHS's search is
+deterministic; its work is bounded by a node limit, never by the clock (a wall-clock limit
+made the fleet depend on the machine's load), and the time limit is only a safety net.
 
 Classes that share no pool (different models never do: a pool names its model) are
 independent programs; ``solve_programs`` splits every program (the plan's and its
-baselines') into those components and solves them all, WORKERS at a time on threads, which
-is exact and far faster than one large program. All solves of one plan share a
-``Deadline`` of CPU seconds; a component the solver cannot finish in its share keeps HiGHS's
-best fleet, and one without any falls back to rounding up the LP optimum (every class on its
-cheapest route), so a plan always has a fleet. The relative gap to the proven lower bound is
-reported with the solution.
+baselines') into those components and solves them, WORKERS at a time on threads. When the
+components' union breaks a limit (the limits couple the models), the program is solved again
+as one, with the limits. A component without any fleet falls back to rounding up the LP
+optimum (every class on its cheapest route), so a plan always has a fleet. The relative gap
+to the proven lower bound is reported with the solution.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from tracelab.plan.budget import PLAN_BUDGET_S, Deadline, quiet_native_stdout
-from tracelab.plan.routes import Pool, Route
+from tracelab.plan.budget import quiet_native_stdout
+from tracelab.plan.routes import Pool, Route, pool_id
 
 TIE_BREAK = 1e-7
+POOL_TIE = 1e-7
 MIN_FRACTION = 1e-9
 # Relative optimality gap HiGHS must close. Small programs (hand cases, baselines, the
 # property tests) are solved to optimality; a large component (one model of a long trace:
@@ -44,11 +50,28 @@ MIN_FRACTION = 1e-9
 EXACT_GAP = 1e-9
 LARGE_GAP = 1e-3
 LARGE_ROUTES = 500
-# Smallest CPU share one component is given, even past the deadline (HiGHS finds a good
-# first fleet at its root node, within ~0.1 s on the 1M trace's components).
-MIN_SHARE_S = 0.2
+# Branch-and-bound nodes one HiGHS run may explore: the deterministic bound on its work.
+NODE_LIMIT = 5000
+# Wall seconds after which HiGHS stops anyway: a safety net that a plan should never reach
+# (the node limit binds first); when it does, the gap is reported.
+SAFETY_TIME_S = 60.0
 # HiGHS runs solved at once, one per thread (2 cores on the machine the budget was measured on).
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Operational limits on a fleet (None: no limit)."""
+
+    max_device_types: int | None = None
+    max_pools: int | None = None
+
+    def allow(self, replicas: Mapping[Pool, int]) -> bool:
+        """Whether a fleet with these replicas keeps within the limits."""
+        pools = [k for k, n in replicas.items() if n > 0]
+        return ((self.max_pools is None or len(pools) <= self.max_pools)
+                and (self.max_device_types is None
+                     or len({k[0] for k in pools}) <= self.max_device_types))
 
 
 @dataclass(frozen=True)
@@ -106,94 +129,136 @@ def _rounded_lp(routes: Mapping[str, Sequence[Route]]) -> _Part:
     fractions: dict[str, list[tuple[Route, float]]] = {}
     bound = 0.0
     for c in sorted(routes):
-        best = min(routes[c], key=lambda r: (r.linear_usd_per_hour, r.prefill_device, r.decode_device))
+        best = min(routes[c], key=lambda r: (r.linear_usd_per_hour, r.key))
         fractions[c] = [(best, 1.0)]
         bound += best.linear_usd_per_hour * (1 + TIE_BREAK)
         for pool, load, price in ((best.prefill_pool, best.prefill_load, best.prefill_usd_per_hour),
                                   (best.decode_pool, best.decode_load, best.decode_usd_per_hour)):
             replicas[pool] = replicas.get(pool, 0.0) + load
             pools[pool] = price
-    whole = {k: math.ceil(v) for k, v in replicas.items() if math.ceil(v) > 0}
+    whole = {k: max(1, math.ceil(v)) for k, v in replicas.items()}  # every route's pools
     objective = sum(n * pools[k] for k, n in whole.items()) + TIE_BREAK * (bound / (1 + TIE_BREAK))
     return _Part(whole, pools, fractions, objective, bound)
 
 
-def _solve_part(routes: Mapping[str, Sequence[Route]], time_limit_s: float) -> _Part:
-    """One independent program through HiGHS (falls back to ``_rounded_lp`` without a fleet)."""
+def _replica_bounds(routes: Mapping[str, Sequence[Route]], pool_list: Sequence[Pool]) -> list[int]:
+    """M_k: replicas pool k needs when every class it can serve rides on it entirely."""
+    worst: dict[tuple[str, Pool], float] = {}
+    for c, rs in routes.items():
+        for r in rs:
+            for pool, load in ((r.prefill_pool, r.prefill_load), (r.decode_pool, r.decode_load)):
+                worst[(c, pool)] = max(worst.get((c, pool), 0.0), load)
+    per_pool: dict[Pool, float] = {}
+    for (_, pool), load in worst.items():
+        per_pool[pool] = per_pool.get(pool, 0.0) + load
+    return [math.ceil(per_pool.get(k, 0.0) * (1 + 1e-9)) + 1 for k in pool_list]
+
+
+class _Rows:
+    """A sparse constraint matrix built row by row: lower ≤ Σ vals·x[cols] ≤ upper."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+
+    def add(self, terms: Sequence[tuple[int, float]], lower: float, upper: float) -> int:
+        row = len(self.lower)
+        for col, val in terms:
+            self.rows.append(row)
+            self.cols.append(col)
+            self.vals.append(val)
+        self.lower.append(lower)
+        self.upper.append(upper)
+        return row
+
+    def extend(self, row: int, col: int, val: float) -> None:
+        self.rows.append(row)
+        self.cols.append(col)
+        self.vals.append(val)
+
+
+def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = None) -> _Part:
+    """One program through HiGHS (falls back to ``_rounded_lp`` without a fleet)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_array
 
     classes = sorted(routes)
-    flat = [(c, r) for c in classes for r in routes[c]]
+    flat = [(c, r) for c in classes for r in sorted(routes[c], key=lambda r: r.key)]
     pools: dict[Pool, float] = {}
     for _, r in flat:
         pools.setdefault(r.prefill_pool, r.prefill_usd_per_hour)
         pools.setdefault(r.decode_pool, r.decode_usd_per_hour)
-    pool_list = sorted(pools)
+    pool_list = sorted(pools, key=pool_id)
     pool_ix = {k: i for i, k in enumerate(pool_list)}
     n_pool, n_route = len(pool_list), len(flat)
+    use_pools = limits is not None and limits.max_pools is not None
+    types = sorted({k[0] for k in pool_list})
+    use_types = limits is not None and limits.max_device_types is not None
+    n_u = n_pool if use_pools or use_types else 0
+    n_y = len(types) if use_types else 0
+    n_var = n_pool + n_route + n_u + n_y
 
     # A large component leaves the tie-break out of the MILP (its 1e-7 costs slow HiGHS's
     # search several-fold) and applies it afterwards: ``_polish`` re-routes on the fleet found.
     large = n_route > LARGE_ROUTES
     linear = np.array([r.linear_usd_per_hour for _, r in flat])
-    cost = np.zeros(n_pool + n_route)
-    cost[:n_pool] = [pools[k] for k in pool_list]
-    cost[n_pool:] = 0.0 if large else TIE_BREAK * linear
+    cost = np.zeros(n_var)
+    cost[:n_pool] = [pools[k] * (1 + POOL_TIE * (i + 1)) for i, k in enumerate(pool_list)]
+    cost[n_pool:n_pool + n_route] = 0.0 if large else TIE_BREAK * linear
 
-    # Pool rows 0..n_pool-1: Σ load·z − n ≤ 0; class rows after them: Σ z = 1.
-    rows: list[int] = list(range(n_pool))
-    cols: list[int] = list(range(n_pool))
-    vals: list[float] = [-1.0] * n_pool
-    class_ix = {c: n_pool + i for i, c in enumerate(classes)}
+    a = _Rows()
+    for i in range(n_pool):  # Σ load·z − n ≤ 0
+        a.add([(i, -1.0)], -np.inf, 0.0)
+    class_row = {c: a.add([], 1.0, 1.0) for c in classes}  # Σ z = 1
+    links: dict[tuple[str, Pool], int] = {}
     for j, (c, r) in enumerate(flat):
         col = n_pool + j
         for pool, load in ((r.prefill_pool, r.prefill_load), (r.decode_pool, r.decode_load)):
-            rows.append(pool_ix[pool])
-            cols.append(col)
-            vals.append(load)
-        rows.append(class_ix[c])
-        cols.append(col)
-        vals.append(1.0)
-    # Linking rows, one per (class, pool it loads): Σ_{r of c on k} z_cr − n_k ≤ 0. Valid (a
-    # class's fractions sum to 1, and a pool it uses holds ≥ 1 replica), they leave the
-    # optimum alone but lift the LP bound from "fractional replicas" to "a replica per pool
-    # used" (570 → 853 of an 872 optimum on the 10M trace's largest component), so HiGHS
-    # finds and proves good fleets in a fraction of the time.
-    links: dict[tuple[str, Pool], int] = {}
-    n_row = n_pool + len(classes)
-    for j, (c, r) in enumerate(flat):
-        for pool in {k for k, load in ((r.prefill_pool, r.prefill_load),
-                                       (r.decode_pool, r.decode_load)) if load > 0}:
+            a.extend(pool_ix[pool], col, load)
+        a.extend(class_row[c], col, 1.0)
+        # Linking rows, one per (class, pool its routes name): Σ_{r of c on k} z_cr − n_k ≤ 0,
+        # so every pool a chosen route names is bought (plan.json's routes name its pools),
+        # even for a class that puts no load on it.
+        for pool in sorted({r.prefill_pool, r.decode_pool}):
             if (c, pool) not in links:
-                links[(c, pool)] = row = n_row + len(links)
-                rows.append(row)
-                cols.append(pool_ix[pool])
-                vals.append(-1.0)
-            rows.append(links[(c, pool)])
-            cols.append(n_pool + j)
-            vals.append(1.0)
-    n_row += len(links)
-    matrix = coo_array((vals, (rows, cols)), shape=(n_row, n_pool + n_route)).tocsr()
-    lower = np.r_[np.full(n_pool, -np.inf), np.ones(len(classes)), np.full(len(links), -np.inf)]
-    upper = np.r_[np.zeros(n_pool), np.ones(len(classes)), np.zeros(len(links))]
+                links[(c, pool)] = a.add([(pool_ix[pool], -1.0)], -np.inf, 0.0)
+            a.extend(links[(c, pool)], col, 1.0)
+    if n_u:
+        big = _replica_bounds(routes, pool_list)
+        u0 = n_pool + n_route
+        for i in range(n_pool):  # n_k − M_k·u_k ≤ 0
+            a.add([(i, 1.0), (u0 + i, -float(big[i]))], -np.inf, 0.0)
+        if use_pools and limits is not None and limits.max_pools is not None:
+            a.add([(u0 + i, 1.0) for i in range(n_pool)], -np.inf, float(limits.max_pools))
+        if use_types and limits is not None and limits.max_device_types is not None:
+            y0 = u0 + n_pool
+            type_ix = {d: y0 + i for i, d in enumerate(types)}
+            for i, k in enumerate(pool_list):  # u_k − y_d ≤ 0
+                a.add([(u0 + i, 1.0), (type_ix[k[0]], -1.0)], -np.inf, 0.0)
+            a.add([(y0 + i, 1.0) for i in range(n_y)], -np.inf, float(limits.max_device_types))
+    matrix = coo_array((a.vals, (a.rows, a.cols)), shape=(len(a.lower), n_var)).tocsr()
+    upper_x = np.r_[np.full(n_pool, np.inf), np.ones(n_route), np.ones(n_u + n_y)]
     with quiet_native_stdout():
         result = milp(
             cost,
-            integrality=np.r_[np.ones(n_pool), np.zeros(n_route)],
-            bounds=Bounds(np.zeros(n_pool + n_route), np.r_[np.full(n_pool, np.inf), np.ones(n_route)]),
-            constraints=LinearConstraint(matrix, lower, upper),
-            options={
-                "mip_rel_gap": LARGE_GAP if large else EXACT_GAP,
-                "time_limit": time_limit_s,
-                "presolve": True,
-            },
+            integrality=np.r_[np.ones(n_pool), np.zeros(n_route), np.ones(n_u + n_y)],
+            bounds=Bounds(np.zeros(n_var), upper_x),
+            constraints=LinearConstraint(matrix, np.array(a.lower), np.array(a.upper)),
+            options={"mip_rel_gap": LARGE_GAP if large else EXACT_GAP,
+                     "node_limit": NODE_LIMIT, "time_limit": SAFETY_TIME_S, "presolve": True},
         )
     if result.x is None:
-        return _rounded_lp(routes)
-    x = result.x
+        fallback = _rounded_lp(routes)
+        return fallback if limits is None or limits.allow(fallback.replicas) else _Part(
+            {}, {}, {}, math.inf, fallback.bound)
+    x = np.asarray(result.x)[:n_pool + n_route]
     if large:
-        x = _polish(x, n_pool, matrix, len(classes), linear)
+        ends = np.array([(pool_ix[r.prefill_pool], pool_ix[r.decode_pool]) for _, r in flat])
+        x = _polish(x, n_pool, matrix[:n_pool + len(classes), :n_pool + n_route], len(classes),
+                    linear, ends)
     replicas = {k: round(x[pool_ix[k]]) for k in pool_list if round(x[pool_ix[k]]) > 0}
     fractions: dict[str, list[tuple[Route, float]]] = {c: [] for c in classes}
     for j, (c, r) in enumerate(flat):
@@ -210,83 +275,86 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], time_limit_s: float) -> _
 
 
 def _polish(x: np.ndarray, n_pool: int, matrix: Any, n_class: int,
-            linear: np.ndarray) -> np.ndarray:
+            linear: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """With the replicas of ``x`` fixed, the route fractions of least linear cost (the
-    tie-break, as one LP); ``x`` unchanged if that LP fails."""
+    tie-break, as one LP) over the routes whose two pools (``ends``: pool indices per route)
+    were bought; ``x`` unchanged if that LP fails."""
     from scipy.optimize import linprog
 
     fleet = np.round(x[:n_pool])
     a = matrix[:, n_pool:]
+    bought = (fleet[ends[:, 0]] > 0) & (fleet[ends[:, 1]] > 0)
     # Pool rows: Σ load·z ≤ n_k; class rows: Σ z = 1.
     with quiet_native_stdout():
         result = linprog(linear, A_ub=a[:n_pool], b_ub=fleet, A_eq=a[n_pool:n_pool + n_class],
-                         b_eq=np.ones(n_class), bounds=(0.0, 1.0), method="highs")
+                         b_eq=np.ones(n_class), bounds=list(zip(np.zeros(len(linear)),
+                                                                bought.astype(float),
+                                                                strict=True)),
+                         method="highs")
     if result.status != 0 or result.x is None:
         return x
     return np.r_[fleet, result.x]
 
 
-# One HiGHS run: (CPU seconds it may use, program index, the component's classes).
-_Job = tuple[float, int, list[str]]
+# One HiGHS run: (program index, the component's classes, whether it carries the limits).
+_Job = tuple[int, list[str], bool]
 
 
-def solve_programs(programs: Sequence[Mapping[str, Sequence[Route]]], shares: Sequence[float],
-                   deadline: Deadline) -> list[Solution | None]:
-    """Cheapest fleet of each program (None when one of its classes has no route).
-
-    Program i may use ``shares[i]`` CPU seconds, split over its independent components by
-    their share of its LP cost (time goes where the money is; at least MIN_SHARE_S each).
-    Every component of every program is one HiGHS run; they run WORKERS at a time on
-    threads (HiGHS releases the GIL), costliest first, so the plan and its baselines solve
-    together. Each run's CPU share becomes a wall limit through ``deadline``'s CPU
-    fraction, measured per thread."""
-    jobs: list[_Job] = []
-    for i, routes in enumerate(programs):
-        if any(not rs for rs in routes.values()):
-            continue
-        groups = components(routes)
-        weight = [max(_rounded_lp({c: routes[c] for c in g}).bound, 1e-12) for g in groups]
-        total = math.fsum(weight)
-        jobs += [(max(MIN_SHARE_S, shares[i] * w / total), i, g) for g, w in zip(groups, weight, strict=True)]
-    jobs.sort(key=lambda job: (-job[0], job[1], job[2][0]))
-
+def _run_jobs(programs: Sequence[Mapping[str, Sequence[Route]]], jobs: Sequence[_Job],
+              limits: Limits | None) -> list[_Part]:
     def run(job: _Job) -> _Part:
-        share, i, group = job
-        wall, cpu = time.monotonic(), time.thread_time()
-        part = _solve_part({c: programs[i][c] for c in group}, deadline.wall_limit(share))
-        deadline.observe(time.monotonic() - wall, time.thread_time() - cpu)
-        return part
+        i, group, limited = job
+        return _solve_part({c: programs[i][c] for c in group}, limits if limited else None)
 
     with quiet_native_stdout():
         if WORKERS > 1 and len(jobs) > 1:
             with ThreadPoolExecutor(WORKERS) as pool:
-                parts = list(pool.map(run, jobs))
-        else:
-            parts = [run(job) for job in jobs]
-    by_program: dict[int, list[_Part]] = {}
-    for (_, i, _), part in zip(jobs, parts, strict=True):
-        by_program.setdefault(i, []).append(part)
-    return [None if any(not rs for rs in routes.values()) else _solution(by_program.get(i, []))
-            for i, routes in enumerate(programs)]
+                return list(pool.map(run, jobs))
+        return [run(job) for job in jobs]
+
+
+def solve_programs(programs: Sequence[Mapping[str, Sequence[Route]]],
+                   limits: Limits | None = None) -> list[Solution | None]:
+    """Cheapest fleet of each program within ``limits`` (None when one of its classes has
+    no route, or no fleet keeps within the limits).
+
+    Every independent component of every program is one HiGHS run; they run WORKERS at a
+    time on threads (HiGHS releases the GIL), largest first. A program whose components
+    together break a limit is solved again as one program with the limits' indicators."""
+    def ok(routes: Mapping[str, Sequence[Route]]) -> bool:
+        return bool(routes) and all(routes.values())
+
+    jobs: list[_Job] = [(i, g, False) for i, routes in enumerate(programs) if ok(routes)
+                        for g in components(routes)]
+    jobs.sort(key=lambda job: (-sum(len(programs[job[0]][c]) for c in job[1]), job[0], job[1][0]))
+    parts: dict[int, list[_Part]] = {}
+    for (i, _, _), part in zip(jobs, _run_jobs(programs, jobs, limits), strict=True):
+        parts.setdefault(i, []).append(part)
+    solved = {i: _solution(ps) for i, ps in parts.items()}
+    again: list[_Job] = [(i, sorted(programs[i]), True) for i, sol in solved.items()
+                         if limits is not None and not limits.allow(sol.replicas)]
+    for (i, _, _), part in zip(again, _run_jobs(programs, again, limits), strict=True):
+        solved[i] = _solution([part])
+    return [solved[i] if i in solved and solved[i].replicas else None
+            for i in range(len(programs))]
 
 
 def _solution(parts: Sequence[_Part]) -> Solution:
     objective = math.fsum(p.objective for p in parts)
     bound = math.fsum(p.bound for p in parts)
+    finite = math.isfinite(objective)
     return Solution(
-        replicas={k: n for p in parts for k, n in p.replicas.items()},
+        replicas={k: n for p in parts for k, n in p.replicas.items()} if finite else {},
         pool_usd_per_hour={k: v for p in parts for k, v in p.pools.items()},
         fractions={c: z for p in parts for c, z in p.fractions.items()},
-        gap=max(0.0, (objective - bound) / objective) if objective > 0 else 0.0,
+        gap=max(0.0, (objective - bound) / objective) if finite and objective > 0 else 0.0,
     )
 
 
-def solve(routes: Mapping[str, Sequence[Route]], time_limit_s: float = 60.0,
-          deadline: Deadline | None = None) -> Solution | None:
-    """Cheapest fleet serving every class over its routes; None when a class has no route.
-    Its components share the CPU time left (``deadline``, else ``time_limit_s``)."""
-    clock = deadline or Deadline(time_limit_s)
-    return solve_programs([routes], [clock.remaining()], clock)[0]
+def solve(routes: Mapping[str, Sequence[Route]], limits: Limits | None = None) -> Solution | None:
+    """Cheapest fleet serving every class over its routes within ``limits``; None when a
+    class has no route (or no fleet keeps within the limits)."""
+    return solve_programs([routes], limits)[0]
 
 
 def restrict(
@@ -324,45 +392,38 @@ def fleet_bounds(routes: Mapping[str, Sequence[Route]]) -> tuple[float, float]:
 
 
 def solve_plan(
-    main: Mapping[str, Sequence[Route]], reference: str, deadline: Deadline, main_s: float,
-    baselines_s: float, reference_routes: Mapping[str, Sequence[Route]] | None = None,
+    main: Mapping[str, Sequence[Route]], reference: str, limits: Limits | None = None,
+    reference_routes: Mapping[str, Sequence[Route]] | None = None,
 ) -> tuple[Solution | None, Solution | None, tuple[str, Solution] | None]:
     """(the plan's fleet, everything on ``reference``, the best single device type), solved
-    together: ``main_s`` CPU seconds for the plan, ``baselines_s`` shared by the baselines.
+    together by the same code and within the same ``limits``.
 
     The baselines come from ``main`` (``baseline_programs``), or ``reference_routes`` for a
     reference outside it. A device whose lower bound (``fleet_bounds``) is above another's
-    rounded-up fleet cannot be the best single one and is not solved (on the 10M trace, 4 of
-    5); should the best found not beat such a bound after all, that device is solved next."""
+    rounded-up fleet cannot be the best single one and is not solved; should the best found
+    not beat such a bound after all, that device is solved next."""
     singles = baseline_programs(main)
     bounds = {d: fleet_bounds(p) for d, p in singles.items()}
     cutoff = min((upper for _, upper in bounds.values()), default=math.inf)
     first = [d for d in singles if d == reference or bounds[d][0] <= cutoff]
     extra = [] if reference_routes is None else [reference_routes]
     programs = [main, *[singles[d] for d in first], *extra]
-    share = baselines_s / max(len(programs) - 1, 1)
-    solution, *others = solve_programs(programs, [main_s] + [share] * (len(programs) - 1),
-                                       deadline)
+    solution, *others = solve_programs(programs, limits)
     solved = dict(zip(first, others, strict=False))
     best = best_single(solved)
     late = [d for d in singles
             if d not in solved and (best is None or bounds[d][0] <= best[1].usd_per_hour)]
     if late:
-        solved |= dict(zip(late, solve_programs([singles[d] for d in late],
-                                                [baselines_s / len(late)] * len(late), deadline),
-                           strict=True))
+        solved |= dict(zip(late, solve_programs([singles[d] for d in late], limits), strict=True))
         best = best_single(solved)
     return solution, others[-1] if extra else solved.get(reference), best
 
 
 def solve_baselines(
     routes: Mapping[str, Sequence[Route]], reference: str = "h100-sxm",
-    deadline: Deadline | None = None,
+    limits: Limits | None = None,
 ) -> tuple[Solution | None, tuple[str, Solution] | None]:
     """(everything on ``reference``, the best single device type), each one device type."""
-    clock = deadline or Deadline(PLAN_BUDGET_S)
     programs = baseline_programs(routes)
-    share = clock.remaining() / max(len(programs), 1)
-    solved = dict(zip(programs, solve_programs(list(programs.values()), [share] * len(programs),
-                                               clock), strict=True))
+    solved = dict(zip(programs, solve_programs(list(programs.values()), limits), strict=True))
     return solved.get(reference), best_single(solved)

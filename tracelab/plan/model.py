@@ -1,13 +1,20 @@
-"""The fitted plan: fleet, costs, baselines, routes, ledger and every assumption behind them."""
+"""The fitted plan: pools, costs, baselines, routes, ledger and every assumption behind them."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import polars as pl
 
+from tracelab.plan.routes import Pool, pool_id
+
+if TYPE_CHECKING:
+    from tracelab.plan.routes import Route
+
+# One row per pool (device, model, devices per replica, role): the fleet.
 FLEET_SCHEMA: dict[str, pl.DataType] = {
     "device_id": pl.String(),
     "model_id": pl.String(),
@@ -15,41 +22,110 @@ FLEET_SCHEMA: dict[str, pl.DataType] = {
     "devices": pl.Int64(),
     "usd_per_hour": pl.Float64(),
     "role": pl.String(),
+    "pool_id": pl.String(),
+    "devices_per_replica": pl.Int64(),
+    "usd_per_replica_hour": pl.Float64(),
+    "precision": pl.String(),
 }
+# The fields of a pool in plan.json (the simulator's ``PoolSpec``) and its $/h.
+POOL_FIELDS = ("pool_id", "device_id", "model_id", "devices_per_replica", "replicas", "role",
+               "precision", "usd_per_hour")
+
+
+class Baseline(TypedDict):
+    device_id: str
+    usd_per_hour: float
+    optimality_gap: float
+
+
+def fleet_frame(replicas: Mapping[Pool, int], usd_per_replica_hour: Mapping[Pool, float],
+                precision: str) -> pl.DataFrame:
+    """The fleet: one row per pool with replicas, sorted by pool id."""
+    rows = [
+        {"device_id": k[0], "model_id": k[1], "replicas": n, "devices": n * k[2],
+         "usd_per_hour": n * usd_per_replica_hour[k], "role": k[3], "pool_id": pool_id(k),
+         "devices_per_replica": k[2], "usd_per_replica_hour": usd_per_replica_hour[k],
+         "precision": precision}
+        for k, n in sorted(replicas.items(), key=lambda kv: pool_id(kv[0])) if n > 0
+    ]
+    return pl.DataFrame(rows, schema=FLEET_SCHEMA)
+
+
+def routes_frame(fractions: Mapping[str, Sequence[tuple[Route, float]]],
+                 reasons: Mapping[tuple[str, Route], str]) -> pl.DataFrame:
+    """One row per (class, chosen route) with its pools, fraction and fluid estimates."""
+    rows = []
+    for class_id, chosen in sorted(fractions.items()):
+        for route, z in sorted(chosen, key=lambda rz: rz[0].key):
+            rows.append({
+                "class_id": class_id, "prefill_pool": pool_id(route.prefill_pool),
+                "decode_pool": pool_id(route.decode_pool), "prefill_device": route.prefill_device,
+                "decode_device": route.decode_device, "fraction": z,
+                "colocated": route.colocated, "ttft_s": route.ttft_s, "tpot_s": route.tpot_s,
+                "stretch": route.stretch, "chunk_tokens": route.chunk_tokens,
+                "kv_transfer_s": route.transfer_s,
+                "prefill_tokens_per_s_per_replica": route.prefill_tokens_per_s,
+                "decode_tokens_per_s_per_replica": route.decode_tokens_per_s,
+                "reason": reasons[(class_id, route)],
+            })
+    return pl.DataFrame(rows)
 
 
 @dataclass
 class Plan:
     """A tier-mix plan. Money in USD, time in hours unless the name says otherwise.
 
-    ``fleet``: one row per (device, model, replica shape) with ``replicas``, ``devices``
-    (replicas × devices per replica), ``usd_per_hour`` (for all its replicas) and ``role``
-    (prefill, decode, colocated or prefill+decode). ``baselines``: ``h100`` and
-    ``best_single`` (each None when infeasible) with their $/h and optimality gap.
-    ``ledger``: one row per request, lazy (a plan over the input: ``sink_parquet`` it or
-    aggregate it). ``ledger_groups``: the ledger summed per (class, route) — ``requests``,
-    token totals, ``prefill_usd``/``decode_usd`` and the route's ``reason`` — from which
-    ``ledger_usd``, ``tokens`` and ``rollup`` come.
+    ``fleet``: one row per pool (device, model, devices per replica, role) with ``pool_id``,
+    ``replicas``, ``devices`` (replicas × devices per replica), ``usd_per_hour`` (for all its
+    replicas). ``baselines``: ``h100`` and ``best_single`` (each None when infeasible) with
+    their $/h and optimality gap. ``ledger``: one row per request, lazy (a plan over the
+    input: ``sink_parquet`` it or aggregate it), with its prefill and decode pools.
+    ``ledger_groups``: the ledger summed per (class, route) — ``requests``, token totals,
+    ``prefill_usd``/``decode_usd`` and the route's ``reason`` — from which ``ledger_usd``,
+    ``tokens`` and ``rollup`` come. ``replay``: the replay's summary once the fleet was
+    verified (``plan/repair.py``), else None.
     ``fleet_usd = usd_per_hour × span_hours = Σ ledger $ + idle_usd``.
     """
 
     fleet: pl.DataFrame
-    usd_per_hour: float
-    baselines: dict[str, dict[str, Any] | None]
+    baselines: dict[str, Baseline | None]
     routes: pl.DataFrame
     classes: pl.DataFrame
     ledger: pl.LazyFrame
     ledger_groups: pl.DataFrame
     rollup: pl.DataFrame
     span_hours: float
-    fleet_usd: float
     ledger_usd: float
-    idle_usd: float
     tokens: int
-    usd_per_mtok: float
-    slos: dict[str, dict[str, Any]]
+    growth: float
+    slos: dict[str, dict[str, object]]
     settings: dict[str, Any]
+    # Free-form and sourced (prices, efficiencies, ...): read by the report as JSON.
     assumptions: dict[str, Any] = field(default_factory=dict)
+    models: pl.DataFrame | None = None
+    replay: dict[str, object] | None = None
+
+    @property
+    def usd_per_hour(self) -> float:
+        return math.fsum(self.fleet["usd_per_hour"])
+
+    @property
+    def fleet_usd(self) -> float:
+        return self.usd_per_hour * self.span_hours
+
+    @property
+    def idle_usd(self) -> float:
+        return self.fleet_usd - self.ledger_usd
+
+    @property
+    def idle_share(self) -> float:
+        """Share of the fleet's cost no request used."""
+        return self.idle_usd / self.fleet_usd if self.fleet_usd > 0 else 0.0
+
+    @property
+    def usd_per_mtok(self) -> float:
+        # The fleet is sized for the trace's demand × growth, so it serves that many tokens.
+        return self.fleet_usd / (self.tokens * self.growth / 1e6) if self.tokens else 0.0
 
     @property
     def requests(self) -> int:
@@ -71,6 +147,19 @@ class Plan:
         best = self.baselines.get("best_single")
         return None if best is None else float(best["usd_per_hour"])
 
+    def with_replicas(self, replicas: Mapping[str, int],
+                      replay: dict[str, object] | None = None) -> Plan:
+        """The same plan with the replicas of some pools (by id) changed: the ledger's
+        per-token charges stay, the fleet's cost and idle $ follow. A pool at 0 stays
+        listed only while a route uses it (its requests then wait: the replay says so)."""
+        fleet = self.fleet.with_columns(
+            pl.col("pool_id").replace_strict(dict(replicas), default=pl.col("replicas"),
+                                             return_dtype=pl.Int64).alias("replicas"))
+        fleet = fleet.with_columns(
+            (pl.col("replicas") * pl.col("devices_per_replica")).alias("devices"),
+            (pl.col("replicas") * pl.col("usd_per_replica_hour")).alias("usd_per_hour"))
+        return replace(self, fleet=fleet, replay=replay if replay is not None else self.replay)
+
     def savings(self) -> dict[str, float | None]:
         """Fractional saving of the plan against each baseline (0.25 = 25 % cheaper)."""
         out: dict[str, float | None] = {}
@@ -79,38 +168,49 @@ class Plan:
             out[key] = None if not cost else 1.0 - self.usd_per_hour / cost
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def pools(self) -> list[dict[str, object]]:
+        """The pools as plan.json lists them (the simulator's ``PoolSpec`` fields + $/h)."""
+        return [{k: row[k] for k in POOL_FIELDS} for row in self.fleet.iter_rows(named=True)]
+
+    def to_json(self) -> dict[str, object]:
         """Machine summary (``schemas/plan.schema.json``); the ledger itself is Parquet."""
         savings = self.savings()
-        return {
+        out: dict[str, object] = {
             "usd_per_hour": self.usd_per_hour,
             "baseline_h100_usd_per_hour": self.baseline_h100_usd_per_hour,
             "best_single_device_usd_per_hour": self.best_single_device_usd_per_hour,
-            "best_single_device_id": (self.baselines.get("best_single") or {}).get("device_id"),
+            "best_single_device_id": best["device_id"] if (best := self.baselines.get(
+                "best_single")) else None,
             "savings_vs_h100": savings.get("h100"),
             "savings_vs_best_single": savings.get("best_single"),
             "span_hours": self.span_hours,
             "fleet_usd": self.fleet_usd,
             "ledger_usd": self.ledger_usd,
             "idle_usd": self.idle_usd,
+            "idle_share": self.idle_share,
             "tokens": self.tokens,
             "usd_per_mtok": self.usd_per_mtok,
             "requests": self.requests,
-            "fleet": _records(self.fleet),
+            "pools": self.pools(),
+            "fleet": _records(self.fleet.filter(pl.col("replicas") > 0)),
             "routes": _records(self.routes),
             "classes": _records(self.classes),
+            "models": [] if self.models is None else _records(self.models),
             "rollup": _records(self.rollup),
             "slos": self.slos,
             "settings": self.settings,
             "assumptions": self.assumptions,
         }
+        if self.replay is not None:
+            out["replay"] = self.replay
+        return out
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
 
-def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def _records(frame: pl.DataFrame) -> list[dict[str, object]]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dicts()]

@@ -123,8 +123,14 @@ def compute_totals_query(labeled: pl.LazyFrame, present: set[str]) -> pl.LazyFra
         for name in TOKEN_SUMS
     ]
     work = [_sum_or_zero(name, present, 0.0).alias(name) for name in WORK_SUMS]
+    extremes = [
+        agg(pl.col(name)).alias(f"{name}_{how}") if name in present
+        else pl.lit(None, pl.Int64).alias(f"{name}_{how}")
+        for name in LENGTH_COLUMNS
+        for how, agg in (("min", pl.Expr.min), ("max", pl.Expr.max))
+    ]
     return labeled.select(
-        pl.len().alias("requests"), *sums, *known, *work,
+        pl.len().alias("requests"), *sums, *known, *work, *extremes,
         _epoch_us().min().alias("arrival_us_min"), _epoch_us().max().alias("arrival_us_max"),
     )
 

@@ -16,14 +16,14 @@ from typing import Any
 
 from tracelab.labels.axes import timeline_columns
 from tracelab.report.flow import draw_flow
-from tracelab.report.histogram import ZERO_BUCKET, bucket_edges
+from tracelab.report.histogram import BINS_PER_DECADE, ZERO_BUCKET, bucket_edges
 from tracelab.report.summary_types import Summary, TimelineSection
 
 PALETTE = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
     "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
 )
-DRAW_MERGE = 5  # draw the 50-per-decade length histograms at 10 bars per decade
+DRAW_MERGE = BINS_PER_DECADE // 10  # draw the length histograms at 10 bars per decade
 LENGTH_COLORS = {"input_tokens": "#4c78a8", "output_tokens": "#f58518"}
 
 

@@ -1,8 +1,9 @@
 """Length histograms: log10 token buckets, the query that fills them, and their quantiles.
 
 Bucket i holds [10^(i/B), 10^((i+1)/B)) tokens (B = ``BINS_PER_DECADE``); zero tokens go to
-bucket ``ZERO_BUCKET``. 50 buckets per decade = 4.7% wide, so a quantile read from the
-histogram is within ~2.3% of the exact one (geometric interpolation inside the bucket).
+bucket ``ZERO_BUCKET``. 240 buckets per decade are 0.96% wide, and a quantile read from the
+histogram lies in the bucket of the exact one (geometric interpolation inside it, clamped to
+the observed min and max), so it is within 1% of the exact value.
 Histograms are dicts of bucket index (as text) → requests, so partitions' histograms add.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-BINS_PER_DECADE = 50
+BINS_PER_DECADE = 240
 ZERO_BUCKET = -1
 
 __all__ = ["BINS_PER_DECADE", "ZERO_BUCKET", "bucket_edges", "compute_hist_query",
@@ -41,8 +42,21 @@ def bucket_edges(index: int) -> tuple[float, float]:
     return 10 ** (index / BINS_PER_DECADE), 10 ** ((index + 1) / BINS_PER_DECADE)
 
 
-def histogram_quantile(hist: Mapping[str, int], q: float) -> float | None:
-    """Quantile ``q`` (0..1) of a length histogram, interpolated geometrically in its bucket."""
+def histogram_quantile(hist: Mapping[str, int], q: float, low: float | None = None,
+                       high: float | None = None) -> float | None:
+    """Quantile ``q`` (0..1) of a length histogram, interpolated geometrically in its bucket
+    and clamped to ``[low, high]`` (the observed min and max, when known)."""
+    value = _histogram_quantile(hist, q)
+    if value is None:
+        return None
+    if high is not None:
+        value = min(value, float(high))
+    if low is not None:
+        value = max(value, float(low))
+    return value
+
+
+def _histogram_quantile(hist: Mapping[str, int], q: float) -> float | None:
     items = sorted((int(k), n) for k, n in hist.items())
     total = sum(n for _, n in items)
     if total == 0:

@@ -148,13 +148,15 @@ def fleet(s: Summary) -> Section:
             f"{fmt.pct(savings.get(key))}."
         )
     rows = [
-        [f["device_id"], f["model_id"] or "—", f["role"] or "—", fmt.num(f["replicas"]),
-         fmt.num(f["devices"]), fmt.usd(f["usd_per_hour"])]
+        # The pool id (device/model/replica size/role): devices ÷ replicas per replica.
+        [f"{f['device_id']}/{f['model_id'] or '—'}/x{f['devices'] // max(f['replicas'], 1)}/"
+         f"{f['role'] or '—'}", fmt.num(f["replicas"]), fmt.num(f["devices"]),
+         fmt.usd(f["usd_per_hour"])]
         for f in plan["fleet"]
     ]
     blocks: list[Block] = [Para(line) for line in lines]
-    blocks.append(_table(["device", "model", "role", "replicas", "devices", "$/hour"], rows,
-                         [3, 4, 5]))
+    blocks.append(_table(["pool (device/model/replica size/role)", "replicas", "devices",
+                          "$/hour"], rows, [1, 2, 3]))
     blocks += [Figure("fleet_cost"), Figure("token_flow")]
     return Section("Fleet and cost", blocks)
 

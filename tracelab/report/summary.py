@@ -83,12 +83,13 @@ def _lengths(hists: Mapping[str, Mapping[str, int]],
     out: dict[str, LengthStats] = {}
     for column, hist in sorted(hists.items()):
         count = sum(hist.values())
+        low, high = totals.get(f"{column}_min"), totals.get(f"{column}_max")
         out[column] = {
             "count": count,
             "mean": totals[column] / count if count else None,
-            "p50": histogram_quantile(hist, 0.50),
-            "p90": histogram_quantile(hist, 0.90),
-            "p99": histogram_quantile(hist, 0.99),
+            "p50": histogram_quantile(hist, 0.50, low, high),
+            "p90": histogram_quantile(hist, 0.90, low, high),
+            "p99": histogram_quantile(hist, 0.99, low, high),
             "histogram": {
                 "bins_per_decade": BINS_PER_DECADE,
                 "buckets": [[int(k), n] for k, n in sorted(hist.items(), key=lambda i: int(i[0]))],
@@ -299,15 +300,40 @@ def is_summary_file(path: Path) -> bool:
     return isinstance(data, dict) and data.get("kind") == SUMMARY_KIND
 
 
+def claims_summary(path: Path) -> bool:
+    """True for a file meant as a summary even when it is empty or cut short: named
+    ``summary.json``, or a ``.json`` file whose first bytes name tracelab's summary kind."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    if path.name == "summary.json":
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    # A pretty-printed JSON document (its first line a lone "{"), not JSON Lines.
+    return f'"kind": "{SUMMARY_KIND}"'.encode() in head or head.split(b"\n", 1)[0].strip() == b"{"
+
+
 def read_summary(path: Path) -> Summary:
     """Load and validate a ``summary.json``; InputFileError naming the file when it is not one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            msg = (f"{path}: the summary is empty (cut short while it was written?); "
+                   "regenerate it with `tracelab report -o DIR`")
+            raise InputFileError(msg)
+        data = json.loads(text)
     except OSError as exc:
         msg = f"{path}: cannot read: {exc.strerror}; check the path"
         raise InputFileError(msg) from None
     except ValueError as exc:
-        msg = f"{path}: not valid JSON ({exc}); pass a summary.json written by `tracelab report`"
+        position = getattr(exc, "pos", 0)
+        cut = (" (the file ends early: truncated?)"
+               if position >= len(text.rstrip()) - 1 or "Unterminated" in str(exc) else "")
+        msg = (f"{path}: the summary is not valid JSON{cut} ({exc}); regenerate it with "
+               "`tracelab report -o DIR`")
         raise InputFileError(msg) from None
     if not isinstance(data, dict) or data.get("kind") != SUMMARY_KIND:
         msg = (

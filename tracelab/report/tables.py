@@ -29,13 +29,13 @@ def plan_tables(plan: Any) -> list[Table]:
     ledger rolled up by label × phase × device."""
     from rich.table import Table
 
-    fleet = Table(title=f"Fleet — {_money(plan.usd_per_hour)}/hour, "
-                        f"{_money(plan.usd_per_mtok)} per 1M tokens")
-    for col in ("device", "model", "replicas", "devices", "$/hour", "role"):
-        fleet.add_column(col, justify="right" if col in ("replicas", "devices", "$/hour") else "left")
+    fleet = Table(title=f"Pools — {_money(plan.usd_per_hour)}/hour, "
+                        f"{_money(plan.usd_per_mtok)} per 1M tokens, {plan.idle_share:.0%} idle")
+    for col in ("pool", "replicas", "devices", "$/hour"):
+        fleet.add_column(col, justify="left" if col == "pool" else "right")
     for row in plan.fleet.iter_rows(named=True):
-        fleet.add_row(row["device_id"], row["model_id"], str(row["replicas"]), str(row["devices"]),
-                      _money(row["usd_per_hour"]), row["role"])
+        fleet.add_row(row["pool_id"], str(row["replicas"]), str(row["devices"]),
+                      _money(row["usd_per_hour"]))
     base = Table(title="Against the baselines")
     for col in ("fleet", "$/hour", "saving"):
         base.add_column(col, justify="left" if col == "fleet" else "right")
@@ -50,6 +50,7 @@ def plan_tables(plan: Any) -> list[Table]:
     base.caption = (
         f"span {plan.span_hours:.2f} h: fleet {_money(plan.fleet_usd)} = ledger "
         f"{_money(plan.ledger_usd)} + idle {_money(plan.idle_usd)}"
+        + ("; baselines as the program sized them, not replayed" if plan.replay else "")
     )
     roll = Table(title="Ledger by label × phase × device")
     for col in ("label", "phase", "device", "tokens", "% tokens", "$", "% $"):
@@ -57,7 +58,36 @@ def plan_tables(plan: Any) -> list[Table]:
     for row in plan.rollup.iter_rows(named=True):
         roll.add_row(row["class_id"], row["phase"], row["device"], f"{row['tokens']:,}",
                      f"{row['token_share']:.1%}", f"${row['usd']:,.4f}", f"{row['usd_share']:.1%}")
-    return [fleet, base, roll]
+    return [fleet, *_replay_table(plan.replay), base, roll]
+
+
+def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:
+    """Per pool: the replay's attainment and p99s beside the plan's fluid estimates."""
+    from rich.table import Table
+
+    if not replay:
+        return []
+    window = replay["window"]
+    table = Table(title=f"Replay of the {window['name']} ({window['requests']:,} requests): "
+                        f"{replay['attained']:.2%} of {'/'.join(replay['modes'])} requests "
+                        f"meet TTFT and TPOT (target {replay['target']:.0%})")
+    for col in ("pool", "replicas", "attainment", "TTFT fluid", "TTFT p99", "TPOT fluid",
+                "TPOT p99", "utilisation"):
+        table.add_column(col, justify="left" if col == "pool" else "right")
+    fluid = {f["pool_id"]: f for f in replay["fluid"]}
+
+    def show(v: object, scale: float = 1.0, unit: str = " s") -> str:
+        return "—" if not isinstance(v, float) else f"{v * scale:.3g}{unit}"
+
+    for p in replay["pools"]:
+        f = fluid.get(p["pool_id"], {})
+        table.add_row(p["pool_id"], str(p["replicas"]), show(p.get("attainment"), 100, "%"),
+                      show(f.get("fluid_ttft_s")), show(p.get("p99_ttft_s")),
+                      show(f.get("fluid_tpot_s"), 1000, " ms"),
+                      show(p.get("p99_tpot_s"), 1000, " ms"),
+                      show(p.get("utilisation"), 100, "%"))
+    table.caption = replay["verdict"] or f"{len(replay['iterations'])} replay(s) of repair"
+    return [table]
 
 
 def label_tables(summary: Mapping[str, Any]) -> list[Table]:

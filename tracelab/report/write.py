@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracelab.errors import InputFileError
 from tracelab.report.charts import render_charts
 from tracelab.report.html import render_html
 from tracelab.report.markdown import CHART_DIR, render_markdown
@@ -25,26 +24,23 @@ class ReportFiles:
 
 
 def write_report(summary: Summary, out_dir: Path) -> ReportFiles:
-    """Render every output of ``summary`` into ``out_dir`` (created if needed)."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / CHART_DIR).mkdir(exist_ok=True)
-    except OSError as exc:
-        msg = f"{out_dir}: cannot create the report folder ({exc.strerror}); pass another -o DIR"
-        raise InputFileError(msg) from None
-    if not out_dir.is_dir():
-        msg = f"{out_dir}: exists and is not a folder; pass another -o DIR"
-        raise InputFileError(msg)
+    """Render every output of ``summary`` into ``out_dir`` as one set (``tracelab.outputs``:
+    written aside and swapped into place, so a killed run leaves the previous complete set
+    or none, and charts of an earlier run do not linger)."""
+    from tracelab.outputs import output_folder
+
     charts = render_charts(summary)
-    chart_paths = []
-    for chart in charts:
-        path = out_dir / CHART_DIR / f"{chart.name}.svg"
-        path.write_text(chart.svg, encoding="utf-8")
-        chart_paths.append(path)
-    summary_path = out_dir / "summary.json"
-    summary_path.write_text(dump_summary(summary), encoding="utf-8")
-    md_path = out_dir / "report.md"
-    md_path.write_text(render_markdown(summary, charts), encoding="utf-8")
-    html_path = out_dir / "report.html"
-    html_path.write_text(render_html(summary, charts), encoding="utf-8")
-    return ReportFiles(out_dir, summary_path, md_path, html_path, tuple(chart_paths))
+    texts = {
+        "summary.json": dump_summary(summary),
+        "report.md": render_markdown(summary, charts),
+        "report.html": render_html(summary, charts),
+        **{f"{CHART_DIR}/{chart.name}.svg": chart.svg for chart in charts},
+    }
+    needed = sum(len(text.encode("utf-8")) for text in texts.values())
+    with output_folder(out_dir, needed_bytes=needed) as stage:
+        (stage / CHART_DIR).mkdir()
+        for name, text in texts.items():
+            (stage / name).write_text(text, encoding="utf-8")
+    return ReportFiles(out_dir, out_dir / "summary.json", out_dir / "report.md",
+                       out_dir / "report.html",
+                       tuple(out_dir / CHART_DIR / f"{c.name}.svg" for c in charts))

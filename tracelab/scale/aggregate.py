@@ -136,7 +136,9 @@ def run_aggregates(
     ``spill``: keep each labelled partition in a temporary folder between the passes (see
     the module docstring); False labels every partition twice and writes nothing.
     """
-    with tempfile.TemporaryDirectory(prefix="tracelab-aggregates-") as folder:
+    from tracelab.outputs import work_prefix
+
+    with tempfile.TemporaryDirectory(prefix=work_prefix() + "aggregates-") as folder:
         return _run(paths, executor=executor, format=format, settings=settings,
                     target_rows=target_rows, spill_dir=folder if spill else None)
 

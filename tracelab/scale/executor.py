@@ -4,7 +4,7 @@ Both executors expose ``map_partitions(fn, partitions) -> list`` returning one r
 partition **in partition order**, so merging on the client is deterministic and a Dask run
 gives the same merged result as a local run. ``fn`` must be a module-level function (it is
 pickled to the workers); partitions are small descriptions (``tracelab.scale.Partition``),
-never data. Dask is an optional extra (``pip install 'tracelab[dask]'``) imported only here.
+never data. Dask is an optional extra (``pip install '.[dask]'`` in a checkout) imported only here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ R = TypeVar("R")
 CONNECT_TIMEOUT_S = 5.0
 DASK_MISSING = (
     "the dask executor needs Dask distributed, which is not installed; "
-    "install it with pip install 'tracelab[dask]' or use the local executor"
+    "install it with pip install '.[dask]' (in a checkout of this project) or use the local "
+    "executor"
 )
 
 

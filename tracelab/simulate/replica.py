@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from heapq import heappop, heappush
+from typing import Any
 
 from tracelab.simulate.steps import StepModel
 
@@ -75,6 +76,7 @@ class Replica:
         "max_span",
         "n_dec",
         "pending",
+        "plan",
         "pool",
         "preemptions",
         "prefilling",
@@ -107,12 +109,14 @@ class Replica:
         self.batch_area: list[float] = []
         self.kv_area: list[float] = []
         self.pending = -INF  # end of the planned, unexecuted segment (-INF: none planned)
+        self.plan: tuple[Any, ...] | None = None  # that segment, ready to run
 
     def enqueue(self, i: int, t: float) -> None:
         if self.clock < t:
             self.clock = t
         self.waiting.append(i)
         self.pending = -INF
+        self.plan = None
         self.in_sys += 1
         self.pool.rep[i] = self.idx
 
@@ -167,7 +171,8 @@ class Replica:
         pre_left, kvr, dec_left, dec_end = p.pre_left, p.kvr, p.dec_left, p.dec_end
         c0, s0, start, first, done = p.c0, p.s0, p.start, p.first, p.done
         waiting, running, prefilling, heap = self.waiting, self.running, self.prefilling, self.heap
-        span_s, step_s = self.step.span_s, self.step.step_s
+        span_s, step_s, parts = self.step.span_s, self.step.step_s, self.step.parts
+        fs, bs, memo = self.step.fs, self.step.bs, self.step.packed
         cap, max_seqs, budget, chunk = self.kv_cap, self.max_seqs, self.budget, self.chunk
         max_span = self.max_span
         width = p.bucket_s
@@ -175,101 +180,144 @@ class Replica:
         clock, s, n_dec, s_sum, kv_pre = self.clock, self.s, self.n_dec, self.s_sum, self.kv_pre
         fresh = self.fresh_first
         while clock < until:
-            kv_dec = s_sum + n_dec * s
-            if n_dec and kv_pre + kv_dec + n_dec > cap:
-                self.n_dec, self.s_sum, self.kv_pre, self.s = n_dec, s_sum, kv_pre, s
-                while self.n_dec and self.kv_pre + self.s_sum + self.n_dec * (s + 1) > cap:
-                    self._preempt()
-                n_dec, s_sum, kv_pre = self.n_dec, self.s_sum, self.kv_pre
+            plan = self.plan
+            if plan is not None:  # planned by an earlier call; nothing changed since
+                self.plan = None
+                k, dt, takes, used, kv_dec, q, slope, first_s = plan
+            else:
                 kv_dec = s_sum + n_dec * s
-            p_avail = budget - n_dec
-            if p_avail > chunk:
-                p_avail = chunk
-            used = 0
-            takes = []
-            for j in prefilling:
-                if used >= p_avail:
-                    break
-                take = pre_left[j]
-                if take > p_avail - used:
-                    take = p_avail - used
-                takes.append((j, take))
-                used += take
-            while waiting and len(running) < max_seqs:
-                j = waiting[0]
-                need = kvr[j]
-                if pre_left[j] > 0:
-                    if used >= p_avail or kv_pre + kv_dec + need + n_dec > cap:
+                if n_dec and kv_pre + kv_dec + n_dec > cap:
+                    self.n_dec, self.s_sum, self.kv_pre, self.s = n_dec, s_sum, kv_pre, s
+                    while self.n_dec and self.kv_pre + self.s_sum + self.n_dec * (s + 1) > cap:
+                        self._preempt()
+                    n_dec, s_sum, kv_pre = self.n_dec, self.s_sum, self.kv_pre
+                    kv_dec = s_sum + n_dec * s
+                p_avail = budget - n_dec
+                if p_avail > chunk:
+                    p_avail = chunk
+                used = 0
+                takes = []
+                for j in prefilling:
+                    if used >= p_avail:
                         break
-                    waiting.popleft()
-                    running[j] = None
-                    prefilling.append(j)
-                    kv_pre += need
                     take = pre_left[j]
                     if take > p_avail - used:
                         take = p_avail - used
                     takes.append((j, take))
                     used += take
-                else:  # decode-only pool: the KV arrived with the request
-                    if n_dec >= budget or kv_pre + kv_dec + need + n_dec + 1 > cap:
-                        break
-                    waiting.popleft()
-                    running[j] = None
-                    c0[j], s0[j] = need, s
-                    dec_end[j] = s + dec_left[j]
-                    heappush(heap, (dec_end[j], j))
-                    s_sum += need - s
-                    n_dec += 1
-                    kv_dec += need
-                    fresh.append(j)
-                if start[j] != start[j]:
-                    start[j] = clock
-            if not n_dec and not used:
-                self.pending = INF  # idle: nothing happens here until a request comes
-                break
-            k = 1 << 62
-            if n_dec:
-                while dec_end[heap[0][1]] != heap[0][0]:
-                    heappop(heap)
-                k = heap[0][0] - s
-                room = int((cap - kv_pre - kv_dec) // n_dec)
-                if room < k:
-                    k = room
-            if used:
-                if len(takes) == 1 and used == p_avail:
-                    full = pre_left[takes[0][0]] // p_avail
-                    if full < k:
-                        k = full
-                else:
+                while waiting and len(running) < max_seqs:
+                    j = waiting[0]
+                    need = kvr[j]
+                    if pre_left[j] > 0:
+                        if used >= p_avail or kv_pre + kv_dec + need + n_dec > cap:
+                            break
+                        waiting.popleft()
+                        running[j] = None
+                        prefilling.append(j)
+                        kv_pre += need
+                        take = pre_left[j]
+                        if take > p_avail - used:
+                            take = p_avail - used
+                        takes.append((j, take))
+                        used += take
+                    else:  # decode-only pool: the KV arrived with the request
+                        if n_dec >= budget or kv_pre + kv_dec + need + n_dec + 1 > cap:
+                            break
+                        waiting.popleft()
+                        running[j] = None
+                        c0[j], s0[j] = need, s
+                        dec_end[j] = s + dec_left[j]
+                        heappush(heap, (dec_end[j], j))
+                        s_sum += need - s
+                        n_dec += 1
+                        kv_dec += need
+                        fresh.append(j)
+                    if start[j] != start[j]:
+                        start[j] = clock
+                if not n_dec and not used:
+                    self.pending = INF  # idle: nothing happens here until a request comes
+                    break
+                k = 1 << 62
+                if n_dec:
+                    while dec_end[heap[0][1]] != heap[0][0]:
+                        heappop(heap)
+                    k = heap[0][0] - s
+                    room = int((cap - kv_pre - kv_dec) // n_dec)
+                    if room < k:
+                        k = room
+                if used:
+                    if len(takes) == 1 and used == p_avail:
+                        full = pre_left[takes[0][0]] // p_avail
+                        if full < k:
+                            k = full
+                    else:
+                        k = 1
+                if k > max_span:
+                    k = max_span
+                if k < 1:
                     k = 1
-            if k > max_span:
-                k = max_span
-            if k < 1:
-                k = 1
-            q = 0
-            if len(takes) == 1:
-                j = takes[0][0]
-                q = kvr[j] - pre_left[j]  # tokens of its prompt before this chunk
-                dt = span_s(n_dec, kv_dec, used, k, q)
-            elif takes:  # several pieces: one step
-                cross = prefix = 0
-                for j, take in takes:
-                    prefix += kvr[j] - pre_left[j]
-                    cross += take * (kvr[j] - pre_left[j])
-                dt = step_s(n_dec, kv_dec, used, cross, prefix)
-            else:
-                dt = span_s(n_dec, kv_dec, 0, k)
+                # Step j of the segment takes const + max(u0 + du·j, v0 + dv·j) (StepModel): the
+                # sum over k steps in closed form, inlined here because it runs once a segment.
+                coef = memo.get((n_dec << 24) | used)
+                if coef is None:
+                    coef = memo[(n_dec << 24) | used] = parts(n_dec, used)
+                const, fa, ba = coef
+                q = 0
+                slope = first_s = -1.0  # growth of the dominating line a step; -1: they cross
+                if len(takes) > 1:  # several pieces: one step
+                    cross = prefix = 0
+                    for j, take in takes:
+                        prefix += kvr[j] - pre_left[j]
+                        cross += take * (kvr[j] - pre_left[j])
+                    dt = step_s(n_dec, kv_dec, used, cross, prefix)
+                else:
+                    if takes:
+                        j = takes[0][0]
+                        q = kvr[j] - pre_left[j]  # tokens of its prompt before this chunk
+                        u0 = fa + fs * (kv_dec + used * q)
+                        v0 = ba + bs * (kv_dec + q)
+                        du, dv = fs * (n_dec + used * used), bs * (n_dec + used)
+                    else:
+                        u0, v0 = fa + fs * kv_dec, ba + bs * kv_dec
+                        du, dv = fs * n_dec, bs * n_dec
+                    if k == 1:
+                        dt = const + (u0 if u0 >= v0 else v0)
+                    elif (u0 >= v0) == (u0 + du * (k - 1) >= v0 + dv * (k - 1)):
+                        first_s, slope = (const + u0, du) if u0 >= v0 else (const + v0, dv)
+                        dt = k * first_s + slope * (k * (k - 1) / 2.0)
+                    else:
+                        dt = span_s(n_dec, kv_dec, used, k, q)
             if clock + dt > until:
                 if not cut:
                     self.pending = clock + dt
+                    self.plan = (k, dt, takes, used, kv_dec, q, slope, first_s)
                     break
-                guess = max(1, math.ceil((until - clock) * k / dt))
-                if guess < k:  # k > 1: at most one prefill piece
-                    k = guess
-                    dt = span_s(n_dec, kv_dec, used, k, q)
-                    while clock + dt < until:
-                        k += 1
-                        dt = span_s(n_dec, kv_dec, used, k, q)
+                if k > 1:  # at most one prefill piece: the first boundary at or after until
+                    gap = until - clock
+                    if slope >= 0.0:
+                        if slope > 0.0:
+                            lin = first_s - slope / 2.0
+                            guess = math.ceil((math.sqrt(lin * lin + 2.0 * slope * gap) - lin)
+                                              / slope)
+                        else:
+                            guess = math.ceil(gap / first_s)
+                        guess = min(max(guess, 1), k)
+                        while guess > 1 and (guess - 1) * first_s + slope * (
+                                (guess - 1) * (guess - 2) / 2.0) >= gap:
+                            guess -= 1
+                        while guess < k and guess * first_s + slope * (
+                                guess * (guess - 1) / 2.0) < gap:
+                            guess += 1
+                        k = guess
+                        dt = k * first_s + slope * (k * (k - 1) / 2.0)
+                    else:
+                        guess = max(1, math.ceil(gap * k / dt))
+                        if guess < k:
+                            k = guess
+                            dt = span_s(n_dec, kv_dec, used, k, q)
+                            while clock + dt < until:
+                                k += 1
+                                dt = span_s(n_dec, kv_dec, used, k, q)
             t0 = clock
             clock = t1 = t0 + dt
             kv_mean = kv_pre + kv_dec + n_dec * (k - 1) / 2

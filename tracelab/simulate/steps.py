@@ -47,6 +47,8 @@ class StepModel:
         self.bs = self.kvb / self.bytes_s  # attention byte time per cached token read
         self._nl_h = nl_h
         self._memo: dict[tuple[int, int], tuple[float, float, float]] = {}
+        # ``parts`` keyed by ``n << 24 | p`` for the replay loop, which reads it inline.
+        self.packed: dict[int, tuple[float, float, float]] = {}
         if not math.isfinite(self.parts(1, 1)[0]):
             msg = f"{devices} x {device_id} cannot run {model_id}: no link for tensor parallelism"
             raise ConfigError(msg)
