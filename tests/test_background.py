@@ -25,11 +25,13 @@ def test_library_background_import_leaves_the_collector_alone():
     assert _run(code) == ["True", "True", "0"]
 
 
-def test_cli_preload_freezes_the_imported_objects_and_reenables_the_collector():
+def test_cli_loader_freezes_the_imported_objects_and_reenables_the_collector():
     code = (
         "import gc, sys, threading\n"
-        "from tracelab.commands._process import preload\n"
-        "preload('colorsys', 'no_such_module_here')\n" + JOIN + STATE
+        "from tracelab.background import import_in_background\n"
+        "from tracelab.commands._process import load_paused\n"
+        "import_in_background('colorsys', 'no_such_module_here', loader=load_paused)\n"
+        + JOIN + STATE
     )
     loaded, enabled, frozen = _run(code)
     assert (loaded, enabled) == ("True", "True")

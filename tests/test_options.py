@@ -97,3 +97,29 @@ def test_run_pipeline_keeps_taking_keyword_options(tmp_path):
         run_pipeline([tmp_path / MISSING], growth=-1)
     with pytest.raises(TypeError, match="unknown pipeline option windows"):
         run_pipeline([tmp_path / MISSING], windows=3)
+
+
+def test_the_pipelines_public_signatures_have_no_any():
+    import dataclasses
+    import inspect
+
+    from tracelab.pipeline import options, run, stages, summary
+
+    found = []
+    for module in (options, run, stages, summary):
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            members = [obj]
+            if inspect.isclass(obj):
+                members = [m for n, m in vars(obj).items() if not n.startswith("_")
+                           and callable(m)]
+                if dataclasses.is_dataclass(obj):
+                    found += [f"{name}.{f.name}" for f in dataclasses.fields(obj)
+                              if "Any" in str(f.type)]
+            for member in members:
+                if callable(member):
+                    text = str(inspect.signature(member))
+                    if "Any" in text:
+                        found.append(f"{module.__name__}.{name}: {text}")
+    assert not found, found

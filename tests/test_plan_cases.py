@@ -93,11 +93,6 @@ def test_case1_sample_70b_on_h100_is_one_replica_before_the_replay(tmp_path):
                                                                     rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: one 8-GPU replica replays at 98.6% (prompts of ~95K tokens block the queue "
-    "for seconds), the repair doubles it ($60.48/h), but three 4-GPU replicas ($45.36/h) "
-    "meet 99% in the replay; the program rules 4-GPU replicas out for the very-long class "
-    "at its p95 prompt, and the repair only changes replica counts, not pool shapes"))
 def test_case1_repaired_fleet_is_within_115_percent_of_the_cheapest_by_replay(tmp_path):
     sample = default_sample_trace()
     if not sample.exists():

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracelab.commands._options import input_paths, parse_model_map_option, parse_only
-from tracelab.commands._process import cli_process
-from tracelab.commands._process import preload as preload_modules
+from tracelab.commands._process import cli_process, load_paused
 
 if TYPE_CHECKING:
     from tracelab.pipeline import Pipeline, PipelineOptions, PipelineResult, Progress
@@ -28,6 +27,7 @@ def pipeline_options(
     cache_capacity: int | None = None, only: str | None = None,
     exclude: list[str] | None = None, by: str = "labels", precision: str = "bf16",
     capacities: Sequence[int] = (), sample_rate: float | None = None,
+    credit_session_reuse: bool = False,
     max_device_types: int = 3, max_pools: int | None = None, attainment: float = 0.99,
     verify: bool = False,
 ) -> PipelineOptions:
@@ -43,6 +43,7 @@ def pipeline_options(
         cache_capacity=cache_capacity, only=tuple(chosen) if chosen else None,
         exclude=tuple(exclude) if exclude else None, by=by, precision=precision,
         capacities=tuple(capacities), sample_rate=sample_rate,
+        credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
         verify=verify,
     ).validate()
@@ -80,11 +81,8 @@ def run_report(inputs: list[str] | None, options: PipelineOptions, *,
                executor: Executor | None = None, preload: Sequence[str] = ()) -> PipelineResult:
     """Every stage and the summary on ``inputs``, with a progress bar (``tracelab report``,
     ``tracelab diff``)."""
-    from tracelab.pipeline.run import CLUSTER_MODULES
-
     with progress_bar() as update, cli_process():
         pipe = open_pipeline(inputs, options, update)
-        # Started only now, so the option checks above (Python, holding the GIL) are not
-        # slowed by the imports.
-        preload_modules(*CLUSTER_MODULES, *preload)
-        return pipe.report(executor=executor)
+        # The imports start only now, so the option checks above (Python, holding the GIL)
+        # are not slowed by them; with the collector paused (the CLI owns the process).
+        return pipe.report(executor=executor, preload=preload, loader=load_paused)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from tracelab.background import import_in_background, load_modules
+from tracelab.background import load_modules
 
 
 def load_paused(names: Sequence[str]) -> None:
@@ -28,11 +28,6 @@ def load_paused(names: Sequence[str]) -> None:
     finally:
         gc.freeze()
         gc.enable()
-
-
-def preload(*names: str) -> None:
-    """Start importing ``names`` on a thread, with the collector paused (``load_paused``)."""
-    import_in_background(*names, loader=load_paused)
 
 
 @contextmanager

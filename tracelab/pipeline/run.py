@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracelab.background import import_in_background
+from tracelab.background import import_in_background, load_modules
 from tracelab.pipeline import stages
 from tracelab.pipeline.options import PipelineOptions
 from tracelab.pipeline.stages import CacheCredit, Features, PathsLike, Settings
@@ -121,18 +121,21 @@ class Pipeline:
             self._step(3)
             frame = (self.labeled().frame if self.settings.options.by == "cluster"
                      else found.frame)
-            self._plan = stages.verify(stages.plan(frame, self.settings), found, self.settings)
+            fitted, self._credit = stages.bound_credit(stages.plan(frame, self.settings), frame,
+                                                       self.cache(), self.settings)
+            self._plan = stages.verify(fitted, found, self.settings)
         return self._plan
 
-    def report(self, *, executor: Executor | None = None,
-               preload: Sequence[str] = ()) -> PipelineResult:
+    def report(self, *, executor: Executor | None = None, preload: Sequence[str] = (),
+               loader: Callable[[Sequence[str]], None] = load_modules) -> PipelineResult:
         """Every stage and the summary. The plan reads the labels, not the clusters
         (unless its classes are clusters): it is fitted on a second thread while this one
         fits the clusterer and computes the summary's aggregates. ``preload``: modules the
-        caller needs afterwards, imported on a thread (with the clusterer's) meanwhile."""
+        caller needs afterwards, imported on a thread (with the clusterer's) meanwhile, by
+        ``loader`` (a front end owning the process may tune the collector around it)."""
         from tracelab.pipeline.summary import summarize
 
-        import_in_background(*CLUSTER_MODULES, *preload)
+        import_in_background(*CLUSTER_MODULES, *preload, loader=loader)
         credit = self.cache()
         found = self.features()
         by_cluster = self.settings.options.by == "cluster"
@@ -141,6 +144,10 @@ class Pipeline:
             labeled = self.labeled()
             aggregates, cluster_k = self._aggregates(labeled, credit, executor)
             fitted = self.plan() if planned is None else planned.result()
+        if self.cache() is not credit:  # the plan bounded the cache credit by its fleet
+            credit = self.cache()
+            aggregates["totals"]["cache_hit_tokens"] = credit.hit_tokens or 0
+            aggregates["totals"]["cache_hit_tokens_known"] = credit.hits_known
         self._step(4)
         elapsed = time.perf_counter() - self.started
         summary = summarize(aggregates, trace=self.trace(), settings=self.settings,
