@@ -1,6 +1,6 @@
 """Per-stage wall and CPU seconds of the pipeline on one trace, with the peak RSS so far.
 
-    python benchmarks/bench_stages.py benchmarks/data/trace-10m.parquet
+    python benchmarks/bench_stages.py benchmarks/data/trace-10m.parquet [--credit-session-reuse]
 
 Runs ``tracelab.pipeline.run_pipeline`` (no report files written) with a progress callback
 that prints, as each stage ends, its wall seconds, the process's CPU seconds over it (both
@@ -15,7 +15,7 @@ import sys
 import time
 
 
-def main(path: str) -> None:
+def main(path: str, credit: bool = False) -> None:
     from tracelab.pipeline import run_pipeline
 
     started = time.perf_counter()
@@ -31,11 +31,11 @@ def main(path: str) -> None:
               f"peak so far {peak_gib():.2f} GiB", flush=True)
         last_wall, last_cpu, last_step = now, cpu, step
 
-    result = run_pipeline([path], progress=tell)
+    result = run_pipeline([path], progress=tell, credit_session_reuse=credit)
     gap = result.plan.settings.get("optimality_gap") if result.plan else None
     print(f"total {time.perf_counter() - started:.1f} s  cpu {time.process_time():.1f} s  "
           f"optimality gap {gap}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], "--credit-session-reuse" in sys.argv[2:])

@@ -24,9 +24,12 @@ from tracelab.cache.explode import (
 from tracelab.cache.scan import _FILE_SEED, SampledRefs, prefix_rows, session_records
 
 
-def _order_keys(sample: pl.DataFrame, files: pl.DataFrame | None) -> pl.DataFrame:
+def _order_keys(
+    sample: pl.DataFrame, files: pl.DataFrame | None,
+    keys: tuple[str, ...] = ("_ts", "_rank", "_srow", "row", "_j"),
+) -> pl.DataFrame:  # fmt: skip
     """Replace the file hash by the file's rank (string order; 0 when ``files`` is None: one
-    file), then sort if out of order."""
+    file), then sort by ``keys`` if out of order."""
     if files is None:
         sample = sample.with_columns(pl.lit(0, dtype=pl.UInt32()).alias("_rank")).drop("_file")
     else:
@@ -35,7 +38,7 @@ def _order_keys(sample: pl.DataFrame, files: pl.DataFrame | None) -> pl.DataFram
             pl.col("source_file").rank("dense").cast(pl.UInt32()).alias("_rank"),
         )
         sample = sample.join(ranks, on="_file", how="left", maintain_order="left").drop("_file")
-    return in_reference_order(sample, ["_ts", "_rank", "_srow", "row", "_j"])
+    return in_reference_order(sample, list(keys))
 
 
 @dataclass
@@ -148,6 +151,51 @@ def collect_sample(
             parts.append(batch.filter(batch["_keep"]).select(list(SAMPLE_SCHEMA)))
             tally.add(batch.filter(batch["_first"]))
         sample = pl.concat(parts) if parts else pl.DataFrame(schema=SAMPLE_SCHEMA)
+    done = finish_sample(frame, block_tokens, sample, tally)
+    sample, rejected = done.sample, done.rejected
+    refs = SampledRefs(
+        evidence=evidence,
+        block_tokens=block_tokens,
+        rate=rate,
+        block_ids=sample["block_id"].to_numpy().astype(np.uint64, copy=False),
+        row=sample["row"].to_numpy().astype(np.int64, copy=False),
+        counted=sample["counted"].to_numpy().astype(bool, copy=False),
+        hit_tokens=sample["hit_tokens"].to_numpy().astype(np.int64, copy=False),
+        n_reads=tally.reads,
+        read_tokens=tally.tokens,
+        n_rows=done.n_rows,
+        evidence_rows=done.evidence_rows,
+        model_counts=done.models,
+        rejected=rejected,
+        rows_without_evidence=done.rows_without_evidence,
+        span_hours=done.span_hours,
+        check=None if first is None else first.result(),
+    )
+    sizes = tally.sizes
+    return refs, pl.DataFrame(
+        {"pbt": list(sizes), "n": list(sizes.values())}, schema={"pbt": pl.Int32(), "n": pl.Int64()}
+    )
+
+
+@dataclass(frozen=True)
+class FinishedSample:
+    """A pass's records in reference order and the whole-stream facts beside them."""
+
+    sample: pl.DataFrame
+    rejected: pl.DataFrame
+    models: pl.DataFrame
+    n_rows: int
+    rows_without_evidence: int
+    span_hours: float | None
+    evidence_rows: np.ndarray
+
+
+def finish_sample(
+    frame: pl.LazyFrame, block_tokens: int, sample: pl.DataFrame, tally: _Tally,
+    keys: tuple[str, ...] = ("_ts", "_rank", "_srow", "row", "_j"),
+) -> FinishedSample:  # fmt: skip
+    """Rejected rows with their reasons, models, row counts and span over the kept rows, and
+    ``sample`` (with ``_file``, ``_ts``, ``_srow``, ``row``) sorted into reference order."""
     rejected_rows = (
         pl.concat(tally.rejected)
         if tally.rejected
@@ -170,31 +218,17 @@ def collect_sample(
         if rejected_rows.height
         else pl.DataFrame(schema=REJECTED_SCHEMA)
     )
-    sample = _order_keys(sample, files)
     span = stats["span_s"].item()
-    refs = SampledRefs(
-        evidence=evidence,
-        block_tokens=block_tokens,
-        rate=rate,
-        block_ids=sample["block_id"].to_numpy().astype(np.uint64, copy=False),
-        row=sample["row"].to_numpy().astype(np.int64, copy=False),
-        counted=sample["counted"].to_numpy().astype(bool, copy=False),
-        hit_tokens=sample["hit_tokens"].to_numpy().astype(np.int64, copy=False),
-        n_reads=tally.reads,
-        read_tokens=tally.tokens,
+    return FinishedSample(
+        sample=_order_keys(sample, files, keys),
+        rejected=rejected.cast(REJECTED_SCHEMA),  # type: ignore[arg-type]
+        models=models,
         n_rows=int(stats["n_kept"].item()) + rejected.height,
+        rows_without_evidence=int(stats["n_kept"].item()) - tally.n_good,
+        span_hours=float(span) / 3600.0 if span else None,
         evidence_rows=np.concatenate(tally.rows).astype(np.int64, copy=False)
         if tally.rows
         else np.zeros(0, np.int64),
-        model_counts=models,
-        rejected=rejected.cast(REJECTED_SCHEMA),  # type: ignore[arg-type]
-        rows_without_evidence=int(stats["n_kept"].item()) - tally.n_good,
-        span_hours=float(span) / 3600.0 if span else None,
-        check=None if first is None else first.result(),
-    )
-    sizes = tally.sizes
-    return refs, pl.DataFrame(
-        {"pbt": list(sizes), "n": list(sizes.values())}, schema={"pbt": pl.Int32(), "n": pl.Int64()}
     )
 
 

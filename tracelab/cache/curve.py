@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,8 @@ from tracelab.cache.sampling import (
     collect_references,
     measure_shards_error,
 )
+from tracelab.cache.scan import SampledRefs
+from tracelab.cache.sessions import SessionTurns, compute_session_curve
 from tracelab.cache.stack import (
     compute_stack_distances,
     hit_ratios_from_sorted,
@@ -30,6 +32,7 @@ from tracelab.cache.tiers import (
     prefill_tokens_per_s,
     recommend_tiers,
 )
+from tracelab.cache.turns import TurnHits
 from tracelab.errors import ConfigError
 
 DEFAULT_ASSUMED_MODEL = "llama-3.1-8b"
@@ -70,9 +73,12 @@ class ReuseResult:
     rejected: pl.DataFrame = field(default_factory=pl.DataFrame)
     rows_without_evidence: int = 0
     method_how: str = ""
-    distances: RequestHits | None = field(default=None, repr=False, compare=False)
+    distances: RequestHits | TurnHits | None = field(default=None, repr=False, compare=False)
+    # tier advice for other tier boundaries (capacities, blocks, fastest tier first)
+    retier: Callable[[list[int]], list[TierAdvice]] | None = field(
+        default=None, repr=False, compare=False)
 
-    def _hits(self) -> RequestHits:
+    def _hits(self) -> RequestHits | TurnHits:
         if self.distances is None:
             msg = "this ReuseResult kept no distances; call compute_cache_hits(frame, capacity)"
             raise ConfigError(msg)
@@ -176,27 +182,15 @@ def compute_reuse_curve(
     if sample_rate is not None and not 0 < sample_rate <= 1:
         msg = f"sample rate {sample_rate}: must be in (0, 1], e.g. 0.01"
         raise ConfigError(msg, param="sample_rate")
-    refs, method_how, prepared = collect_references(frame, sample_rate)
-    rate = refs.rate
-    empty = pl.DataFrame(schema=CURVE_SCHEMA)
+    refs, method_how, prepared = collect_references(frame, sample_rate, turns=True)
+    if isinstance(refs, SessionTurns):
+        if refs.n_reads:
+            return _session_result(refs, prepared, capacities_blocks, sample_rate,
+                                   model_map, assume_model)  # fmt: skip
+        return _no_curve(refs, "sessions", prepared)
     if refs.evidence == "none" or refs.n_reads == 0:
-        hits = compute_request_hits(
-            prepared,
-            refs.evidence,
-            refs.row,
-            refs.counted,
-            refs.hit_tokens,
-            None,
-            refs.evidence_rows[:0],
-            None,
-        )
-        return ReuseResult(
-            refs.evidence, "none", None, refs.block_tokens, 0, 0, None, empty,
-            empty.with_columns(pl.lit(None, dtype=pl.Float64()).alias("fraction")),
-            None, None, "no reuse evidence", None, None, rejected=refs.rejected,
-            rows_without_evidence=refs.rows_without_evidence, method_how="no reuse evidence",
-            distances=hits,
-        )  # fmt: skip
+        return _no_curve(refs, refs.evidence, prepared)
+    rate = refs.rate
     block_tokens = refs.block_tokens or 1
     reads = refs.n_reads
     counted = refs.counted
@@ -234,6 +228,61 @@ def compute_reuse_curve(
     def ratios(caps: Any) -> np.ndarray:
         return hit_ratios_from_sorted(warm, dist.size, np.asarray(caps), expected)
 
+    adjust = 0.0 if expected is None else expected - dist.size
+    return _result(
+        refs, ratios, lambda f: _knee_blocks(warm, f, adjust), capacities_blocks,
+        model_map, assume_model,
+        evidence=refs.evidence, method=method, sample_rate=rate, block_tokens=block_tokens,
+        n_references=reads, n_distinct=n_distinct, reuse_ratio_infinite=reuse_ratio,
+        sampling_error=error, rejected=refs.rejected,
+        rows_without_evidence=refs.rows_without_evidence, method_how=method_how,
+        distances=distances,
+    )  # fmt: skip
+
+
+def _no_curve(refs: SampledRefs | SessionTurns, evidence: str, prepared: pl.LazyFrame,
+              ) -> ReuseResult:  # fmt: skip
+    """No block read: no curve, no hits (rejects and rows without evidence still counted)."""
+    empty = pl.DataFrame(schema=CURVE_SCHEMA)
+    no_rows = np.zeros(0, dtype=np.int64)
+    hits = compute_request_hits(prepared, evidence, no_rows, no_rows.astype(bool), no_rows,
+                                None, no_rows, None)  # fmt: skip
+    return ReuseResult(
+        evidence, "none", None, refs.block_tokens, 0, 0, None, empty,
+        empty.with_columns(pl.lit(None, dtype=pl.Float64()).alias("fraction")),
+        None, None, "no reuse evidence", None, None, rejected=refs.rejected,
+        rows_without_evidence=refs.rows_without_evidence, method_how="no reuse evidence",
+        distances=hits,
+    )  # fmt: skip
+
+
+def _session_result(
+    turns: SessionTurns, prepared: pl.LazyFrame, capacities_blocks: Sequence[int] | None,
+    sample_rate: float | None, model_map: Mapping[str, str] | None, assume_model: str | None,
+) -> ReuseResult:  # fmt: skip
+    """``compute_reuse_curve`` for session evidence, from its turns in closed form."""
+    got = compute_session_curve(turns, prepared, sample_rate)
+    warm = float(got.cum[-1]) if got.cum.size else 0.0
+    return _result(
+        turns, got.ratios, got.knee, capacities_blocks, model_map, assume_model,
+        evidence="sessions", method="exact" if got.rate is None else "shards",
+        sample_rate=got.rate, block_tokens=turns.block_tokens, n_references=turns.n_reads,
+        n_distinct=got.n_distinct,
+        reuse_ratio_infinite=warm / got.n_reads if got.n_reads else 0.0,
+        sampling_error=got.error, rejected=turns.rejected,
+        rows_without_evidence=turns.rows_without_evidence, method_how=got.how,
+        distances=got.hits,
+    )  # fmt: skip
+
+
+def _result(
+    refs: SampledRefs | SessionTurns, ratios: Callable[[Any], np.ndarray],
+    knee: Callable[[float], int], capacities_blocks: Sequence[int] | None,
+    model_map: Mapping[str, str] | None, assume_model: str | None, **fields: Any,
+) -> ReuseResult:  # fmt: skip
+    """The curve, knees and tier advice of a reuse pass (``ratios``: hit ratio at capacities,
+    ``knee``: smallest capacity reaching a share of the achievable hits)."""
+    block_tokens, n_distinct = fields["block_tokens"], fields["n_distinct"]
     model_id, model_how, kv_bpt, active_b = _resolve_model(
         refs.model_counts, model_map, assume_model
     )
@@ -251,25 +300,22 @@ def compute_reuse_curve(
         )
 
     curve = frame_at(capacity_grid(n_distinct, capacities_blocks))
-    adjust = 0.0 if expected is None else expected - dist.size
-    knee_caps = [_knee_blocks(warm, f, adjust) for f in KNEE_FRACTIONS]
+    knee_caps = [knee(f) for f in KNEE_FRACTIONS]
     knees = frame_at(np.asarray(knee_caps, dtype=np.int64)).with_columns(
         pl.Series("fraction", KNEE_FRACTIONS)
     )
     prefill_rate, prefill_how = prefill_tokens_per_s(model_id or DEFAULT_ASSUMED_MODEL, active_b)
-    targets = [_knee_blocks(warm, f, adjust) for f in TIER_TARGETS]
-    advice = recommend_tiers(
-        load_memory_tiers(), targets, ratios,
-        bytes_per_block, block_tokens, prefill_rate, reads, refs.span_hours,
-    )  # fmt: skip
+    tiers = load_memory_tiers()
+
+    def retier(targets: list[int]) -> list[TierAdvice]:
+        return recommend_tiers(tiers, targets, ratios, bytes_per_block, block_tokens,
+                               prefill_rate, fields["n_references"], refs.span_hours)  # fmt: skip
+
     return ReuseResult(
-        evidence=refs.evidence, method=method, sample_rate=rate, block_tokens=block_tokens,
-        n_references=reads, n_distinct=n_distinct, reuse_ratio_infinite=reuse_ratio,
-        curve=curve, knees=knees, sampling_error=error, model_id=model_id, model_how=model_how,
-        kv_bytes_per_token=kv_bpt, prefill_how=prefill_how, tiers=advice,
-        rejected=refs.rejected, rows_without_evidence=refs.rows_without_evidence,
-        method_how=method_how, distances=distances,
-    )  # fmt: skip
+        curve=curve, knees=knees, model_id=model_id, model_how=model_how,
+        kv_bytes_per_token=kv_bpt, prefill_how=prefill_how,
+        tiers=retier([knee(f) for f in TIER_TARGETS]), retier=retier, **fields,
+    )
 
 
 def compute_cache_hits(frame: pl.LazyFrame, capacity_blocks: int) -> pl.LazyFrame:

@@ -9,6 +9,7 @@ repeated (rarely) when the bound was loose: exact after all, or a rate more than
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, overload
 
 import numpy as np
 import polars as pl
@@ -16,6 +17,7 @@ import polars as pl
 from tracelab.cache.blocks import SESSION_BLOCK_TOKENS
 from tracelab.cache.collect import collect_sample, first_references
 from tracelab.cache.scan import SampledRefs, guess_block_tokens, prepare_frame
+from tracelab.cache.sessions import SessionTurns, collect_turns
 from tracelab.cache.stack import (
     compute_hit_ratios,
     compute_shards_distances,
@@ -110,14 +112,41 @@ def _none(frame: pl.LazyFrame) -> SampledRefs:
     )  # fmt: skip
 
 
+def _sessions_only(prepared: pl.LazyFrame) -> bool:
+    """Rows have session ids, and none has prefix blocks or a malformed block list (one
+    narrow scan)."""
+    blocks, bad, sessions = prepared.select(
+        pl.col("prefix_hash_blocks").is_not_null().any(),
+        pl.col("_reason").is_not_null().any(),
+        pl.col("session_id").is_not_null().any(),
+    ).collect(engine="streaming").row(0)
+    return bool(sessions and not blocks and not bad)
+
+
+@overload
+def collect_references(
+    frame: pl.LazyFrame, sample_rate: float | None = None,
+    session_block_tokens: int = SESSION_BLOCK_TOKENS, turns: Literal[False] = False,
+) -> tuple[SampledRefs, str, pl.LazyFrame]: ...
+@overload
+def collect_references(
+    frame: pl.LazyFrame, sample_rate: float | None = None,
+    session_block_tokens: int = SESSION_BLOCK_TOKENS, *, turns: Literal[True],
+) -> tuple[SampledRefs | SessionTurns, str, pl.LazyFrame]: ...
 def collect_references(
     frame: pl.LazyFrame,
     sample_rate: float | None = None,
     session_block_tokens: int = SESSION_BLOCK_TOKENS,
-) -> tuple[SampledRefs, str, pl.LazyFrame]:
+    turns: bool = False,
+) -> tuple[SampledRefs | SessionTurns, str, pl.LazyFrame]:
     """The (sampled) reference stream of a canonical frame, how the rate was chosen, and the
-    prepared frame (``row`` numbers, parsed blocks) the stream's rows refer to."""
+    prepared frame (``row`` numbers, parsed blocks) the stream's rows refer to.
+
+    ``turns``: session evidence comes back as its turns (``tracelab.cache.sessions``), one
+    record per request, instead of exploded block references."""
     prepared = prepare_frame(frame)
+    if turns and _sessions_only(prepared):  # skip the prefix pass and the session bound
+        return collect_turns(prepared, session_block_tokens), "", prepared
     block_tokens, bound = guess_block_tokens(prepared)
     if bound is None:  # a block row without input_tokens: count the references instead
         blocks = pl.col("prefix_hash_blocks").list.len().sum()
@@ -135,6 +164,8 @@ def collect_references(
     n_sessions, bound = _session_bound(prepared, session_block_tokens)
     if not n_sessions:
         return _none(prepared), "no reuse evidence", prepared
+    if turns:
+        return collect_turns(prepared, session_block_tokens), "", prepared
     rate, how = _rate_for(bound, sample_rate)
     refs, _ = collect_sample("sessions", session_block_tokens, rate, prepared)
     return refs, _describe(refs, how, sample_rate), prepared

@@ -42,6 +42,8 @@ class MemoryTier:
     usd_per_gb_hour: float
     estimate: bool
     source: str
+    gb_per_node: float | None = None  # capacity per server node (host tiers), when known
+    devices_per_node: int | None = None
 
     def reload_s(self, n_bytes: float) -> float:
         """Seconds to bring ``n_bytes`` of KV back to the GPU: latency + bytes / bandwidth."""
@@ -85,6 +87,9 @@ def load_memory_tiers(path: Path | None = None) -> list[MemoryTier]:
             usd_per_gb_hour=_usd_per_gb_hour(entry),
             estimate=bool(entry.get("estimate", False)),
             source=entry["source"],
+            gb_per_node=float(entry["gb_per_node"]) if "gb_per_node" in entry else None,
+            devices_per_node=int(entry["devices_per_node"]) if "devices_per_node" in entry
+            else None,
         )
         for tier_id, entry in raw["tiers"].items()
     ]

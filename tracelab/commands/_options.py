@@ -129,6 +129,9 @@ Growth = Annotated[
 CacheCapacity = Annotated[int | None, typer.Option(
     "--cache-capacity", help="LRU prefix-cache capacity (blocks) credited to the plan "
     "(default: the smallest reaching 80% of achievable hits).")]
+CreditSessionReuse = Annotated[bool, typer.Option(
+    "--credit-session-reuse", help="Credit the plan with reuse inferred from sessions alone "
+    "(no prefix blocks, no cached-token counts in the log): an estimate, off by default.")]
 By = Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")]
 WindowS = Annotated[float, typer.Option("--window-s", help="Demand window length, seconds.")]
 Only = Annotated[

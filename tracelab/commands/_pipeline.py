@@ -27,6 +27,7 @@ def pipeline_options(
     cache_capacity: int | None = None, only: str | None = None,
     exclude: list[str] | None = None, by: str = "labels", precision: str = "bf16",
     capacities: Sequence[int] = (), sample_rate: float | None = None,
+    credit_session_reuse: bool = False,
     max_device_types: int = 3, max_pools: int | None = None, attainment: float = 0.99,
     verify: bool = False,
 ) -> PipelineOptions:
@@ -42,6 +43,7 @@ def pipeline_options(
         cache_capacity=cache_capacity, only=tuple(chosen) if chosen else None,
         exclude=tuple(exclude) if exclude else None, by=by, precision=precision,
         capacities=tuple(capacities), sample_rate=sample_rate,
+        credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
         verify=verify,
     ).validate()

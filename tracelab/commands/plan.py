@@ -16,6 +16,7 @@ from tracelab.commands._options import (
     CacheCapacity,
     Catalog,
     Config,
+    CreditSessionReuse,
     Exclude,
     Format,
     Growth,
@@ -79,6 +80,7 @@ def plan(
     window_s: WindowS = 60.0,
     by: By = "labels",
     cache_capacity: CacheCapacity = None,
+    credit_session_reuse: CreditSessionReuse = False,
     config: Config = None,
     k: K = None,
     random_state: RandomState = 0,
@@ -106,6 +108,7 @@ def plan(
         model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude, by=by, precision=precision,
+        credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
         verify=replay,
     )

@@ -13,6 +13,7 @@ from tracelab.commands._options import (
     CacheCapacity,
     Catalog,
     Config,
+    CreditSessionReuse,
     Exclude,
     Executor,
     Format,
@@ -60,6 +61,7 @@ def report(
     growth: Growth = 1.0,
     window_s: WindowS = 60.0,
     cache_capacity: CacheCapacity = None,
+    credit_session_reuse: CreditSessionReuse = False,
     only: Only = None,
     exclude: Exclude = None,
     executor: Executor = "inline",
@@ -80,6 +82,7 @@ def report(
         model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude,
+        credit_session_reuse=credit_session_reuse,
     )
     from tracelab.scale.executor import make_executor
 

@@ -37,7 +37,7 @@ def synth(
         str, typer.Option("--start", help="First instant (ISO-8601, UTC).")
     ] = "2026-01-05T09:00:00Z",
     mix: Annotated[
-        str, typer.Option("--mix", help="Workload mix: default, interactive, agentic.")
+        str, typer.Option("--mix", help="Workload mix: default, interactive, agentic, sessions (hour-apart turns over the span; no prefix blocks).")
     ] = "default",
     chunk_rows: Annotated[
         int,

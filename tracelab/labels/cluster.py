@@ -1,7 +1,9 @@
 """Workload clusters: k-means on standardised log-features, with a scikit-learn contract.
 
-Fitting uses a bounded sample (``sample_size`` rows with the smallest hash of request_id, so
-the sample does not depend on row order and a 10M-row trace never enters the fit; only the
+Fitting uses a bounded sample (``sample_size`` rows with the smallest hash of request_id, or
+of the row's content where the id is ingest's FILE:ROW fallback: ``tracelab.rowkey``; so
+the sample depends neither on row order nor on a file's name, and a 10M-row trace never
+enters the fit; only the
 columns the fit and the names need are collected, with polars' streaming engine). k comes
 from the silhouette (``k_range``) unless given: the k-means fits for every candidate k run on
 the first ``SILHOUETTE_SAMPLE`` rows of that hash-ordered sample, and only the chosen k is
@@ -21,6 +23,7 @@ import polars as pl
 from tracelab.labels.axes import UNKNOWN, cluster_name_columns
 from tracelab.labels.cluster_io import cluster_model_from_json, cluster_model_to_json
 from tracelab.lookup import lookup
+from tracelab.rowkey import row_key
 
 # (column, transform) in fit order; "log" = log1p of a non-negative count.
 CLUSTER_FEATURES: tuple[tuple[str, str], ...] = (
@@ -81,7 +84,7 @@ class WorkloadClusterer:
 
     # -- fitting ---------------------------------------------------------------------
     def _sample(self, labeled: pl.LazyFrame) -> pl.DataFrame:
-        """The ``sample_size`` rows with complete features and the smallest request_id hash
+        """The ``sample_size`` rows with complete features and the smallest ``row_key`` hash
         (``_h``; ties by a second hash, ``_t``), in hash order, with only the columns
         fitting and naming need.
 
@@ -96,11 +99,12 @@ class WorkloadClusterer:
         names = [name for name, _ in CLUSTER_FEATURES]
         needed = list(dict.fromkeys([*names, *cluster_name_columns(), *PROFILE_COLUMNS]))
         complete = pl.all_horizontal(pl.col(n).is_not_null() for n in names)
-        if "_h" in labeled.collect_schema().names():  # candidates sampled already (partitions)
+        columns = labeled.collect_schema().names()
+        if "_h" in columns:  # candidates sampled already (partitions)
             hashed, tie = pl.col("_h"), pl.col("_t")
-        else:
-            hashed = pl.col("request_id").hash(seed=self.random_state)
-            tie = pl.col("request_id").hash(seed=self.random_state + 1)
+        else:  # by request, never by file name (``tracelab.rowkey``)
+            hashed = row_key(columns, seed=self.random_state)
+            tie = row_key(columns, seed=self.random_state + 1)
         rows = int(labeled.select(pl.len()).collect().item())
         share = SAMPLE_HEADROOM * self.sample_size / max(rows, 1)
         while True:

@@ -36,7 +36,9 @@ class PipelineOptions:
     Models: ``model_map`` (logged name → registry id), ``assume_model`` (registry id for
     requests whose model is unknown). Labels: ``config`` (thresholds TOML over the packaged
     labels.toml), ``k`` (clusters; None: chosen by silhouette), ``random_state``.
-    Cache: ``cache_capacity`` (LRU blocks credited to the plan; None: the 80% knee),
+    Cache: ``cache_capacity`` (LRU blocks credited to the plan; None: the 80% knee; either
+    bounded by what the plan's fleet holds), ``credit_session_reuse`` (credit reuse inferred
+    from sessions alone, an estimate; off by default),
     ``capacities`` (extra curve points, blocks), ``sample_rate`` (SHARDS rate; None: by size).
     Hardware: ``catalog`` (TOML over the packaged one), ``prices`` (``ID=USD`` per
     device-hour), ``profile`` (efficiencies TOML), ``precision``. Plan: ``slos``
@@ -56,6 +58,7 @@ class PipelineOptions:
     k: int | None = None
     random_state: int = 0
     cache_capacity: int | None = None
+    credit_session_reuse: bool = False
     capacities: tuple[int, ...] = ()
     sample_rate: float | None = None
     catalog: Path | None = None

@@ -121,7 +121,9 @@ class Pipeline:
             self._step(3)
             frame = (self.labeled().frame if self.settings.options.by == "cluster"
                      else found.frame)
-            self._plan = stages.verify(stages.plan(frame, self.settings), found, self.settings)
+            fitted, self._credit = stages.bound_credit(stages.plan(frame, self.settings), frame,
+                                                       self.cache(), self.settings)
+            self._plan = stages.verify(fitted, found, self.settings)
         return self._plan
 
     def report(self, *, executor: Executor | None = None, preload: Sequence[str] = (),
@@ -142,6 +144,10 @@ class Pipeline:
             labeled = self.labeled()
             aggregates, cluster_k = self._aggregates(labeled, credit, executor)
             fitted = self.plan() if planned is None else planned.result()
+        if self.cache() is not credit:  # the plan bounded the cache credit by its fleet
+            credit = self.cache()
+            aggregates["totals"]["cache_hit_tokens"] = credit.hit_tokens or 0
+            aggregates["totals"]["cache_hit_tokens_known"] = credit.hits_known
         self._step(4)
         elapsed = time.perf_counter() - self.started
         summary = summarize(aggregates, trace=self.trace(), settings=self.settings,

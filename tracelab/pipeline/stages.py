@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from tracelab.pipeline.options import PipelineOptions
 
 if TYPE_CHECKING:
     from tracelab.cache import ReuseResult
+    from tracelab.cache.credit import CreditBound
     from tracelab.hardware.catalog import Catalog
     from tracelab.hardware.perf import PerfModel
     from tracelab.hardware.profile import PerfProfile
@@ -115,6 +116,8 @@ class CacheCredit:
     capacity_blocks: int | None
     capacity_how: str
     hits: pl.DataFrame | None
+    estimate: bool = False  # reuse inferred from sessions alone (``tracelab.cache.credit``)
+    bound: CreditBound | None = None  # what the plan's fleet holds, once a plan is fitted
 
     @property
     def hit_tokens(self) -> int | None:
@@ -142,6 +145,7 @@ def cache(trace: Trace, settings: Settings) -> CacheCredit:
     """LRU reuse curve of ``trace`` and the hits of the credited capacity (the given
     ``cache_capacity``, else the smallest reaching DEFAULT_CACHE_KNEE of achievable hits)."""
     from tracelab.cache import compute_reuse_curve
+    from tracelab.cache.credit import is_estimate
     from tracelab.labels.materialise import TRACE_ROW
 
     options = settings.options
@@ -150,13 +154,56 @@ def cache(trace: Trace, settings: Settings) -> CacheCredit:
                                 assume_model=options.assume_model)
     if reuse.evidence == "none":
         return CacheCredit(reuse, None, "no reuse evidence: no cache credit", None)
+    estimate = is_estimate(reuse.evidence, _provider_counts(trace))
+    if estimate and not options.credit_session_reuse:
+        return CacheCredit(reuse, None, ESTIMATE_HOW, None, estimate=True)
     given = options.cache_capacity
     capacity = given if given is not None else _knee_capacity(reuse, DEFAULT_CACHE_KNEE)
     how = ("given" if given is not None else f"smallest LRU capacity reaching "
            f"{DEFAULT_CACHE_KNEE:.0%} of the achievable hits")
     hits = (None if capacity is None else
             reuse.compute_cache_hits_by_row(capacity).rename({"row": TRACE_ROW}))
-    return CacheCredit(reuse, capacity, how, hits)
+    return CacheCredit(reuse, capacity, how, hits, estimate=estimate)
+
+
+ESTIMATE_HOW = ("reuse inferred from session structure alone (no prefix blocks, no provider "
+                "cache counts) is an estimate: not credited unless credit_session_reuse is set")
+
+
+def _provider_counts(trace: Trace) -> bool:
+    """The log itself counts cached prompt tokens on some row."""
+    if "cached_input_tokens" not in trace.frame.collect_schema().names():
+        return False
+    present = trace.frame.select(pl.col("cached_input_tokens").is_not_null().any())
+    return bool(present.collect(engine="streaming").item())
+
+
+def bound_credit(fitted: Plan, frame: pl.LazyFrame, credit: CacheCredit,
+                 settings: Settings) -> tuple[Plan, CacheCredit]:
+    """No more cache credit than ``fitted``'s fleet holds (``tracelab.cache.credit``): when
+    the credited capacity is larger, its hits at the bound replace those in ``frame`` and
+    the plan is fitted again; the tier advice is cut to the fleet either way."""
+    from tracelab.cache.credit import (
+        bound_tiers,
+        compute_plan_bound,
+        credit_capacity,
+        replace_hits,
+    )
+    from tracelab.labels.materialise import TRACE_ROW
+
+    if credit.capacity_blocks is None:
+        return fitted, credit
+    bound = compute_plan_bound(credit.reuse, fitted, settings.perf_model(), frame)
+    capacity, bounded = credit_capacity(credit.capacity_blocks, bound)
+    reuse = bound_tiers(credit.reuse, bound)
+    if bounded is None:
+        how = f"{credit.capacity_how}; fits the recommended fleet's memory ({bound.describe()})"
+        return fitted, replace(credit, reuse=reuse, capacity_how=how, bound=bound)
+    hits = reuse.compute_cache_hits_by_row(capacity).rename({"row": TRACE_ROW})
+    refitted = plan(replace_hits(frame, hits, TRACE_ROW), settings)
+    return refitted, replace(credit, reuse=reuse, capacity_blocks=capacity, hits=hits,
+                             capacity_how=f"{credit.capacity_how}; {bounded} (plan refitted)",
+                             bound=bound)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -177,8 +177,9 @@ def cache(s: Summary) -> Section:
     if not c or c["evidence"] == "none":
         return Section("Cache reuse", [Para(
             "No reuse evidence in this trace (no prefix blocks, no sessions): no cache curve.")])
+    estimate = " — an estimate: no prefix blocks or cached-token counts" if c.get("estimate") else ""
     text = (
-        f"Evidence: {c['evidence']} ({c['method']}); "
+        f"Evidence: {c['evidence']}{estimate} ({c['method']}); "
         f"{fmt.pct(c['reuse_ratio_infinite'])} of block references were seen before "
         f"(infinite cache)."
     )
@@ -189,6 +190,8 @@ def cache(s: Summary) -> Section:
             f"{verb} an LRU cache of {fmt.num(c['capacity_blocks'])} blocks "
             f"({fmt.num(c['capacity_tokens'])} tokens): {fmt.num(c['hit_tokens'])} "
             "prompt tokens never needed prefill."))
+    if c.get("credit"):
+        blocks.append(Para(f"Cache credit: {c['credit']}."))
     for tier in c["tiers"]:
         blocks.append(Para(tier["recommendation"]))
     blocks.append(Figure("cache_curve"))

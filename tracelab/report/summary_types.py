@@ -147,6 +147,11 @@ class CacheSection(TypedDict):
     capacity_tokens: int | None
     hit_tokens: int | None
     rows_rejected: int
+    # the credit (``tracelab.cache.credit``): session-only reuse is an estimate; how the
+    # credited capacity was chosen and bounded; what the recommended fleet holds
+    estimate: NotRequired[bool]
+    credit: NotRequired[str]
+    credit_bound: NotRequired[dict[str, JSONValue] | None]
 
 
 class Baseline(TypedDict):

@@ -22,6 +22,7 @@ from tracelab.errors import ConfigError
 from tracelab.schema import CANONICAL_COLUMNS, conform, empty_frame
 from tracelab.synth.workloads import (
     BLOCK_TOKENS,
+    INTERLEAVED_MIXES,
     MAX_CONTEXT_TOKENS,
     MIXES,
     MODEL_SPEEDS,
@@ -185,7 +186,7 @@ def _draw_workload(
         "model": model,
         "tenant_id": tenant,
         "input_tokens": input_tokens,
-        "cached_input_tokens": cached,
+        "cached_input_tokens": cached if w.logs_cached else np.full(n, -1),
         "output_tokens": np.where(no_output, -1, output),
         "reasoning_tokens": np.where(no_output, -1, reasoning),
         "ttft_s": np.where(no_ttft, np.nan, ttft),
@@ -222,6 +223,9 @@ def _arrivals(
     gap = np.where(turn > 0, np.roll(e2e, 1) + think, 0.0)
     within = _segmented_cumsum(gap, first)
     duration = np.maximum.reduceat(within, np.cumsum(lengths) - lengths)
+    if w.fit_span:
+        squeeze = np.minimum(1.0, np.nextafter(clock.span_s, 0) / np.maximum(duration, 1e-9))
+        within, duration = within * squeeze[session], duration * squeeze
     room = np.maximum(clock.span_s - duration, 0.0)
     start = clock.sample(rng, len(lengths)) * room / clock.span_s
     return start[session] + within
@@ -301,6 +305,9 @@ def _frame(
             pl.when(pl.col("output_tokens") >= 0)
             .then(pl.col("output_tokens"))
             .alias("output_tokens"),
+            pl.when(pl.col("cached_input_tokens") >= 0)
+            .then(pl.col("cached_input_tokens"))
+            .alias("cached_input_tokens"),
             pl.when(pl.col("reasoning_tokens") >= 0)
             .then(pl.col("reasoning_tokens"))
             .alias("reasoning_tokens"),
@@ -373,7 +380,10 @@ def write_large_trace(
     kept (session block ids get a per-chunk range; system-prompt ids are shared by all
     chunks). Rows are sorted within a chunk; a session longer than a chunk's span (a long
     chat at a high rate) can run past the chunk's end, so the file as a whole is only
-    nearly sorted: sort by ``arrival_ts`` when order matters. Returns the rows written.
+    nearly sorted: sort by ``arrival_ts`` when order matters. A mix of hour-long sessions
+    (``INTERLEAVED_MIXES``) draws every chunk over the whole span instead, so its sessions
+    interleave across the day, and the file is sorted by arrival once written (a temporary
+    file beside ``path``). Returns the rows written.
     """
     import pyarrow.parquet as pq
 
@@ -385,12 +395,15 @@ def write_large_trace(
         raise ConfigError(msg)
     workloads = _mix(mix)
     clock_s = parse_start(start)
+    interleave = mix in INTERLEAVED_MIXES
+    target = Path(path)
+    out = target.with_name(f".{target.name}.unsorted") if interleave else target
     written = 0
     writer: pq.ParquetWriter | None = None
     try:
         for index, rng in enumerate(_chunk_rngs(seed, n_requests, chunk_rows)):
             rows = min(chunk_rows, n_requests - written)
-            span_s = rows / requests_per_s
+            span_s = (n_requests if interleave else rows) / requests_per_s
             chunk = _generate(
                 rows,
                 rng,
@@ -403,15 +416,22 @@ def write_large_trace(
             )
             table = chunk.to_arrow()
             if writer is None:
-                writer = pq.ParquetWriter(str(path), table.schema, compression="zstd")
+                writer = pq.ParquetWriter(str(out), table.schema, compression="zstd")
             writer.write_table(table.cast(writer.schema))
             written += rows
-            clock_s += span_s
+            if not interleave:
+                clock_s += span_s
     finally:
         if writer is not None:
             writer.close()
     if writer is None:
         generate_trace(0).write_parquet(path)
+    elif interleave:
+        try:
+            pl.scan_parquet(out).sort("arrival_ts", maintain_order=True).sink_parquet(
+                target, compression="zstd", row_group_size=chunk_rows)
+        finally:
+            out.unlink()
     return written
 
 

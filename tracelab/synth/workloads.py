@@ -24,6 +24,14 @@ Every token distribution is a lognormal given by its median and log-standard-dev
   output median 150 (short tool calls) and the 6 turns per session (geometric mean) are
   assumptions, not published figures. Every session starts with one of four agents'
   system prompts (2, 4, 6 or 8 blocks of 512 tokens) that sessions of that agent share.
+* Session-heavy (``--mix sessions``) — a stress shape, not a published one: every request
+  belongs to a conversation of long turns (geometric, mean 6 turns; a 3,000-token first
+  prompt and 600-token later messages, so contexts reach tens of thousands of tokens),
+  turns about an hour apart (think time median 3,600 s), sessions interleaved over the whole
+  span (use ``--span-s 86400`` for a day; a session longer than the span is squeezed
+  into it), 50 tenants, four models, no prefix blocks and no cached-token counts: reuse
+  can only be inferred from the sessions. The shape of issue reports of logs with a
+  ``session_id`` on every row; the sizes are assumptions.
 * Batch summarisation — documents follow CNN/DailyMail (See et al., ACL'17: articles 781
   words, summaries 56 words on average), at 1.3 tokens per word plus a 100-token
   instruction: median 1050 prompt, 70 output. Submitted as jobs of ~100 requests within
@@ -69,7 +77,9 @@ class Workload:
     ``input_tokens`` is the whole prompt of single-turn requests and the first turn of a
     session; ``turn_tokens`` the tokens a later turn adds besides the previous answer
     (a user message, a tool result). ``think_s`` is the gap between a turn's end and the
-    next turn's arrival: (median, sigma) of a lognormal in seconds.
+    next turn's arrival: (median, sigma) of a lognormal in seconds. ``fit_span``: a session
+    longer than the span has its turn offsets scaled down to fit it (hour-apart turns).
+    ``logs_cached`` False: the log has no cached-token counts (null), as many gateways.
     """
 
     name: str
@@ -85,6 +95,8 @@ class Workload:
     think_s: tuple[float, float] = (0.0, 0.0)
     system_prompt_blocks: tuple[int, ...] = ()
     batch_job_size: int = 0
+    fit_span: bool = False
+    logs_cached: bool = True
     failure_rates: dict[str, float] = field(
         default_factory=lambda: {"error": 0.015, "cancelled": 0.008, "timeout": 0.004}
     )
@@ -166,11 +178,36 @@ BATCH = Workload(
     failure_rates={"error": 0.01, "cancelled": 0.0, "timeout": 0.003},
 )
 
+SESSIONS = Workload(
+    name="sessions",
+    share=1.0,
+    endpoint="chat",
+    streaming=True,
+    models=(
+        ("meta-llama/Llama-3.1-8B-Instruct", 0.4),
+        ("meta-llama/Llama-3.1-70B-Instruct", 0.25),
+        ("Qwen/Qwen3-30B-A3B", 0.2),
+        ("gpt-oss-120b", 0.15),
+    ),
+    tenants=tuple(f"tenant-{i:02d}" for i in range(50)),
+    input_tokens=LogNormal(3000, 0.9, hi=65_536),
+    output_tokens=LogNormal(300, 0.9, hi=4096),
+    turns_mean=6.0,
+    turn_tokens=LogNormal(600, 1.0, hi=16_384),
+    think_s=(3600.0, 0.7),  # turns about an hour apart; assumption
+    fit_span=True,
+    logs_cached=False,
+)
+
 MIXES: dict[str, tuple[Workload, ...]] = {
     "default": (CHAT, CODE, RAG, AGENTIC, BATCH),
     "interactive": (CHAT, CODE, RAG),
     "agentic": (AGENTIC,),
+    "sessions": (SESSIONS,),
 }
+# Mixes whose sessions last hours: a large trace draws every chunk over the whole span
+# (sessions interleave across the day) and sorts the file by arrival at the end.
+INTERLEAVED_MIXES = frozenset({"sessions"})
 
 # model -> (effective prefill tokens/s, time per output token s); see the module docstring.
 MODEL_SPEEDS: dict[str, tuple[float, float]] = {
