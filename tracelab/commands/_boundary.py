@@ -54,6 +54,7 @@ HINTS = {
                  "--local-cluster N",
     "local_cluster": "give --local-cluster N with N >= 1",
     "model": "pass a file written by `tracelab label --save-model`",
+    "attainment": "pass --attainment in (0, 1], e.g. 0.99",
 }
 
 
