@@ -175,6 +175,12 @@ def test_registry_names() -> None:
         "azure",
         "burstgpt",
         "mooncake",
+        "bedrock",
+        "gemini",
+        "langfuse",
+        "helicone",
+        "openrouter",
+        "guidellm",
         "servegen",
     }
 

@@ -11,13 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracelab.errors import InputFileError
-from tracelab.report.aggregate import (
-    bucket_edges,
-    choose_bucket_s,
-    compute_aggregates,
-    histogram_quantile,
-    merge_aggregates,
-)
+from tracelab.report.aggregate import choose_bucket_s, compute_aggregates, merge_aggregates
+from tracelab.report.histogram import bucket_edges, histogram_quantile
 from tracelab.report.summary import (
     canonicalize,
     drop_wall_clock,

@@ -36,6 +36,7 @@ VERBS = (
     "perf",
     "calibrate",
     "synth",
+    "export",
 )
 
 for _verb in VERBS:

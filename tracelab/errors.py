@@ -82,3 +82,7 @@ def _rebuild_param(cls: type[ParamError], param: str, value: object, reason: str
 
 class InfeasibleError(TracelabError):
     """No device in the catalog can serve a workload class under its SLOs."""
+
+
+class DatabaseError(TracelabError):
+    """A database cannot be read: the server is down, the login refused, a table or column missing."""

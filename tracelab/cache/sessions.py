@@ -173,7 +173,7 @@ def compute_session_curve(
     else:
         how = (f"SHARDS over sessions at rate {rate:.4g}: {n:,} session turns"
                + ("" if sample_rate is not None else f" > {EXACT_TURNS:,}")
-               + "; pass --sample-rate 1 for exact")  # fmt: skip
+               + "; a sample rate of 1 is exact")  # fmt: skip
         dist, rows, reads = _pass(turns, compute_shards_mask(turns.session, rate), rate)
         from tracelab.cache.sampling import capacity_grid  # (sampling imports this module)
 

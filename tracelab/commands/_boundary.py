@@ -54,6 +54,7 @@ HINTS = {
                  "--local-cluster N",
     "local_cluster": "give --local-cluster N with N >= 1",
     "model": "pass a file written by `tracelab label --save-model`",
+    "attainment": "pass --attainment in (0, 1], e.g. 0.99",
 }
 
 
@@ -90,6 +91,8 @@ def boundary(func: F | None = None, *, folders: tuple[str, ...] = (),
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tracelab.commands._sources import command_scope
+
         try:
             with contextlib.ExitStack() as stack:
                 if folders or files:
@@ -98,6 +101,7 @@ def boundary(func: F | None = None, *, folders: tuple[str, ...] = (),
                     for name, is_folder in [(n, True) for n in folders] + [(n, False) for n in files]:
                         if kwargs.get(name) is not None:
                             stack.enter_context(claim(Path(kwargs[name]), folder=is_folder))
+                stack.enter_context(command_scope())
                 return func(*args, **kwargs)
         except TracelabError as exc:
             raise fail(render(exc)) from None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from tracelab.commands._sources import SourceOptions
     from tracelab.ingest import Trace
 
 # ---------------------------------------------------------------- reading a trace
@@ -145,14 +146,14 @@ Exclude = Annotated[
 
 
 def load_inputs(inputs: list[str] | None, fmt: str | None, strict: bool,
-                need_rows: bool = True) -> Trace:
+                need_rows: bool = True, source: SourceOptions | None = None) -> Trace:
     """Read the given traces (or the bundled sample when none are given). ``need_rows``:
     a trace whose every row was rejected is an error (the commands that only convert or
-    describe a trace pass False)."""
+    describe a trace pass False). ``source``: how database inputs are read."""
     from tracelab.ingest import read_trace
     from tracelab.ingest.reader import require_accepted
 
-    trace = read_trace(input_paths(inputs), format=fmt, strict=strict)
+    trace = read_trace(input_paths(inputs, source), format=fmt, strict=strict)
     if need_rows:
         require_accepted(trace)
     print_trace_notes(trace)
@@ -169,11 +170,13 @@ def print_trace_notes(trace: Trace) -> None:
         sys.stderr.write(f"note: {note}\n")
 
 
-def input_paths(inputs: list[str] | None) -> list[str]:
-    """The INPUT arguments, or the bundled sample trace when there are none."""
+def input_paths(inputs: list[str] | None, source: SourceOptions | None = None) -> list[str]:
+    """The INPUT arguments (databases read into files: ``_sources.resolve``), or the bundled
+    sample trace when there are none."""
+    from tracelab.commands._sources import resolve
     from tracelab.resources import default_sample_trace
 
-    return list(inputs) if inputs else [str(default_sample_trace())]
+    return resolve(list(inputs), source) if inputs else [str(default_sample_trace())]
 
 
 def parse_model_map_option(items: list[str] | None) -> dict[str, str] | None:

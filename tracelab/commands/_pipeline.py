@@ -14,6 +14,7 @@ from tracelab.commands._options import input_paths, parse_model_map_option, pars
 from tracelab.commands._process import cli_process, load_paused
 
 if TYPE_CHECKING:
+    from tracelab.commands._sources import SourceOptions
     from tracelab.pipeline import Pipeline, PipelineOptions, PipelineResult, Progress
     from tracelab.scale.executor import Executor
 
@@ -69,20 +70,22 @@ def progress_bar() -> Iterator[Progress | None]:
 
 
 def open_pipeline(inputs: list[str] | None, options: PipelineOptions,
-                  progress: Progress | None = None) -> Pipeline:
-    """The pipeline over ``inputs`` (the bundled sample when empty); its files are read and
-    checked now, before any trace is."""
+                  progress: Progress | None = None,
+                  source: SourceOptions | None = None) -> Pipeline:
+    """The pipeline over ``inputs`` (the bundled sample when empty; databases read with
+    ``source``); its files are read and checked now, before any trace is."""
     from tracelab.pipeline import Pipeline
 
-    return Pipeline(input_paths(inputs), options, progress=progress)
+    return Pipeline(input_paths(inputs, source), options, progress=progress)
 
 
 def run_report(inputs: list[str] | None, options: PipelineOptions, *,
-               executor: Executor | None = None, preload: Sequence[str] = ()) -> PipelineResult:
+               executor: Executor | None = None, preload: Sequence[str] = (),
+               source: SourceOptions | None = None) -> PipelineResult:
     """Every stage and the summary on ``inputs``, with a progress bar (``tracelab report``,
     ``tracelab diff``)."""
     with progress_bar() as update, cli_process():
-        pipe = open_pipeline(inputs, options, update)
+        pipe = open_pipeline(inputs, options, update, source)
         # The imports start only now, so the option checks above (Python, holding the GIL)
         # are not slowed by them; with the collector paused (the CLI owns the process).
         return pipe.report(executor=executor, preload=preload, loader=load_paused)

@@ -15,6 +15,7 @@ import typer
 
 from tracelab.commands._boundary import boundary
 from tracelab.commands._options import Format, Inputs, Json, OutputFile, Strict, load_inputs
+from tracelab.commands._sources import Query, Since, SourceOptions, Until, Watermark
 
 DEFAULT_OUTPUT = Path("trace.parquet")
 
@@ -26,6 +27,10 @@ def ingest(
     fmt: Format = None,
     strict: Strict = False,
     json_out: Json = False,
+    query: Query = None,
+    since: Since = None,
+    until: Until = None,
+    watermark: Watermark = None,
 ) -> None:
     """Read trace files and write the canonical request frame."""
     from tracelab.ingest.writer import is_rejected_file, output_kind, rejected_path, write_frame
@@ -33,8 +38,10 @@ def ingest(
 
     output = output or DEFAULT_OUTPUT
     output_kind(output)
-    trace = load_inputs(inputs, fmt, strict, need_rows=False)
-    frame = trace.frame.collect()
+    trace = load_inputs(inputs, fmt, strict, need_rows=False,
+                        source=SourceOptions(query, since, until, watermark))
+    # Large inputs are streamed to the output; small ones are collected (quicker).
+    frame = trace.frame if trace.sources else trace.frame.collect()
     rejects_out = rejected_path(output) if trace.rows_rejected else None
     stale = rejected_path(output)
     # An earlier run's rejected rows go when this run rejects none (only a file tracelab

@@ -38,6 +38,7 @@ from tracelab.commands._options import (
 )
 from tracelab.commands._pipeline import open_pipeline, pipeline_options, progress_bar
 from tracelab.commands._process import cli_process
+from tracelab.commands._sources import Query, Since, SourceOptions, Until, Watermark
 from tracelab.errors import ConfigError, InputFileError
 
 if TYPE_CHECKING:
@@ -101,6 +102,10 @@ def plan(
         "--replay/--no-replay",
         help="Verify the fleet by replaying the busiest hour, and repair it.")] = True,
     as_json: Json = False,
+    query: Query = None,
+    since: Since = None,
+    until: Until = None,
+    watermark: Watermark = None,
 ) -> None:
     """Plan the hardware tier mix for a trace."""
     options = pipeline_options(
@@ -118,7 +123,8 @@ def plan(
 
     # The same stages as ``tracelab report`` (cache credit included), so both give one $/h.
     with progress_bar() as update, cli_process():
-        pipe = open_pipeline(inputs, options, update)
+        pipe = open_pipeline(inputs, options, update,
+                             SourceOptions(query, since, until, watermark))
         result = pipe.plan()
     print_trace_notes(pipe.trace())
     if result is None:

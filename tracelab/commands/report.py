@@ -35,6 +35,7 @@ from tracelab.commands._options import (
     WindowS,
 )
 from tracelab.commands._pipeline import pipeline_options, run_report
+from tracelab.commands._sources import Query, Since, SourceOptions, Until, Watermark
 
 HELP = (
     "Run the whole pipeline (ingest → cache reuse → features and labels → plan) and write a "
@@ -68,6 +69,10 @@ def report(
     scheduler: Scheduler = None,
     local_cluster: LocalCluster = None,
     as_json: Json = False,
+    query: Query = None,
+    since: Since = None,
+    until: Until = None,
+    watermark: Watermark = None,
 ) -> None:
     """Report on a trace: terminal summary, report.md, report.html, summary.json."""
     import threading
@@ -89,11 +94,13 @@ def report(
     runner = make_executor(executor, scheduler=scheduler, local_cluster=local_cluster)
     # The charts' library (import and font cache: ~0.7 s) loads while the pipeline runs.
     charts = ("matplotlib.figure", "matplotlib.backends.backend_svg")
+    source = SourceOptions(query, since, until, watermark)
     if runner is None:
-        result = run_report(inputs, options, preload=charts)
+        result = run_report(inputs, options, preload=charts, source=source)
     else:
         with runner:
-            result = run_report(inputs, options, executor=runner, preload=charts)
+            result = run_report(inputs, options, executor=runner, preload=charts,
+                                source=source)
     # A large trace's work folder (GBs of partitions: ~0.4 s to delete) goes while the
     # report is written; the interpreter waits for the thread before it exits.
     if result.trace.workdir is not None:

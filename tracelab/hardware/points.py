@@ -10,13 +10,36 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tracelab.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tracelab.hardware.catalog import Device
-    from tracelab.hardware.perf import PerfModel
+    from tracelab.hardware.catalog import Catalog, Device
+    from tracelab.hardware.profile import Efficiency
+
+
+class PerfModel(Protocol):
+    """What the search reads of ``tracelab.hardware.perf.PerfModel``."""
+
+    catalog: Catalog
+
+    def efficiency(self, device_id: str) -> Efficiency: ...
+
+    def replica_devices(self, device_id: str, model_id: str, precision: str = ...,
+                        kv_tokens: int = ...) -> int | None: ...
+
+    def kv_capacity_tokens(self, device_id: str, model_id: str, precision: str = ...,
+                           devices: int | None = ...) -> float: ...
+
+    def prefill_s(self, device_id: str, model_id: str, batch: int, context: int,
+                  precision: str = ..., devices: int | None = ...) -> float: ...
+
+    def decode_step_s(self, device_id: str, model_id: str, batch: int, context: int,
+                      precision: str = ..., devices: int | None = ...) -> float: ...
+
+    def max_batch(self, device_id: str, model_id: str, context: int, precision: str = ...,
+                  tpot_s: float | None = ..., devices: int | None = ...) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -48,22 +48,39 @@ def is_rejected_file(path: Path) -> bool:
     return names == list(REJECT_SCHEMA)
 
 
-def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
-    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
-    return frame.with_columns(
+def _sink(frame: pl.LazyFrame, path: Path, kind: str) -> None:
+    if kind == ".parquet":
+        frame.sink_parquet(path)
+    elif kind == ".csv":
+        frame.with_columns(_csv_lists(frame.collect_schema())).sink_csv(path)
+    else:
+        frame.sink_ndjson(path)
+
+
+def _csv_lists(schema: pl.Schema) -> list[pl.Expr]:
+    """List columns as the text ``[1,2,3]`` (CSV cannot hold lists)."""
+    return [
         pl.concat_str(
             pl.lit("["), pl.col(name).cast(pl.List(pl.String)).list.join(","), pl.lit("]")
         ).alias(name)
-        for name in lists
-    )
+        for name, dtype in schema.items()
+        if isinstance(dtype, pl.List)
+    ]
 
 
-def write_frame(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` in the format its suffix names."""
+def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(_csv_lists(frame.schema))
+
+
+def write_frame(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` in the format its suffix names. A lazy frame is streamed
+    to the file (polars' streaming engine), so it never sits in memory whole."""
     kind = output_kind(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if kind == ".parquet":
+        if isinstance(frame, pl.LazyFrame):
+            _sink(frame, path, kind)
+        elif kind == ".parquet":
             frame.write_parquet(path)
         elif kind == ".csv":
             _csv_ready(frame).write_csv(path)

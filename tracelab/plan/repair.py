@@ -135,8 +135,8 @@ def verify_and_repair(
     mode with a TTFT or TPOT target, e.g. interactive and unknown) that must meet both TTFT
     and TPOT; at most ``max_iterations`` replays."""
     if not 0 < target <= 1 or max_iterations < 1:
-        msg = f"attainment target {target}: need 0 < target <= 1; fix --attainment"
-        raise ConfigError(msg)
+        msg = f"attainment target {target}: need 0 < target <= 1"
+        raise ConfigError(msg, param="attainment")
     modes = sorted(modes if modes is not None else
                    [m for m, slo in slos.items() if slo.ttft_s > 0 or slo.tpot_s > 0])
     every = requests.lazy().collect()

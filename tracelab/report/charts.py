@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from tracelab.labels.axes import timeline_columns
-from tracelab.report.aggregate import BINS_PER_DECADE, ZERO_BUCKET, bucket_edges
 from tracelab.report.flow import draw_flow
+from tracelab.report.histogram import BINS_PER_DECADE, ZERO_BUCKET, bucket_edges
 from tracelab.report.summary_types import Summary, TimelineSection
 
 PALETTE = (

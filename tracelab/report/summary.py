@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from tracelab.errors import InputFileError
 from tracelab.labels.axes import label_columns
-from tracelab.report.aggregate import BINS_PER_DECADE, histogram_quantile
+from tracelab.report.histogram import BINS_PER_DECADE, histogram_quantile
 from tracelab.report.summary_types import (
     ArrivalsSection,
     AssumptionsSection,

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import polars as pl
 
+from tracelab.lookup import lookup
+
 FileKind = Literal["csv", "jsonl", "parquet"]
 
 RAW_PREFIX = "__raw_"
@@ -69,6 +71,16 @@ class RawSource:
     def fields(self, *names: str) -> pl.Expr:
         """The first non-null of several alternative source fields (current name first)."""
         return pl.coalesce([self.field(name).cast(pl.String) for name in names])
+
+
+def json_field(source: RawSource, column: str, path: str) -> pl.Expr:
+    """``column.path`` whether ``column`` is a JSON object (JSONL) or JSON text (a CSV or
+    Parquet column holding a JSON document); null when the column is absent."""
+    if source.kind == "jsonl":
+        return source.field(f"{column}.{path}")
+    if column not in source.columns:
+        return pl.lit(None, pl.String)
+    return pl.col(column).cast(pl.String).str.json_path_match(json_path(path))
 
 
 def json_path(name: str) -> str:
@@ -145,6 +157,35 @@ def number(expr: pl.Expr) -> pl.Expr:
 
 def status_map(expr: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
     """Source status text → canonical status; values not in ``mapping`` pass through
-    unchanged (so validation reports them as unknown)."""
+    unchanged (so validation reports them as unknown). A ``lookup`` chain, not ``replace``:
+    polars' streaming engine runs ``replace`` on the whole column at once (measured: a 10M-row
+    LiteLLM ingest held 3.4 GiB)."""
     text = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
-    return text.replace(mapping)
+    return pl.coalesce(lookup(text, mapping.items(), pl.String), text)
+
+
+def arrival_columns(text: pl.Expr, instant: pl.Expr | None = None) -> list[pl.Expr]:
+    """``arrival_ts`` (``instant``, else ``text`` parsed by ``parse_time``), its raw text for
+    rejected rows, and ``time_base = absolute`` where the source gave a time."""
+    return [
+        (parse_time(text) if instant is None else instant).alias("arrival_ts"),
+        text.alias(f"{RAW_PREFIX}arrival_ts"),
+        pl.when(text.is_not_null()).then(pl.lit("absolute")).alias("time_base"),
+    ]
+
+
+def uncached_input_columns(base: pl.Expr, reads: pl.Expr, writes: pl.Expr) -> list[pl.Expr]:
+    """Token columns of a source whose input count EXCLUDES cache reads and writes
+    (Anthropic, Bedrock, Helicone): input = base + reads + writes, cached = reads."""
+    total = number(base) + number(reads).fill_null(0) + number(writes).fill_null(0)
+    return [
+        pl.when(base.is_not_null()).then(total).alias("input_tokens"),
+        base.alias(f"{RAW_PREFIX}input_tokens"),
+        reads.alias("cached_input_tokens"),
+        writes.alias("cache_write_tokens"),
+    ]
+
+
+def millis_column(value: pl.Expr, name: str) -> list[pl.Expr]:
+    """A duration logged in milliseconds as the canonical seconds column ``name`` (+ raw)."""
+    return [(number(value) / 1000).alias(name), value.alias(f"{RAW_PREFIX}{name}")]

@@ -19,7 +19,7 @@ from tracelab.ingest.formats.base import (
     Adapter,
     RawSource,
     Sample,
-    json_path,
+    json_field,
     number,
     parse_time,
     seconds_between,
@@ -44,24 +44,27 @@ def detect(sample: Sample) -> bool:
     return sample.has("request_id", "call_type", "prompt_tokens", "completion_tokens")
 
 
-def _json_field(source: RawSource, column: str, path: str) -> pl.Expr:
-    """``column.path`` whether ``column`` is a JSON object (JSONL) or JSON text (CSV/Parquet)."""
-    if source.kind == "jsonl":
-        return source.field(f"{column}.{path}")
-    if column not in source.columns:
-        return pl.lit(None, pl.String)
-    return pl.col(column).cast(pl.String).str.json_path_match(json_path(path))
+def _instant(source: RawSource, name: str) -> pl.Expr:
+    """A time column as a UTC instant: parsed from text, or taken as it is when the file
+    already holds instants (a Parquet file read from the database; naive = UTC)."""
+    dtype = source.frame.collect_schema().get(name) if source.kind == "parquet" else None
+    if isinstance(dtype, pl.Datetime):
+        column = pl.col(name).dt.cast_time_unit("us")
+        if dtype.time_zone is None:
+            return column.dt.replace_time_zone("UTC")
+        return column.dt.convert_time_zone("UTC")
+    return parse_time(source.field(name))
 
 
 def to_canonical(source: RawSource) -> pl.LazyFrame:
     def meta(*paths: str) -> pl.Expr:
-        return pl.coalesce([_json_field(source, "metadata", p).cast(pl.String) for p in paths])
+        return pl.coalesce([json_field(source, "metadata", p).cast(pl.String) for p in paths])
 
-    start = parse_time(source.field("startTime"))
-    end = parse_time(source.field("endTime"))
-    first_token = parse_time(source.field("completionStartTime"))
+    start = _instant(source, "startTime")
+    end = _instant(source, "endTime")
+    first_token = _instant(source, "completionStartTime")
     stream_text = (
-        _json_field(source, "proxy_server_request", "stream").cast(pl.String).str.to_lowercase()
+        json_field(source, "proxy_server_request", "stream").cast(pl.String).str.to_lowercase()
     )
     streaming = pl.when(stream_text == "true").then(True).when(stream_text == "false").then(False)
     call_type = source.field("call_type").cast(pl.String)
@@ -95,7 +98,8 @@ def to_canonical(source: RawSource) -> pl.LazyFrame:
         source.fields("api_key", "team_id", "organization_id", "user", "end_user").alias(
             "tenant_id"
         ),
-        call_type.replace(ENDPOINTS).alias("endpoint"),
+        call_type.replace(ENDPOINTS)
+        .alias("endpoint"),
         pl.when(source.field("status").is_null())
         .then(pl.lit("ok"))
         .otherwise(status_map(source.field("status"), STATUS))
