@@ -96,3 +96,18 @@ def test_simulate_replays_the_prefill_tokens_the_plan_charged(runner, tmp_path, 
     assert both.height == replay.height > 0
     assert ledger["cache_hit_tokens"].sum() > 0
     assert (both["prefill_tokens"].round() == both["prefill_tokens_replay"]).all()
+
+
+def test_report_takes_the_plans_fleet_limits_and_replay(runner, tmp_path):
+    """``report --replay`` with the plan's limits buys the fleet ``plan`` buys."""
+    options = ["--assume-model", "llama-3.1-8b", "--max-device-types", "1",
+               "--attainment", "0.95"]
+    planned = invoke(runner, ["plan", str(MOONCAKE), *options, "--json"])
+    assert planned.exit_code == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    reported = invoke(runner, ["report", str(MOONCAKE), *options, "--replay",
+                               "-o", str(tmp_path / "r"), "--json"])
+    assert reported.exit_code == 0, reported.stderr
+    summary = json.loads(reported.stdout)
+    assert len({row["device_id"] for row in summary["plan"]["fleet"]}) == 1
+    assert round(summary["plan"]["usd_per_hour"], 2) == round(plan["usd_per_hour"], 2)

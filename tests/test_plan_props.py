@@ -83,7 +83,7 @@ def test_plan_never_costs_more_than_a_baseline(base, demands):
 @settings(max_examples=15, deadline=None)
 @given(devices_st, classes_st, st.floats(0.1, 1.0), st.integers(1, 2), st.integers(1, 3))
 def test_a_lower_price_never_raises_cost_within_the_limits(base, demands, cut, types, pools):
-    from tracelab.plan.milp import Limits
+    from tracelab.plan.limits import Limits
 
     limits = Limits(max_device_types=types, max_pools=pools)
     devs = _devices(base)

@@ -164,12 +164,6 @@ def test_the_cli_silences_native_stdout_while_the_library_runs(capfd):
     assert capfd.readouterr().out == "data\n"
 
 
-def test_the_library_solver_section_leaves_native_stdout_alone(capfd):
-    with budget.quiet_native_stdout():
-        os.write(1, b"solver note\n")
-    assert capfd.readouterr().out == "solver note\n"
-
-
 def test_colocated_only_plan_still_has_groups_per_route():
     perf = FakePerf({"h100-sxm": FakeDevice("h100-sxm", 2.0, 1000.0, 0.5, [(8, 0.02, 100.0)],
                                             link_gbs=None)})

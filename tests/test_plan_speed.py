@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from plan_fakes import FakeDevice, FakePerf, labeled_frame, two_devices
 from polars.testing import assert_frame_equal
 
-from tracelab.plan import budget, compute_demand, demand, ledger, milp, routes
+from tracelab.plan import compute_demand, demand, ledger, milp, routes
 from tracelab.plan.ledger import compute_ledger, compute_ledger_groups
 from tracelab.plan.routes import MAX_DISAGG_ROUTES, ClassSpec, Link, Route, compute_routes
 from tracelab.plan.slo import Slo
@@ -181,13 +181,12 @@ def test_ledger_groups_from_class_keys_are_the_ledger_summed(monkeypatch, collid
 
 
 def test_cli_quiets_native_stdout_of_concurrent_solves(capfd):
-    # The library leaves fd 1 alone (budget.quiet_native_stdout only marks the solver
-    # call); the CLI points it away once around the whole library call, solver threads too.
+    # The library leaves fd 1 alone; the CLI points it away once around the whole library
+    # call, solver threads too.
     from tracelab.commands._process import cli_process
 
     def noisy() -> None:
-        with budget.quiet_native_stdout():
-            os.write(1, b"native noise\n")
+        os.write(1, b"native noise\n")
 
     with cli_process():
         threads = [threading.Thread(target=noisy) for _ in range(4)]

@@ -134,6 +134,16 @@ CreditSessionReuse = Annotated[bool, typer.Option(
     "--credit-session-reuse", help="Credit the plan with reuse inferred from sessions alone "
     "(no prefix blocks, no cached-token counts in the log): an estimate, off by default.")]
 By = Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")]
+MaxDeviceTypes = Annotated[int, typer.Option(
+    "--max-device-types", help="Most accelerator types the fleet may mix.")]
+MaxPools = Annotated[int | None, typer.Option(
+    "--max-pools", help="Most pools (device, model, replica size, role); default 2 per model.")]
+Attainment = Annotated[float, typer.Option(
+    "--attainment",
+    help="Share of latency-bound requests the replay must see meet TTFT and TPOT.")]
+Replay = Annotated[bool, typer.Option(
+    "--replay/--no-replay",
+    help="Verify the fleet by replaying the busiest hour, and repair it.")]
 WindowS = Annotated[float, typer.Option("--window-s", help="Demand window length, seconds.")]
 Only = Annotated[
     str | None,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
 from tracelab.commands._boundary import boundary
 from tracelab.commands._options import (
     AssumeModel,
+    Attainment,
     By,
     CacheCapacity,
     Catalog,
@@ -23,6 +24,8 @@ from tracelab.commands._options import (
     Inputs,
     Json,
     K,
+    MaxDeviceTypes,
+    MaxPools,
     ModelMap,
     Only,
     OutputDir,
@@ -31,6 +34,7 @@ from tracelab.commands._options import (
     Price,
     Profile,
     RandomState,
+    Replay,
     Slo,
     Strict,
     WindowS,
@@ -90,17 +94,10 @@ def plan(
     precision: Precision = "bf16",
     model_map: ModelMap = None,
     assume_model: AssumeModel = None,
-    max_device_types: Annotated[int, typer.Option(
-        "--max-device-types", help="Most accelerator types the fleet may mix.")] = 3,
-    max_pools: Annotated[int | None, typer.Option(
-        "--max-pools",
-        help="Most pools (device, model, replica size, role); default 2 per model.")] = None,
-    attainment: Annotated[float, typer.Option(
-        "--attainment",
-        help="Share of latency-bound requests the replay must see meet TTFT and TPOT.")] = 0.99,
-    replay: Annotated[bool, typer.Option(
-        "--replay/--no-replay",
-        help="Verify the fleet by replaying the busiest hour, and repair it.")] = True,
+    max_device_types: MaxDeviceTypes = 3,
+    max_pools: MaxPools = None,
+    attainment: Attainment = 0.99,
+    replay: Replay = True,
     as_json: Json = False,
     query: Query = None,
     since: Since = None,

@@ -10,6 +10,7 @@ import typer
 from tracelab.commands._boundary import HINTS, boundary
 from tracelab.commands._options import (
     AssumeModel,
+    Attainment,
     CacheCapacity,
     Catalog,
     Config,
@@ -22,6 +23,8 @@ from tracelab.commands._options import (
     Json,
     K,
     LocalCluster,
+    MaxDeviceTypes,
+    MaxPools,
     ModelMap,
     Only,
     OutputDir,
@@ -29,6 +32,7 @@ from tracelab.commands._options import (
     Price,
     Profile,
     RandomState,
+    Replay,
     Scheduler,
     Slo,
     Strict,
@@ -65,6 +69,10 @@ def report(
     credit_session_reuse: CreditSessionReuse = False,
     only: Only = None,
     exclude: Exclude = None,
+    max_device_types: MaxDeviceTypes = 3,
+    max_pools: MaxPools = None,
+    attainment: Attainment = 0.99,
+    replay: Replay = False,
     executor: Executor = "inline",
     scheduler: Scheduler = None,
     local_cluster: LocalCluster = None,
@@ -88,6 +96,8 @@ def report(
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude,
         credit_session_reuse=credit_session_reuse,
+        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
+        verify=replay,
     )
     from tracelab.scale.executor import make_executor
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tracelab.plan.demand import Demand, compute_demand, scan_plan_requests
 from tracelab.plan.fit import MAX_DEVICE_TYPES, POOLS_PER_MODEL, REFERENCE_DEVICE, fit_plan
-from tracelab.plan.milp import Limits
+from tracelab.plan.limits import Limits
 from tracelab.plan.model import Plan
 from tracelab.plan.routes import OperatingPointLike, PerfModelLike, Route
 from tracelab.plan.slo import Slo, load_slos

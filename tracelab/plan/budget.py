@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 # CPU seconds for every solve of one plan (the plan and its baselines together, solved
 # WORKERS at a time). Measured on a 2-core machine with the linking rows of ``milp``: a
@@ -45,14 +43,3 @@ class Deadline:
         if wall_s > 0.02:
             self.cpu_fraction = min(1.0, max(MIN_CPU_FRACTION, cpu_s / wall_s))
 
-
-@contextmanager
-def quiet_native_stdout() -> Iterator[None]:
-    """Marks a call into the solver; changes nothing in the process.
-
-    HiGHS 1.12 (bundled with scipy 1.17) prints a stray line on file descriptor 1 with a
-    bare ``printf`` that ignores ``disp=False`` (ERGO-Code/HiGHS#2783). Library code leaves
-    fd 1 alone, so an application embedding tracelab keeps its stdout; the CLI points fd 1
-    away while a command runs (``tracelab.commands._process.cli_process``).
-    """
-    yield

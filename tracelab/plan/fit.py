@@ -18,7 +18,8 @@ from tracelab.plan.ledger import (
     compute_rollup,
     compute_route_table,
 )
-from tracelab.plan.milp import Limits, Solution, restrict, solve_plan
+from tracelab.plan.limits import Limits
+from tracelab.plan.milp import Solution, restrict, solve_plan
 from tracelab.plan.model import Baseline, Plan, fleet_frame, routes_frame
 from tracelab.plan.routes import (
     CHUNK_TOKENS,

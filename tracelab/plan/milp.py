@@ -5,10 +5,8 @@ continuous route fractions ``z_cr`` ≥ 0. Constraints: ``Σ_r z_cr = 1`` per cl
 ``Σ_{c,r} z_cr·load_{cr,k} ≤ n_k`` per pool (every class routed to a pool shares its
 replicas); and, per class and pool its routes name, ``Σ_{r on k} z_cr ≤ n_k`` (a pool that
 serves a class has a replica, so every route's pools are in the fleet; it also makes the
-LP bound tight enough for HiGHS to find good fleets fast). Operational limits (``Limits``) add binary indicators: ``u_k`` (pool
-k is bought: ``n_k ≤ M_k·u_k``, ``Σ u_k ≤ max_pools``) and ``y_d`` (device type d is used:
-``u_k ≤ y_d``, ``Σ y_d ≤ max_device_types``), ``M_k`` the replicas pool k needs when every
-class it can serve rides on it.
+LP bound tight enough for HiGHS to find good fleets fast). Operational limits (``Limits``)
+add binary indicators for pools bought and device types used (``tracelab.plan.limits``).
 
 Objective: ``Σ_k n_k·usd_per_hour_k`` plus tie-breaks far below a cent: 1e-7 × the routes'
 linear cost (equal-cost fleets pick the routes that use the least replica-time) and 1e-7 ×
@@ -37,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from tracelab.plan.budget import quiet_native_stdout
+from tracelab.plan.limits import Limits, indicator_counts, indicator_rows
 from tracelab.plan.routes import Pool, Route, pool_id
 
 TIE_BREAK = 1e-7
@@ -57,21 +55,6 @@ NODE_LIMIT = 5000
 SAFETY_TIME_S = 60.0
 # HiGHS runs solved at once, one per thread (2 cores on the machine the budget was measured on).
 WORKERS = max(1, min(4, os.cpu_count() or 1))
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Operational limits on a fleet (None: no limit)."""
-
-    max_device_types: int | None = None
-    max_pools: int | None = None
-
-    def allow(self, replicas: Mapping[Pool, int]) -> bool:
-        """Whether a fleet with these replicas keeps within the limits."""
-        pools = [k for k, n in replicas.items() if n > 0]
-        return ((self.max_pools is None or len(pools) <= self.max_pools)
-                and (self.max_device_types is None
-                     or len({k[0] for k in pools}) <= self.max_device_types))
 
 
 @dataclass(frozen=True)
@@ -141,19 +124,6 @@ def _rounded_lp(routes: Mapping[str, Sequence[Route]]) -> _Part:
     return _Part(whole, pools, fractions, objective, bound)
 
 
-def _replica_bounds(routes: Mapping[str, Sequence[Route]], pool_list: Sequence[Pool]) -> list[int]:
-    """M_k: replicas pool k needs when every class it can serve rides on it entirely."""
-    worst: dict[tuple[str, Pool], float] = {}
-    for c, rs in routes.items():
-        for r in rs:
-            for pool, load in ((r.prefill_pool, r.prefill_load), (r.decode_pool, r.decode_load)):
-                worst[(c, pool)] = max(worst.get((c, pool), 0.0), load)
-    per_pool: dict[Pool, float] = {}
-    for (_, pool), load in worst.items():
-        per_pool[pool] = per_pool.get(pool, 0.0) + load
-    return [math.ceil(per_pool.get(k, 0.0) * (1 + 1e-9)) + 1 for k in pool_list]
-
-
 class _Rows:
     """A sparse constraint matrix built row by row: lower ≤ Σ vals·x[cols] ≤ upper."""
 
@@ -194,11 +164,7 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
     pool_list = sorted(pools, key=pool_id)
     pool_ix = {k: i for i, k in enumerate(pool_list)}
     n_pool, n_route = len(pool_list), len(flat)
-    use_pools = limits is not None and limits.max_pools is not None
-    types = sorted({k[0] for k in pool_list})
-    use_types = limits is not None and limits.max_device_types is not None
-    n_u = n_pool if use_pools or use_types else 0
-    n_y = len(types) if use_types else 0
+    n_u, n_y = indicator_counts(limits, pool_list)
     n_var = n_pool + n_route + n_u + n_y
 
     # A large component leaves the tie-break out of the MILP (its 1e-7 costs slow HiGHS's
@@ -226,30 +192,18 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
             if (c, pool) not in links:
                 links[(c, pool)] = a.add([(pool_ix[pool], -1.0)], -np.inf, 0.0)
             a.extend(links[(c, pool)], col, 1.0)
-    if n_u:
-        big = _replica_bounds(routes, pool_list)
-        u0 = n_pool + n_route
-        for i in range(n_pool):  # n_k − M_k·u_k ≤ 0
-            a.add([(i, 1.0), (u0 + i, -float(big[i]))], -np.inf, 0.0)
-        if use_pools and limits is not None and limits.max_pools is not None:
-            a.add([(u0 + i, 1.0) for i in range(n_pool)], -np.inf, float(limits.max_pools))
-        if use_types and limits is not None and limits.max_device_types is not None:
-            y0 = u0 + n_pool
-            type_ix = {d: y0 + i for i, d in enumerate(types)}
-            for i, k in enumerate(pool_list):  # u_k − y_d ≤ 0
-                a.add([(u0 + i, 1.0), (type_ix[k[0]], -1.0)], -np.inf, 0.0)
-            a.add([(y0 + i, 1.0) for i in range(n_y)], -np.inf, float(limits.max_device_types))
+    for terms, lower, upper in indicator_rows(limits, routes, pool_list, n_pool + n_route):
+        a.add(terms, lower, upper)
     matrix = coo_array((a.vals, (a.rows, a.cols)), shape=(len(a.lower), n_var)).tocsr()
     upper_x = np.r_[np.full(n_pool, np.inf), np.ones(n_route), np.ones(n_u + n_y)]
-    with quiet_native_stdout():
-        result = milp(
-            cost,
-            integrality=np.r_[np.ones(n_pool), np.zeros(n_route), np.ones(n_u + n_y)],
-            bounds=Bounds(np.zeros(n_var), upper_x),
-            constraints=LinearConstraint(matrix, np.array(a.lower), np.array(a.upper)),
-            options={"mip_rel_gap": LARGE_GAP if large else EXACT_GAP,
-                     "node_limit": NODE_LIMIT, "time_limit": SAFETY_TIME_S, "presolve": True},
-        )
+    result = milp(
+        cost,
+        integrality=np.r_[np.ones(n_pool), np.zeros(n_route), np.ones(n_u + n_y)],
+        bounds=Bounds(np.zeros(n_var), upper_x),
+        constraints=LinearConstraint(matrix, np.array(a.lower), np.array(a.upper)),
+        options={"mip_rel_gap": LARGE_GAP if large else EXACT_GAP,
+                 "node_limit": NODE_LIMIT, "time_limit": SAFETY_TIME_S, "presolve": True},
+    )
     if result.x is None:
         fallback = _rounded_lp(routes)
         return fallback if limits is None or limits.allow(fallback.replicas) else _Part(
@@ -285,12 +239,10 @@ def _polish(x: np.ndarray, n_pool: int, matrix: Any, n_class: int,
     a = matrix[:, n_pool:]
     bought = (fleet[ends[:, 0]] > 0) & (fleet[ends[:, 1]] > 0)
     # Pool rows: Σ load·z ≤ n_k; class rows: Σ z = 1.
-    with quiet_native_stdout():
-        result = linprog(linear, A_ub=a[:n_pool], b_ub=fleet, A_eq=a[n_pool:n_pool + n_class],
-                         b_eq=np.ones(n_class), bounds=list(zip(np.zeros(len(linear)),
-                                                                bought.astype(float),
-                                                                strict=True)),
-                         method="highs")
+    result = linprog(linear, A_ub=a[:n_pool], b_ub=fleet, A_eq=a[n_pool:n_pool + n_class],
+                     b_eq=np.ones(n_class), bounds=list(zip(np.zeros(len(linear)),
+                                                            bought.astype(float), strict=True)),
+                     method="highs")
     if result.status != 0 or result.x is None:
         return x
     return np.r_[fleet, result.x]
@@ -306,11 +258,10 @@ def _run_jobs(programs: Sequence[Mapping[str, Sequence[Route]]], jobs: Sequence[
         i, group, limited = job
         return _solve_part({c: programs[i][c] for c in group}, limits if limited else None)
 
-    with quiet_native_stdout():
-        if WORKERS > 1 and len(jobs) > 1:
-            with ThreadPoolExecutor(WORKERS) as pool:
-                return list(pool.map(run, jobs))
-        return [run(job) for job in jobs]
+    if WORKERS > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            return list(pool.map(run, jobs))
+    return [run(job) for job in jobs]
 
 
 def solve_programs(programs: Sequence[Mapping[str, Sequence[Route]]],
