@@ -55,6 +55,7 @@ HINTS = {
     "local_cluster": "give --local-cluster N with N >= 1",
     "model": "pass a file written by `tracelab label --save-model`",
     "attainment": "pass --attainment in (0, 1], e.g. 0.99",
+    "query": "pass --query SQL to read another table",
 }
 
 

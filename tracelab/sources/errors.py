@@ -55,8 +55,8 @@ def explain(location: Location, exc: BaseException) -> DatabaseError:
     table = _found(r'relation "([^"]+)" does not exist|no such table: (\S+)|'
                    r"Table with name (\S+) does not exist", raw)
     if table:
-        msg = f"{name}: table {table} does not exist; pass --query to read another table"
-        return DatabaseError(msg)
+        msg = f"{name}: table {table} does not exist"
+        return DatabaseError(msg, param="query")
     column = _found(r'column "?([^"\s]+)"? does not exist|no such column: (\S+)|'
                     r'Referenced column "([^"]+)" not found', raw)
     if column:

@@ -75,8 +75,8 @@ def connect(location: Location) -> Iterator[Any]:
             try:
                 import duckdb
             except ImportError:
-                msg = (f"{location.name}: reading DuckDB files needs the duckdb package "
-                       "(pip install 'tracelab[duckdb]')")
+                msg = (f"{location.name}: reading DuckDB files needs the duckdb package, "
+                       "which is not installed (the project's duckdb extra)")
                 raise DatabaseError(msg) from None
             conn = duckdb.connect(location.target, read_only=True)
         else:

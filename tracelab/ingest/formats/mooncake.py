@@ -53,7 +53,7 @@ ADAPTER = Adapter(
 GUIDELLM_ADAPTER = Adapter(
     name="guidellm",
     description="GuideLLM trace_synthetic replay file (timestamp s, input/output_length); "
-    "only with --format guidellm",
+    "never detected: read only when the format is named",
     detect=lambda sample: False,
     to_canonical=lambda source: to_canonical(source, seconds_per_unit=1.0),
     required=("timestamp", "input_length", "output_length"),
