@@ -8,6 +8,8 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
+import types
 
 import typer
 
@@ -84,7 +86,15 @@ class Terminated(BaseException):
     Exception, so nothing on the way catches it as an error)."""
 
 
-def _terminated(signum: int, frame: object) -> None:
+def _terminated(signum: int, frame: types.FrameType | None) -> None:
+    # Never raise inside the import machinery: an exception there can leave an import
+    # lock held, and the next import (the background loader's or this thread's) then
+    # waits forever. Ask again a moment later, once the import is done.
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
+        frame = frame.f_back
     raise Terminated
 
 
