@@ -15,6 +15,7 @@ one (SQLAlchemy's spelling). ``redact`` is the only form of a URI that is ever s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -54,8 +55,9 @@ class Location:
         return Path(self.target).stem
 
 
-def locate(text: str) -> Location | None:
-    """The database ``text`` names, or None when it is not a database input."""
+def locate(text: str | os.PathLike[str]) -> Location | None:
+    """The database ``text`` names, or None when it is not a database input (a path)."""
+    text = os.fspath(text)
     scheme, sep, rest = text.partition("://")
     dialect = _SCHEMES.get(scheme.lower()) if sep else None
     if dialect == "postgresql":
