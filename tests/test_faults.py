@@ -95,7 +95,7 @@ def test_sigterm_removes_the_work_folder_and_writes_nothing(big, tmp_path):
     _wait_for(lambda: bool(_work_folders(tmp_path)), proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=WAIT_S)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == 128 + signal.SIGTERM, err
     _one_line(err.split("\n", 1)[-1] if err.startswith("\r") else err, "terminated")
     assert _work_folders(tmp_path) == []
     assert not out.exists()

@@ -66,19 +66,36 @@ def main() -> None:
     # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: temporary outputs and the work
     # folder are removed on the way out; what a killed (-9) run left is swept at start.
     signal.signal(signal.SIGTERM, _terminated)
-    sweep_stale()
     try:
+        sweep_stale()
         app()
         status[0] = 0
     except SystemExit as exc:
-        status[0] = _exit_status(exc.code)
-        raise
+        if not _TERMINATING.is_set():
+            status[0] = _exit_status(exc.code)
+            raise
+        _say_terminated(status)
     except Terminated:
-        status[0] = 128 + signal.SIGTERM
-        sys.stderr.write("tracelab: terminated; temporary files removed, no output written\n")
+        _say_terminated(status)
     except KeyboardInterrupt:
         status[0] = 130  # the shell's code for a command stopped by Ctrl-C
         raise
+    except BaseException:
+        # Terminated raised inside a library callback (polars, a thread pool) can come out
+        # wrapped in the library's own error; the flag says what it really was.
+        if not _TERMINATING.is_set():
+            raise
+        _say_terminated(status)
+
+
+_TERMINATING = threading.Event()
+
+
+def _say_terminated(status: list[int]) -> None:
+    import signal
+
+    status[0] = 128 + signal.SIGTERM
+    sys.stderr.write("tracelab: terminated; temporary files removed, no output written\n")
 
 
 class Terminated(BaseException):
@@ -95,6 +112,7 @@ def _terminated(signum: int, frame: types.FrameType | None) -> None:
             threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
             return
         frame = frame.f_back
+    _TERMINATING.set()
     raise Terminated
 
 
