@@ -74,7 +74,9 @@ def test_plan_ledger_is_lazy_and_its_groups_give_every_total():
     ledger = plan.ledger.collect()
     assert ledger.columns == ["request_id", "class_id", "prefill_device", "decode_device",
                               "prefill_pool", "decode_pool", "prefill_usd", "decode_usd", "cache_hit_tokens", "prefill_tokens",
-                              "decode_tokens", "reason"]
+                              "decode_tokens", "reason", "replica", "queue_s", "ttft_s",
+                              "tpot_s", "e2e_s", "replay_note"]
+    assert ledger["replay_note"].unique().to_list() == ["not replayed: the plan was not verified"]
     assert plan.requests == ledger.height == 40
     assert plan.cache_hit_tokens == ledger["cache_hit_tokens"].sum()
     assert plan.tokens == ledger.select(

@@ -76,7 +76,7 @@ def test_markdown_links_the_charts_and_states_the_plan(summary, charts):
 def test_sections_cover_the_issue_list(summary):
     titles = [s.title for s in build_sections(summary)]
     assert titles == ["Workload at a glance", "Labels and clusters", "Fleet and cost",
-                      "Top reasons", "Cache reuse", "What was assumed"]
+                      "Replay of the fleet", "Top reasons", "Cache reuse", "What was assumed"]
 
 
 def test_no_reuse_evidence_says_so(summary):

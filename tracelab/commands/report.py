@@ -72,7 +72,7 @@ def report(
     max_device_types: MaxDeviceTypes = 3,
     max_pools: MaxPools = None,
     attainment: Attainment = 0.99,
-    replay: Replay = False,
+    replay: Replay = True,
     executor: Executor = "inline",
     scheduler: Scheduler = None,
     local_cluster: LocalCluster = None,

@@ -6,8 +6,14 @@ and the same for decode (with the colocation stretch already in the decode rate)
 fleet bought and no request used is ``idle_usd = fleet $/h × span_hours − Σ ledger $``, so
 ``Σ ledger $ + idle_usd = fleet $`` by construction and no cost is invented.
 
-A class split across routes assigns each request by a hash of its ``request_id`` against the
-cumulative route fractions: deterministic and independent of row order.
+A class split across routes assigns each request by its ``tracelab.rowkey.row_key`` (the
+logged ``request_id``, or the row's content where the id is ingest's ``FILE:ROW`` fallback)
+against the cumulative route fractions: deterministic, independent of row order and of the
+file's name. The simulator routes by the same number (``route_u``).
+
+Once the plan is replayed (the verify stage), each replayed request also carries its
+``replica`` and simulated ``queue_s``, ``ttft_s``, ``tpot_s``, ``e2e_s`` (``attach_replay``);
+the other requests have nulls there and ``replay_note`` says why.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import polars as pl
 
 from tracelab.plan.demand import key_hash
 from tracelab.plan.routes import Route, pool_id
+from tracelab.rowkey import row_key
 
 UNIT_SCALE = float(1 << 53)
 UNPLANNED_REASON = (
@@ -65,16 +72,17 @@ def compute_route_table(
     return pl.DataFrame(rows, schema=schema)
 
 
-def route_unit() -> pl.Expr:
-    """A uniform number in [0, 1) from the request id (row-order independent)."""
-    rid = pl.col("request_id").cast(pl.String).fill_null("")
-    return ((rid.hash(seed=0) // 2048).cast(pl.Float64) / UNIT_SCALE).alias("route_u")
+def route_unit(columns: Sequence[str] = ("request_id",)) -> pl.Expr:
+    """A uniform number in [0, 1) from the request's ``row_key`` (``columns``: the frame's
+    column names; with only ``request_id`` the logged id is hashed as it is)."""
+    key = row_key([*columns]).fill_null(0) if "request_id" in columns else pl.lit(0, pl.UInt64)
+    return ((key // 2048).cast(pl.Float64) / UNIT_SCALE).alias("route_u")
 
 
 def _matched(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.LazyFrame:
     """Each request with its class's route (null route columns when the class is unplanned)."""
     return (
-        requests.with_columns(route_unit())
+        requests.with_columns(route_unit(requests.collect_schema().names()))
         # The input's row order, so the same trace writes the same ledger.parquet bytes.
         .join(route_table.lazy(), on="class_id", how="left", maintain_order="left")
         .filter(
@@ -108,7 +116,33 @@ def compute_ledger(requests: pl.LazyFrame, route_table: pl.DataFrame) -> pl.Lazy
         DECODE_USD.alias("decode_usd"),
         *[expr.alias(name) for name, expr in TOKENS.items()],
         pl.col("reason").fill_null(UNPLANNED_REASON),
+        *[pl.lit(None, dtype).alias(name) for name, dtype in REPLAY_COLUMNS.items()],
+        pl.lit(NOT_VERIFIED_NOTE).alias("replay_note"),
     )
+
+
+REPLAY_COLUMNS: dict[str, pl.DataType] = {
+    "replica": pl.Int64(), "queue_s": pl.Float64(), "ttft_s": pl.Float64(),
+    "tpot_s": pl.Float64(), "e2e_s": pl.Float64(),
+}  # the simulator's per-request columns (``tracelab.simulate.REQUEST_OUTPUT``) the ledger keeps
+NOT_VERIFIED_NOTE = "not replayed: the plan was not verified"
+REPLAYED_NOTE = "replayed"
+
+
+def attach_replay(ledger: pl.LazyFrame, replayed: pl.DataFrame, window: str) -> pl.LazyFrame:
+    """``ledger`` with each replayed request's ``replica`` and simulated times from
+    ``replayed`` (the replay's per-request frame, joined on ``request_id``; a logged id that
+    repeats takes its first replayed row) and ``replay_note``: "replayed", "replayed, not
+    served" (no replica could hold it), or outside ``window`` (the replayed window's name)."""
+    times = replayed.select("request_id", *REPLAY_COLUMNS, "served").unique(
+        "request_id", keep="first", maintain_order=True).with_columns(
+        pl.when(pl.col("served")).then(pl.lit(REPLAYED_NOTE))
+        .otherwise(pl.lit(f"{REPLAYED_NOTE}, not served: no replica could hold it"))
+        .alias("replay_note")).drop("served")
+    outside = f"not replayed: outside the replayed window ({window})"
+    return ledger.drop(*REPLAY_COLUMNS, "replay_note").join(
+        times.lazy(), on="request_id", how="left", maintain_order="left").with_columns(
+        pl.col("replay_note").fill_null(outside))
 
 
 GROUPS_SCHEMA: dict[str, pl.DataType] = {
@@ -155,7 +189,7 @@ def compute_ledger_groups(requests: pl.LazyFrame, route_table: pl.DataFrame,
             parts, keys = keyed
             rows = requests.filter(key_hash(parts).is_in(keys["_key"].implode()))
             matched = (
-                rows.with_columns(route_unit(), key_hash(parts))
+                rows.with_columns(route_unit(rows.collect_schema().names()), key_hash(parts))
                 .join(charges.join(keys, on="class_id").drop("class_id").lazy(), on="_key")
                 .filter((pl.col("route_u") >= pl.col("lo")) & (pl.col("route_u") < pl.col("hi")))
             )

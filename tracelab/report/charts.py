@@ -17,7 +17,7 @@ from typing import Any
 from tracelab.labels.axes import timeline_columns
 from tracelab.report.flow import draw_flow
 from tracelab.report.histogram import BINS_PER_DECADE, ZERO_BUCKET, bucket_edges
-from tracelab.report.summary_types import Summary, TimelineSection
+from tracelab.report.summary_types import ReplaySection, Summary, TimelineSection
 
 PALETTE = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
@@ -286,6 +286,66 @@ def chart_cache_curve(summary: Summary) -> Chart | None:
     return Chart("cache_curve", "Prefix cache reuse", alt, _to_svg(fig, "cache_curve"))
 
 
+def _replay(summary: Summary) -> ReplaySection | None:
+    plan = summary["plan"]
+    return plan.get("replay") if plan else None
+
+
+def chart_replay_latency(summary: Summary) -> Chart | None:
+    """CDF of the replayed TTFT and TPOT per SLO mode (log x), each target as a dashed line
+    in the mode's colour (TTFT's budget floor: it also grows with the context)."""
+    replay = _replay(summary)
+    if not replay or not replay["distributions"]:
+        return None
+    fig = _figure(width=8.0, height=3.2)
+    points = [q / 100.0 for q in replay["cdf_points"]]
+    for k, (column, target, title) in enumerate((("cdf_ttft_s", "ttft_target_s", "TTFT"),
+                                                 ("cdf_tpot_s", "tpot_target_s", "TPOT"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        for i, d in enumerate(replay["distributions"]):
+            values = d[column]  # type: ignore[literal-required]
+            if not values:
+                continue
+            color = PALETTE[i % len(PALETTE)]
+            ax.plot([max(v, 1e-4) for v in values], points, color=color, linewidth=1.2,
+                    label=d["slo_mode"])
+            goal = d[target]  # type: ignore[literal-required]
+            if goal > 0:
+                ax.axvline(goal, color=color, linestyle="--", linewidth=0.9)
+        _log_x(ax)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(f"{title}, seconds (log scale; dashed: SLO)")
+        ax.set_ylabel("share of requests" if k == 0 else "")
+        ax.legend(frameon=False, fontsize=7)
+        _style(ax)
+    alt = "Cumulative distributions of replayed TTFT and TPOT per SLO mode with the targets."
+    return Chart("replay_latency", "Replayed TTFT and TPOT against the SLO", alt,
+                 _to_svg(fig, "replay_latency"))
+
+
+def chart_pool_busy(summary: Summary) -> Chart | None:
+    """Per pool, the share of replica-time stepping in each bucket of the replayed window."""
+    replay = _replay(summary)
+    if not replay or not replay["timeline"]:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    pools = sorted({b["pool_id"] for b in replay["timeline"]})
+    minutes = replay["bucket_s"] / 60.0
+    for i, pool in enumerate(pools):
+        rows = [b for b in replay["timeline"] if b["pool_id"] == pool]
+        ax.step([b["t_s"] / 60.0 for b in rows], [b["busy"] for b in rows], where="post",
+                color=PALETTE[i % len(PALETTE)], linewidth=1.1, label=pool)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(f"minutes into the replayed window ({minutes:g}-minute buckets)")
+    ax.set_ylabel("busy share of replicas")
+    ax.legend(frameon=False, fontsize=7)
+    _style(ax)
+    alt = "Busy share of each pool's replicas per bucket of the replayed window."
+    return Chart("pool_busy", "Pool utilisation over the replayed window", alt,
+                 _to_svg(fig, "pool_busy"))
+
+
 CHARTS: tuple[Callable[[Summary], Chart | None], ...] = (
     chart_lengths,
     chart_labels,
@@ -293,6 +353,8 @@ CHARTS: tuple[Callable[[Summary], Chart | None], ...] = (
     chart_arrivals,
     chart_token_flow,
     chart_fleet_cost,
+    chart_replay_latency,
+    chart_pool_busy,
     chart_cache_curve,
 )
 

@@ -161,6 +161,50 @@ def fleet(s: Summary) -> Section:
     return Section("Fleet and cost", blocks)
 
 
+def replay(s: Summary) -> Section | None:
+    """The fleet replayed: what was replayed, TTFT/TPOT per SLO mode against the targets,
+    utilisation per pool over time, and what the simulator leaves out. None without a plan."""
+    plan = s["plan"]
+    if not plan:
+        return None
+    r = plan.get("replay")
+    if not r:
+        return Section("Replay of the fleet", [Para(
+            "The fleet was not replayed (the verify stage was off): its latencies are the "
+            "planner's fluid estimates only.")])
+    w = r["window"]
+    whole = w["name"] == "whole trace"
+    where = "" if whole else (f", {fmt.seconds(w['start_s'])} to {fmt.seconds(w['end_s'])} "
+                              "after the trace's first arrival")
+    blocks: list[Block] = [Para(
+        f"Replayed the **{w['name']}**{where} ({fmt.num(w['requests'])} requests) through the "
+        f"recommended fleet, request by request: {fmt.pct(r['attained'], 2)} of "
+        f"{'/'.join(r['modes']) or 'latency-bound'} requests meet both TTFT and TPOT "
+        f"(target {fmt.pct(r['target'])})." + (f" {r['verdict']}." if r["verdict"] else ""))]
+    rows = [[d["slo_mode"], fmt.num(d["requests"]),
+             fmt.seconds(d["ttft_target_s"]) if d["ttft_target_s"] else "—",
+             " / ".join(fmt.seconds(d[k]) for k in ("p50_ttft_s", "p90_ttft_s", "p99_ttft_s")),
+             fmt.pct(d["meets_ttft"], 2),
+             fmt.seconds(d["tpot_target_s"]) if d["tpot_target_s"] else "—",
+             " / ".join(fmt.seconds(d[k]) for k in ("p50_tpot_s", "p90_tpot_s", "p99_tpot_s")),
+             fmt.pct(d["meets_tpot"], 2), fmt.pct(d["attainment"], 2)]
+            for d in r["distributions"]]
+    blocks.append(_table(["SLO mode", "requests", "TTFT target", "TTFT p50 / p90 / p99",
+                          "meets TTFT", "TPOT target", "TPOT p50 / p90 / p99", "meets TPOT",
+                          "meets SLO"], rows, [1, 2, 3, 4, 5, 6, 7, 8]))
+    blocks.append(Para("TTFT targets grow with the prompt where the SLO says so (per 1,000 "
+                       "context tokens); the target shown is the floor."))
+    blocks.append(Figure("replay_latency"))
+    blocks.append(_table(
+        ["pool", "replicas", "busy", "requests", "p99 TTFT", "p99 TPOT", "meets SLO"],
+        [[p["pool_id"], fmt.num(p["replicas"]), fmt.pct(p["utilisation"]),
+          fmt.num(p["requests"]), fmt.seconds(p["p99_ttft_s"]), fmt.seconds(p["p99_tpot_s"]),
+          fmt.pct(p["attainment"], 2)] for p in r["pools"]], [1, 2, 3, 4, 5, 6]))
+    blocks.append(Figure("pool_busy"))
+    blocks.append(Para("The simulator does not model: " + "; ".join(r["not_modelled"]) + "."))
+    return Section("Replay of the fleet", blocks)
+
+
 def reasons(s: Summary) -> Section:
     """The most common routing reasons from the per-request ledger."""
     plan = s["plan"]
@@ -250,5 +294,7 @@ def assumptions(s: Summary) -> Section:
 
 def build_sections(summary: Summary) -> list[Section]:
     """Every report section in order."""
-    return [glance(summary), labels(summary), fleet(summary), reasons(summary), cache(summary),
+    replayed = replay(summary)
+    return [glance(summary), labels(summary), fleet(summary),
+            *([replayed] if replayed else []), reasons(summary), cache(summary),
             assumptions(summary)]

@@ -25,6 +25,8 @@ from tracelab.report.summary_types import (
     PlanSection,
     PriceRow,
     ReasonRow,
+    ReplayPool,
+    ReplaySection,
 )
 
 TOP_REASONS = 8
@@ -104,7 +106,7 @@ def summarize_plan(plan: Any) -> PlanSection:
         }
 
     fleet = cast("list[FleetRow]", plan.fleet.sort("device_id", "model_id", "role").to_dicts())
-    return {
+    section: PlanSection = {
         "usd_per_hour": plan.usd_per_hour,
         "usd_per_mtok": plan.usd_per_mtok,
         "span_hours": plan.span_hours,
@@ -122,6 +124,37 @@ def summarize_plan(plan: Any) -> PlanSection:
         "token_flow": _token_flow(plan.rollup),
         "top_reasons": _top_reasons(plan.ledger_groups),
         "settings": {k: v for k, v in sorted(plan.settings.items())},
+    }
+    if plan.replay:
+        section["replay"] = summarize_replay(plan.replay)
+    return section
+
+
+def summarize_replay(replay: Mapping[str, Any]) -> ReplaySection:
+    """The replay's part of the summary, from ``plan.replay`` (``tracelab.plan.repair``'s
+    summary of the final fleet's replay): window, attainment, per-mode distributions, per
+    pool utilisation and p99s, busy share per pool per bucket, what is not modelled."""
+    from tracelab.simulate.distributions import CDF_POINTS, NOT_MODELLED
+
+    pool_keys = ("pool_id", "role", "replicas", "utilisation", "requests", "attainment",
+                 "p99_ttft_s", "p99_tpot_s")
+    window = replay["window"]
+    return {
+        "window": {"name": str(window["name"]), "start_s": float(window["start_s"]),
+                   "end_s": float(window["end_s"]), "requests": int(window["requests"])},
+        "target": float(replay["target"]),
+        "modes": [str(m) for m in replay["modes"]],
+        "attained": float(replay["attained"]),
+        "attainment_target_met": bool(replay["attainment_target_met"]),
+        "verdict": str(replay.get("verdict") or ""),
+        "bucket_s": float(replay.get("options", {}).get("bucket_s", 60.0)),
+        "cdf_points": [float(x) for x in CDF_POINTS],
+        "distributions": list(replay.get("distributions", [])),
+        "pools": [cast("ReplayPool", {k: p.get(k) for k in pool_keys})
+                  for p in replay.get("pools", [])],
+        "timeline": [{"pool_id": str(b["pool_id"]), "t_s": float(b["t_s"]),
+                      "busy": float(b["busy"])} for b in replay.get("timeline", [])],
+        "not_modelled": list(replay.get("not_modelled", NOT_MODELLED)),
     }
 
 

@@ -184,6 +184,75 @@ class ReasonRow(TypedDict):
     usd: float | None
 
 
+class ReplayWindow(TypedDict):
+    """The replayed requests: ``name`` ("busiest hour", "whole trace", ...), seconds from
+    the trace's first arrival."""
+
+    name: str
+    start_s: float
+    end_s: float
+    requests: int
+
+
+class ReplayDistribution(TypedDict):
+    """TTFT and TPOT of one SLO mode's replayed requests against its targets (seconds; 0:
+    no target); ``cdf_*``: values at ``ReplaySection.cdf_points`` percent."""
+
+    slo_mode: str
+    requests: int
+    served: int
+    ttft_target_s: float
+    ttft_target_s_per_ktoken: float
+    tpot_target_s: float
+    meets_ttft: float
+    meets_tpot: float
+    attainment: float
+    p50_ttft_s: float | None
+    p90_ttft_s: float | None
+    p99_ttft_s: float | None
+    p50_tpot_s: float | None
+    p90_tpot_s: float | None
+    p99_tpot_s: float | None
+    cdf_ttft_s: list[float]
+    cdf_tpot_s: list[float]
+
+
+class ReplayPool(TypedDict):
+    pool_id: str
+    role: str
+    replicas: int
+    utilisation: float
+    requests: int | None
+    attainment: float | None
+    p99_ttft_s: float | None
+    p99_tpot_s: float | None
+
+
+class ReplayBucket(TypedDict):
+    """Share of one pool's replica-time stepping in the bucket starting at ``t_s``."""
+
+    pool_id: str
+    t_s: float
+    busy: float
+
+
+class ReplaySection(TypedDict):
+    """The verify stage's replay of the plan's fleet (``tracelab.plan.repair``)."""
+
+    window: ReplayWindow
+    target: float
+    modes: list[str]
+    attained: float
+    attainment_target_met: bool
+    verdict: str
+    bucket_s: float
+    cdf_points: list[float]
+    distributions: list[ReplayDistribution]
+    pools: list[ReplayPool]
+    timeline: list[ReplayBucket]
+    not_modelled: list[str]
+
+
 class PlanSection(TypedDict):
     usd_per_hour: float
     usd_per_mtok: float
@@ -199,6 +268,7 @@ class PlanSection(TypedDict):
     token_flow: list[FlowRow]
     top_reasons: list[ReasonRow]
     settings: dict[str, JSONValue]
+    replay: NotRequired[ReplaySection | None]  # None: the plan was not replayed
 
 
 class PriceRow(TypedDict):

@@ -1,8 +1,9 @@
 """``simulate``: route every request to its pools, replay each pool, collect the times.
 
-Routing is fixed before any time passes: a request's route within its class comes from a
-hash of its ``request_id`` against the cumulative route fractions (the ledger's rule,
-``tracelab.plan.ledger.route_unit``), so a replay never depends on timing or row order.
+Routing is fixed before any time passes: a request's route within its class comes from its
+``route_u`` (the ledger's key, ``tracelab.plan.ledger.route_unit``: a hash of the request,
+carried by ``scan_replay_requests``; hashed from ``request_id`` when absent) against the
+cumulative route fractions, so a replay never depends on timing or row order.
 Pools that take new requests (colocated, prefill) are replayed first; a disaggregated
 request reaches its decode pool when its prefill ends plus the KV transfer (context tokens
 × KV bytes per token ÷ the slower device link), and the decode pools are replayed on those
@@ -64,7 +65,8 @@ class SimOptions:
 
 
 def read_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """The contract's columns, in arrival order (ties by request_id); a missing column is a
+    """The contract's columns, in arrival order (ties by request_id), and ``route_u`` (the
+    ledger's route key: given, or hashed from ``request_id``); a missing column is a
     ConfigError naming it."""
     lazy = requests.lazy()
     names = lazy.collect_schema().names()
@@ -74,6 +76,7 @@ def read_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         msg += "tracelab.simulate.scan_replay_requests"
         raise ConfigError(msg)
     session = pl.col("session_id") if "session_id" in names else pl.lit(None, pl.String)
+    key = pl.col("route_u").cast(pl.Float64) if "route_u" in names else route_unit()
     return lazy.select(
         pl.col("request_id").cast(pl.String),
         pl.col("arrival_s").cast(pl.Float64),
@@ -84,6 +87,7 @@ def read_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         pl.col("output_tokens").cast(pl.Int64).fill_null(0).clip(0),
         session.cast(pl.String).alias("session_id"),
         pl.col("label_mode").cast(pl.String),
+        key.alias("route_u"),
     ).sort("arrival_s", "request_id", nulls_last=True).collect()
 
 
@@ -133,8 +137,7 @@ def _assign_routes(frame: pl.DataFrame, fleet: Fleet) -> tuple[np.ndarray, list[
             lo = hi
     table = pl.DataFrame(rows, schema={"class_id": pl.String, "lo": pl.Float64,
                                        "hi": pl.Float64, "route": pl.Int64})
-    keyed = frame.select("request_id", "class_id").with_row_index("_row").with_columns(
-        route_unit())
+    keyed = frame.select("request_id", "class_id", "route_u").with_row_index("_row")
     matched = keyed.join(table, on="class_id", how="left").filter(
         (pl.col("route_u") >= pl.col("lo")) & (pl.col("route_u") < pl.col("hi"))
     ).sort("_row")

@@ -9,10 +9,12 @@ input tokens less the log's cached tokens and the cache stage's simulated hits;
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
 from tracelab.plan.demand import scan_plan_requests
+from tracelab.plan.ledger import route_unit
 
 
 def scan_replay_requests(labeled: pl.LazyFrame, by: str = "labels",
@@ -32,6 +34,7 @@ def scan_replay_requests(labeled: pl.LazyFrame, by: str = "labels",
         pl.col("plan_decode_tokens").round().cast(pl.Int64).alias("output_tokens"),
         session.cast(pl.String).alias("session_id"),
         pl.col("label_mode").cast(pl.String),
+        route_unit(names),  # the ledger's route key, so both send a request the same way
     )
 
 
@@ -51,6 +54,40 @@ def busiest_hour(requests: pl.DataFrame, hour_s: float = 3600.0) -> tuple[float,
     total = work[ends] - np.concatenate([[0.0], work[:-1]])
     best = int(np.argmax(total))
     return float(t[best]), float(t[best] + hour_s)
+
+
+# The most requests a report's or a plan's replay takes: the repair loop replays its window
+# up to 8 times, and at ~55,000 requests per CPU-second (benchmarks/bench_simulate.py) this
+# keeps the verify stage within a few seconds of a 20 s report of 10M requests.
+MAX_REPLAY_REQUESTS = 20_000
+
+
+def busiest_window(requests: pl.LazyFrame, hour_s: float = 3600.0,
+                   max_requests: int = MAX_REPLAY_REQUESTS) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The requests to replay and what they are: the busiest hour (``busiest_hour``; the
+    whole trace when shorter) unless it holds more than ``max_requests``, then the busiest
+    window of ``hour_s × max_requests ÷ its requests`` seconds (at least 1 s). Only the
+    arrival and token columns of the whole trace are read; the window's requests come back
+    with ``arrival_s`` from the window's start. The dict: ``name``, ``start_s``, ``end_s``
+    (seconds from the trace's first arrival), ``requests``, ``busiest_hour_requests``."""
+    times = requests.select("arrival_s", "prefill_tokens", "output_tokens").collect()
+    lo, hi = busiest_hour(times, hour_s)
+    in_hour = times.filter((pl.col("arrival_s") >= lo) & (pl.col("arrival_s") <= hi)).height
+    whole = hi - lo < hour_s
+    name = "whole trace" if whole else "busiest hour"
+    count, length = in_hour, (hi - lo if whole else hour_s)
+    while count > max_requests and length > 1.0:  # bursts: the busiest short window is denser
+        length = max(1.0, length * max_requests / count * 0.9)
+        lo, hi = busiest_hour(times, length)
+        hi = lo + length
+        count = times.filter((pl.col("arrival_s") >= lo) & (pl.col("arrival_s") < hi)).height
+        name = f"busiest {length:,.1f} s"
+    del times
+    upper = (pl.col("arrival_s") <= hi) if name == "whole trace" else (pl.col("arrival_s") < hi)
+    window = requests.filter((pl.col("arrival_s") >= lo) & upper).with_columns(
+        pl.col("arrival_s") - lo).collect()
+    return window, {"name": name, "start_s": lo, "end_s": hi, "requests": window.height,
+                    "busiest_hour_requests": in_hour}
 
 
 def select_window(requests: pl.DataFrame, window: str = "all") -> pl.DataFrame:
@@ -76,6 +113,7 @@ def superpose(requests: pl.DataFrame, copies: int) -> pl.DataFrame:
         return requests
     span = float(hi) - float(lo)  # type: ignore[arg-type]
     period = span if span > 0 else 1.0
+    requests = requests.drop("route_u", strict=False)  # each copy is hashed by its new id
     parts = [
         requests.with_columns(
             ((pl.col("arrival_s") - lo + k * period / copies) % period + lo).alias("arrival_s"),

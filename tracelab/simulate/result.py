@@ -26,6 +26,7 @@ import polars as pl
 from tracelab.errors import ConfigError
 from tracelab.lookup import lookup
 from tracelab.plan.slo import Slo, slo_for
+from tracelab.simulate.distributions import NOT_MODELLED, compute_distributions
 
 if TYPE_CHECKING:
     from tracelab.simulate.batching import Replica
@@ -52,7 +53,8 @@ class Replay:
     batching keeps near 1 whenever anything runs; ``mean_batch`` = decoders per step while
     stepping; ``kv_share`` = time-average share of KV capacity held). ``timeline``: per pool
     and bucket, ``busy``, ``batch`` (time-average decoders per replica), ``kv_share`` and
-    ``arrivals``. ``summary``: counts, window, backlog.
+    ``arrivals``. ``summary``: counts, window, backlog. ``distributions``: per SLO mode,
+    TTFT and TPOT against the targets (``tracelab.simulate.distributions``).
     """
 
     requests: pl.DataFrame
@@ -61,6 +63,7 @@ class Replay:
     timeline: pl.DataFrame
     summary: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    distributions: list[dict[str, Any]] = field(default_factory=list)
 
     def attainment(self, mode: str | None = "interactive") -> float:
         """Share of the requests of ``mode`` (None: all) that meet TTFT, TPOT and deadline;
@@ -104,6 +107,8 @@ class Replay:
             "classes": _records(self.classes),
             "pools": _records(self.pools),
             "timeline": _records(self.timeline),
+            "distributions": self.distributions,
+            "not_modelled": list(NOT_MODELLED),
             "options": self.options,
         }
 
@@ -231,7 +236,7 @@ def build_replay(frame: pl.DataFrame,
         "preemptions": int(requests["preemptions"].sum() or 0),
     }
     return Replay(requests, pools, _stats(requests, "class_id"), timeline_frame, summary,
-                  asdict(options))
+                  asdict(options), compute_distributions(requests, slos))
 
 
 def write_replay(replay: Replay, directory: Path) -> list[Path]:
