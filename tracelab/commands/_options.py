@@ -219,3 +219,12 @@ LocalCluster = Annotated[
     int | None,
     typer.Option("--local-cluster", min=1, help="Start N Dask workers on 127.0.0.1 to try it."),
 ]
+Providers = Annotated[
+    str | None,
+    typer.Option(
+        "--providers",
+        help="Let the plan send classes to per-token APIs: a TOML of providers and (negotiated) "
+        "prices over the bundled, sourced table (see schemas/providers.schema.json), or "
+        "'bundled' for the bundled table alone.",
+    ),
+]

@@ -21,6 +21,13 @@ from tracelab.plan.ledger import (
 from tracelab.plan.limits import Limits
 from tracelab.plan.milp import Solution, restrict, solve_plan
 from tracelab.plan.model import Baseline, Plan, fleet_frame, routes_frame
+from tracelab.plan.providers import (
+    Provider,
+    add_provider_routes,
+    is_provider_pool,
+    provider_assumptions,
+    provider_reason,
+)
 from tracelab.plan.routes import (
     CHUNK_TOKENS,
     MAX_DISAGG_ROUTES,
@@ -167,12 +174,15 @@ def fit_plan(
     max_device_types: int | None = MAX_DEVICE_TYPES,
     max_pools: int | None = None,
     headroom: bool = True,
+    providers: Sequence[Provider] = (),
 ) -> Plan:
     """Cheapest fleet ($/h) serving the labelled trace's demand under its SLOs, with
     baselines and a per-request ledger. ``devices`` defaults to ``perf.catalog.plannable()``.
     ``max_device_types`` and ``max_pools`` bound the fleet (and its baselines); ``max_pools``
     None means POOLS_PER_MODEL per model served. ``headroom`` False sizes replicas at
-    utilisation 1 (the fluid bound) instead of the M/D/1 target (``plan/routes.py``)."""
+    utilisation 1 (the fluid bound) instead of the M/D/1 target (``plan/routes.py``).
+    ``providers``: per-token APIs the MILP may send a class (or part of one) to
+    (``tracelab.plan.providers``)."""
     slos = slos if slos is not None else load_slos()
     for name, value in (("max_device_types", max_device_types), ("max_pools", max_pools)):
         if value is not None and value < 1:
@@ -187,6 +197,8 @@ def fit_plan(
     links = [Link(d.id, d.link_gbs) for d in all_devices if d.id in ids]
     every = compute_routes(perf, specs, links, precision, headroom)
     main = restrict(every, lambda r: r.prefill_device in allowed and r.decode_device in allowed)
+    if providers:
+        main = add_provider_routes(main, specs, providers, demand.classes)
     for spec in specs:
         if not main[spec.class_id]:
             raise_infeasible(perf, spec, allowed, precision)
@@ -210,8 +222,10 @@ def fit_plan(
     reasons: dict[tuple[str, Route], str] = {}
     for class_id, chosen in solution.fractions.items():
         for route, _ in chosen:
-            reasons[(class_id, route)] = route_reason(by_id[class_id], route, perf, precision,
-                                                      reference)
+            reasons[(class_id, route)] = (
+                provider_reason(by_id[class_id], route, providers)
+                if is_provider_pool(route.prefill_device)
+                else route_reason(by_id[class_id], route, perf, precision, reference))
     table = compute_route_table(solution.fractions, reasons)
     # Everything the plan reports comes from the ledger summed per (class, route) (at most
     # one streaming pass, over the classes split across routes); the per-request ledger
@@ -244,7 +258,8 @@ def fit_plan(
             "optimality_gap": solution.gap, "max_device_types": limits.max_device_types,
             "max_pools": limits.max_pools, "headroom": headroom,
         },
-        assumptions=_assumptions(all_devices, sorted(ids), demand.model_mapping),
+        assumptions=_assumptions(all_devices, sorted(ids), demand.model_mapping)
+        | ({"providers": provider_assumptions(providers)} if providers else {}),
         models=demand.models,
     )
 

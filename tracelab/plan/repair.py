@@ -32,6 +32,7 @@ import polars as pl
 from tracelab.errors import ConfigError
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.model import Plan
+from tracelab.plan.providers import drop_provider_requests, without_providers
 from tracelab.plan.slo import Slo
 from tracelab.simulate import Fleet, Replay, simulate
 from tracelab.simulate.requests import busiest_hour
@@ -139,13 +140,16 @@ def verify_and_repair(
         raise ConfigError(msg, param="attainment")
     modes = sorted(modes if modes is not None else
                    [m for m, slo in slos.items() if slo.ttft_s > 0 or slo.tpot_s > 0])
-    every = requests.lazy().collect()
+    # Requests sent to a per-token provider are not replayed (its published latency is theirs).
+    every = drop_provider_requests(plan.ledger, requests.lazy().collect())
     lo, hi = busiest_hour(every, HOUR_S)
     whole = hi - lo < HOUR_S
     window = every if whole else every.filter(
         (pl.col("arrival_s") >= lo) & (pl.col("arrival_s") < hi))
     window = window.with_columns(pl.col("arrival_s") - lo)
-    base = Fleet.from_plan_json(plan.to_json(), source="the plan")
+    base = Fleet.from_plan_json(without_providers(plan.to_json()), source="the plan")
+    if not base.pools:
+        return plan  # every class on a provider: nothing to replay
     used = {r.prefill_pool for r in base.routes} | {r.decode_pool for r in base.routes}
     replicas = {p.pool_id: p.replicas for p in base.pools}
     history: list[Step] = []
