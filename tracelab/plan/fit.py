@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import polars as pl
 
@@ -20,7 +20,14 @@ from tracelab.plan.ledger import (
 )
 from tracelab.plan.limits import Limits
 from tracelab.plan.milp import Solution, restrict, solve_plan
-from tracelab.plan.model import Baseline, Plan, fleet_frame, routes_frame
+from tracelab.plan.model import (
+    Baseline,
+    Plan,
+    PlanAssumptions,
+    PriceAssumption,
+    fleet_frame,
+    routes_frame,
+)
 from tracelab.plan.providers import (
     Provider,
     add_provider_routes,
@@ -135,8 +142,8 @@ def _baseline(sol: Solution | None, device: str) -> Baseline | None:
 
 
 def _assumptions(devices: Sequence[PlanDevice], allowed: Sequence[str],
-                 mapping_frame: pl.DataFrame | None) -> dict[str, Any]:
-    prices = [{"device_id": d.id, "usd_per_hour": d.usd_per_hour,
+                 mapping_frame: pl.DataFrame | None) -> PlanAssumptions:
+    prices: list[PriceAssumption] = [{"device_id": d.id, "usd_per_hour": d.usd_per_hour,
                "source": str(d.price_source or "catalog")} for d in devices if d.id in allowed]
     return {
         "prices": prices,
@@ -235,6 +242,9 @@ def fit_plan(
     tokens = int(groups.select(
         pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")
     ).item() or 0)
+    assumptions = _assumptions(all_devices, sorted(ids), demand.model_mapping)
+    if providers:
+        assumptions["providers"] = provider_assumptions(providers)
     return Plan(
         fleet=fleet_frame(solution.replicas, solution.pool_usd_per_hour, precision),
         baselines={
@@ -258,8 +268,7 @@ def fit_plan(
             "optimality_gap": solution.gap, "max_device_types": limits.max_device_types,
             "max_pools": limits.max_pools, "headroom": headroom,
         },
-        assumptions=_assumptions(all_devices, sorted(ids), demand.model_mapping)
-        | ({"providers": provider_assumptions(providers)} if providers else {}),
+        assumptions=assumptions,
         models=demand.models,
     )
 

@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import polars as pl
 
@@ -43,6 +43,31 @@ API_UNIT_USD = 0.001
 BUNDLED = "bundled"
 FIELDS = ("provider", "model_id", "usd_per_m_input", "usd_per_m_cached_input",
           "usd_per_m_output", "ttft_s", "output_tokens_per_s", "source", "as_of", "notes")
+
+
+class ProviderEntry(TypedDict):
+    """One row of the providers table as plan.json lists it."""
+
+    id: str
+    provider: str
+    model_id: str
+    usd_per_m_input: float | None
+    usd_per_m_cached_input: float | None
+    usd_per_m_output: float | None
+    ttft_s: float | None
+    output_tokens_per_s: float | None
+    source: str
+    as_of: str
+    notes: str
+
+
+class ProviderAssumptions(TypedDict):
+    """What the plan took as given about providers (``Plan.assumptions["providers"]``)."""
+
+    table: list[ProviderEntry]
+    latency: str
+    cached_input: str
+    unit_usd_per_hour: float
 
 
 @dataclass(frozen=True)
@@ -69,8 +94,8 @@ class Provider:
     def device_id(self) -> str:
         return f"{API_PREFIX}{self.provider}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, **{k: getattr(self, k) for k in FIELDS}}
+    def to_dict(self) -> ProviderEntry:
+        return cast("ProviderEntry", {"id": self.id, **{k: getattr(self, k) for k in FIELDS}})
 
 
 class ProviderRoute(Route):
@@ -190,7 +215,7 @@ def provider_reason(spec: ClassSpec, route: Route, providers: Sequence[Provider]
             f"{speed} meet its SLO")
 
 
-def provider_assumptions(providers: Sequence[Provider]) -> dict[str, Any]:
+def provider_assumptions(providers: Sequence[Provider]) -> ProviderAssumptions:
     return {
         "table": [p.to_dict() for p in providers],
         "latency": "a provider's published median TTFT and output speed are every request's "
@@ -211,14 +236,18 @@ def drop_provider_requests(ledger: pl.LazyFrame, requests: pl.DataFrame) -> pl.D
     return requests.join(sent, on="request_id", how="anti", maintain_order="left")
 
 
-def without_providers(plan_json: Mapping[str, Any]) -> dict[str, Any]:
+def without_providers(plan_json: Mapping[str, object]) -> dict[str, object]:
     """plan.json without provider pools and routes (what the replay runs): the remaining routes
     of a class split with a provider get their fractions renormalised; a class served only by
     providers is dropped."""
     out = dict(plan_json)
-    out["pools"] = [p for p in plan_json.get("pools", []) if not is_provider_pool(p["pool_id"])]
-    out["fleet"] = [p for p in plan_json.get("fleet", []) if not is_provider_pool(p["pool_id"])]
-    kept = [r for r in plan_json.get("routes", []) if not is_provider_pool(r["prefill_pool"])]
+
+    def rows(key: str) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", plan_json.get(key, []))
+
+    out["pools"] = [p for p in rows("pools") if not is_provider_pool(p["pool_id"])]
+    out["fleet"] = [p for p in rows("fleet") if not is_provider_pool(p["pool_id"])]
+    kept = [r for r in rows("routes") if not is_provider_pool(r["prefill_pool"])]
     total: dict[str, float] = {}
     for r in kept:
         total[r["class_id"]] = total.get(r["class_id"], 0.0) + float(r["fraction"])
