@@ -142,9 +142,36 @@ def test_cli_boundary_turns_executor_errors_into_exit_2(monkeypatch: pytest.Monk
 
 
 def test_ranges_pack_small_and_cut_large_row_groups() -> None:
-    from tracelab.scale.partition import _ranges
+    from tracelab.ingest.partition import _ranges
 
     assert _ranges([2, 2, 2], 4) == [(0, 4), (4, 2)]
     assert _ranges([10], 4) == [(0, 3), (3, 3), (6, 4)]
     assert _ranges([1, 10, 1], 4) == [(0, 1), (1, 3), (4, 3), (7, 4), (11, 1)]
     assert _ranges([], 4) == [(0, 0)]
+
+
+def test_trace_slices_cut_where_the_partitions_do(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local pipeline's slices and the executors' partitions are one rule: same rows."""
+    import tracelab.ingest.reader as reader
+    from tracelab.ingest import read_trace
+
+    monkeypatch.setattr(reader, "LARGE_BYTES", 0)
+    trace = read_trace(tiny)
+    slices = [part.collect()["request_id"].to_list() for part in trace.slices(4)]
+    parts = [scan_partition(p).collect()["request_id"].to_list()
+             for p in plan_partitions(tiny, target_rows=4)]
+    assert slices == parts == [["r0", "r1", "r2", "r3"], ["r4", "r5"]]
+    assert trace.slice_sizes(4) == [4, 2]
+
+
+def test_file_ranges_slice_a_csv_only_when_its_rows_are_counted(tmp_path: Path) -> None:
+    from tracelab.ingest.partition import file_ranges
+
+    path = tmp_path / "t.csv"
+    path.write_text("request_id\n")
+    assert file_ranges(path, 4) == [None]
+    assert file_ranges(path, 4, total_rows=10) == [(0, 3), (3, 3), (6, 4)]
+    assert file_ranges(path, 4, total_rows=3) == [None]
+    assert file_ranges(tmp_path / "t.jsonl", 4, total_rows=10) == [None]

@@ -12,9 +12,10 @@ import polars as pl
 
 from tracelab.errors import InputFileError, RejectedRowsError
 from tracelab.ingest import validate
-from tracelab.ingest.discover import discover, file_kind
+from tracelab.ingest.discover import discover
 from tracelab.ingest.formats.base import Adapter
 from tracelab.ingest.load import open_raw, sample
+from tracelab.ingest.partition import RowRange, file_ranges
 from tracelab.ingest.sniff import check_required, detect_format, get_format
 from tracelab.ingest.timebase import TimeBases, align, combine, compute_bases_exprs, read_bases
 from tracelab.outputs import work_prefix
@@ -32,8 +33,6 @@ LARGE_BYTES = 16 * 1024 * 1024
 # Temporary files are read back once or twice on this machine: lz4 writes ~30% faster than
 # zstd (measured on 1M rows) and size on disk matters less.
 TEMP_COMPRESSION: Final[Literal["lz4"]] = "lz4"
-# File kinds whose rows map one to one onto canonical rows, so they can be sliced on read.
-SLICED_KINDS = ("parquet", "csv")
 
 
 class Source(NamedTuple):
@@ -83,25 +82,28 @@ class Trace:
     def rows_rejected(self) -> int:
         return self.rejected.height
 
-    def _slicing(self, rows: int) -> Iterator[tuple[Source, tuple[int, int] | None, int]]:
+    def _slicing(self, rows: int) -> Iterator[tuple[Source, RowRange, int]]:
         """Per slice of ``slices(rows)``: its file, ``(offset, rows)`` of the file (None: the
-        whole file) and its accepted row count."""
+        whole file; cut by ``tracelab.ingest.partition.file_ranges``, as the partitions of
+        ``tracelab.scale`` are) and its accepted row count."""
         for source in self.sources:
-            total, bad = source.rows, source.rejected
-            if file_kind(source.path) not in SLICED_KINDS:
-                yield source, None, total - bad.height
-                continue
-            numbers = bad.get_column("source_row")  # 1-based rows of the file
-            for offset in range(0, max(total, 1), rows):
-                inside = int(numbers.is_between(offset + 1, offset + rows).sum())
-                yield source, (offset, rows), max(min(rows, total - offset), 0) - inside
+            numbers = source.rejected.get_column("source_row")  # 1-based rows of the file
+            for part in file_ranges(source.path, rows, source.rows):
+                if part is None:
+                    yield source, None, source.rows - source.rejected.height
+                    continue
+                offset, count = part
+                inside = int(numbers.is_between(offset + 1, offset + count).sum())
+                yield source, part, count - inside
 
     def slices(self, rows: int) -> list[pl.LazyFrame]:
-        """The accepted rows as consecutive slices of about ``rows`` input rows each (per
-        file, rejected rows dropped after slicing, so each slice reads only its own part of
-        the input); ``[frame]`` for a trace that is not large. JSON files are one slice
-        each: they are read into memory anyway, and an adapter may turn one JSON document
-        into many rows (OpenTelemetry spans), so their rows are numbered after reading."""
+        """The accepted rows as consecutive slices of at most about ``rows`` input rows each
+        (per file, cut where ``tracelab.ingest.partition.file_ranges`` cuts: at Parquet
+        row groups, in equal slices of a CSV; rejected rows dropped after slicing, so each
+        slice reads only its own part of the input); ``[frame]`` for a trace that is not
+        large. JSON files are one slice each: they are read into memory anyway, and an
+        adapter may turn one JSON document into many rows (OpenTelemetry spans), so their
+        rows are numbered after reading."""
         if not self.sources:
             return [self.frame]
         return [align(validate.without_rejected(
@@ -126,7 +128,7 @@ def adapter_for(path: Path, format: str | None) -> Adapter:
     return adapter
 
 
-def check_rows(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None
+def check_rows(path: Path, adapter: Adapter, rows: RowRange = None
                ) -> pl.LazyFrame:
     """Every row of ``path`` (or ``(offset, n)`` of it) in canonical columns with its first
     broken rule (``validate.check``), request ids filled (``_identified``): what both a
@@ -139,13 +141,13 @@ def _checked(path: Path, adapter: Adapter) -> pl.LazyFrame:
     return check_rows(path, adapter)
 
 
-def _canonical(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None
+def _canonical(path: Path, adapter: Adapter, rows: RowRange = None
                ) -> pl.LazyFrame:
     """The file's canonical columns, parsed to their types, before request ids are filled."""
     return validate.typed(adapter.to_canonical(open_raw(path, rows)), str(path))
 
 
-def _typed(path: Path, adapter: Adapter, rows: tuple[int, int] | None = None,
+def _typed(path: Path, adapter: Adapter, rows: RowRange = None,
            ids_complete: bool = False) -> pl.LazyFrame:
     return _identified(_canonical(path, adapter, rows), path, adapter, ids_complete)
 

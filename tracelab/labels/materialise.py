@@ -4,8 +4,9 @@
 features + labels, without the widest columns no later stage reads). A small trace is
 collected in memory with every other column. A large one (``tracelab.ingest.read_trace``:
 inputs over 16 MB) keeps only ``later_stage_columns()``, without the arrival-window features
-(no label or later stage reads them), and is featurised ``PARTITION_ROWS`` consecutive
-input rows at a time (``Trace.slices``), each partition written to an Arrow IPC file in the
+(no label or later stage reads them), and is featurised at most ``PARTITION_ROWS``
+consecutive input rows at a time (``Trace.slices``: cut at Parquet row groups by the rule
+``tracelab.scale`` partitions by, ``tracelab.ingest.partition``), each partition written to an Arrow IPC file in the
 trace's work folder, so memory is bounded by a partition, not the trace. The co-submission
 counts, which look across the whole trace, are joined from a table of the whole trace
 (``compute_context_tables``), so they are exact. Session features (turn index, session

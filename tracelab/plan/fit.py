@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import polars as pl
 
@@ -20,7 +20,16 @@ from tracelab.plan.ledger import (
 )
 from tracelab.plan.limits import Limits
 from tracelab.plan.milp import Solution, restrict, solve_plan
-from tracelab.plan.model import Baseline, Plan, PlanContext, fleet_frame, routes_frame
+from tracelab.plan.model import (
+    Baseline,
+    Plan,
+    PlanAssumptions,
+    PlanContext,
+    PlanSettings,
+    PriceAssumption,
+    fleet_frame,
+    routes_frame,
+)
 from tracelab.plan.routes import (
     CHUNK_TOKENS,
     MAX_DISAGG_ROUTES,
@@ -128,8 +137,8 @@ def _baseline(sol: Solution | None, device: str) -> Baseline | None:
 
 
 def _assumptions(devices: Sequence[PlanDevice], allowed: Sequence[str],
-                 mapping_frame: pl.DataFrame | None) -> dict[str, Any]:
-    prices = [{"device_id": d.id, "usd_per_hour": d.usd_per_hour,
+                 mapping_frame: pl.DataFrame | None) -> PlanAssumptions:
+    prices: list[PriceAssumption] = [{"device_id": d.id, "usd_per_hour": d.usd_per_hour,
                "source": str(d.price_source or "catalog")} for d in devices if d.id in allowed]
     return {
         "prices": prices,
@@ -207,7 +216,7 @@ def fit_plan(
         # plan's, so its (optimal) fleet is a valid plan too and never loses to one.
         solution = best[1]
     by_id = {s.class_id: s for s in specs}
-    settings = {
+    settings: PlanSettings = {
         "by": by, "window_s": window_s, "percentile": percentile, "growth": growth,
         "precision": precision, "only": list(only or []), "exclude": list(exclude or []),
         "reference_device": reference, "windows": demand.windows,

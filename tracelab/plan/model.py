@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import polars as pl
 
@@ -38,6 +38,54 @@ class Baseline(TypedDict):
     device_id: str
     usd_per_hour: float
     optimality_gap: float
+
+
+class PlanSettings(TypedDict):
+    """The options the plan was fitted with (``fit_plan``'s names), and what the solve found."""
+
+    by: str
+    window_s: float
+    percentile: float
+    growth: float
+    precision: str
+    only: list[str]
+    exclude: list[str]
+    reference_device: str
+    windows: int
+    optimality_gap: float
+    max_device_types: int | None
+    max_pools: int | None
+    headroom: bool
+
+
+class PriceAssumption(TypedDict):
+    device_id: str
+    usd_per_hour: float | None  # None: the catalog lists no price
+    source: str
+
+
+class ValueAssumption(TypedDict):
+    value: int
+    source: str
+
+
+class UtilisationAssumption(TypedDict):
+    max: float
+    prefill: str
+
+
+class PlanAssumptions(TypedDict):
+    """What the plan took as given, each with its source: read by the report as JSON."""
+
+    prices: list[PriceAssumption]
+    model_mapping: list[dict[str, object]]
+    efficiencies: str
+    chunk_tokens: ValueAssumption
+    utilisation: UtilisationAssumption
+    kv_transfer: str
+    max_disaggregated_routes_per_class: int
+    span: str
+    demand: str
 
 
 def fleet_frame(replicas: Mapping[Pool, int], usd_per_replica_hour: Mapping[Pool, float],
@@ -113,10 +161,10 @@ class Plan:
     ledger_usd: float
     tokens: int
     growth: float
-    slos: dict[str, dict[str, object]]
-    settings: dict[str, Any]
-    # Free-form and sourced (prices, efficiencies, ...): read by the report as JSON.
-    assumptions: dict[str, Any] = field(default_factory=dict)
+    slos: dict[str, dict[str, str | float]]
+    settings: PlanSettings
+    # Sourced (prices, efficiencies, ...): read by the report as JSON.
+    assumptions: PlanAssumptions
     models: pl.DataFrame | None = None
     replay: dict[str, object] | None = None
     context: PlanContext | None = field(default=None, repr=False, compare=False)

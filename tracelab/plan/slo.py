@@ -50,7 +50,8 @@ class Slo:
             parts.append(f"deadline {self.deadline_s / 3600:g} h")
         return ", ".join(parts) or "no latency target"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | float]:
+        """The fields by name: ``mode`` and ``source`` text, the targets in seconds."""
         return asdict(self)
 
 

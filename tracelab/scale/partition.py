@@ -2,7 +2,8 @@
 
 A partition is a file, or for a large Parquet file a run of consecutive row groups (or
 an equal slice of one row group larger than ``target_rows``) given as ``row_offset``,
-``n_rows``, so no partition needs more than ~``target_rows`` rows in memory. Row-group boundaries come from the Parquet footer (pyarrow metadata, no data read).
+``n_rows``, so no partition needs more than ~``target_rows`` rows in memory. Where a file
+is cut is ``tracelab.ingest.partition.file_ranges``, the rule ``Trace.slices`` cuts by too.
 Partitions are small picklable descriptions; ``scan_partition`` turns one into the
 canonical frame of its accepted rows with the same adapters and validation as
 ``tracelab.ingest.scan_trace`` (``source_row`` keeps counting from the file's first row).
@@ -10,7 +11,6 @@ canonical frame of its accepted rows with the same adapters and validation as
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,38 +34,6 @@ class Partition:
     n_rows: int | None = None  # None: the whole file
 
 
-def _row_groups(path: Path) -> list[int]:
-    """Row counts of each row group of a local Parquet file (footer only)."""
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.ParquetFile(path).metadata
-    except (OSError, ValueError) as exc:
-        msg = f"{path}: cannot read the Parquet footer ({exc}); is the file complete?"
-        raise InputFileError(msg) from None
-    return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-
-
-def _ranges(groups: Sequence[int], target_rows: int) -> list[tuple[int, int]]:
-    """(offset, rows) ranges of about ``target_rows``: small row groups are packed together,
-    a row group larger than ``target_rows`` is cut into equal slices."""
-    ranges: list[tuple[int, int]] = []
-    offset = start = 0
-    for rows in groups:
-        if offset > start and offset - start + rows > target_rows:
-            ranges.append((start, offset - start))
-            start = offset
-        if rows > target_rows:
-            pieces = -(-rows // target_rows)
-            cuts = [offset + rows * i // pieces for i in range(pieces + 1)]
-            ranges.extend((a, b - a) for a, b in itertools.pairwise(cuts))
-            start = offset + rows
-        offset += rows
-    if offset > start or not ranges:
-        ranges.append((start, offset - start))
-    return ranges
-
-
 def plan_partitions(
     paths: str | Path | Sequence[str | Path],
     *,
@@ -77,7 +45,8 @@ def plan_partitions(
     The format is detected once per file (``tracelab.ingest.reader.adapter_for``, as
     ``read_trace`` does) and stored in the partition.
     """
-    from tracelab.ingest.discover import discover, file_kind, is_remote
+    from tracelab.ingest.discover import discover
+    from tracelab.ingest.partition import file_ranges
     from tracelab.ingest.reader import adapter_for
 
     if target_rows < 1:
@@ -86,14 +55,9 @@ def plan_partitions(
     parts: list[Partition] = []
     for path in discover(paths):
         adapter = adapter_for(path, format)
-        if file_kind(path) == "parquet" and not is_remote(path):
-            ranges = _ranges(_row_groups(path), target_rows)
-        else:
-            ranges = [(0, -1)]
-        for offset, rows in ranges:
-            whole = len(ranges) == 1
-            parts.append(Partition(len(parts), str(path), adapter.name, offset,
-                                   None if whole else rows))
+        for part in file_ranges(path, target_rows):
+            offset, rows = (0, None) if part is None else part
+            parts.append(Partition(len(parts), str(path), adapter.name, offset, rows))
     return parts
 
 

@@ -7,9 +7,11 @@ replay = simulate(requests, fleet, perf)        # requests: scan_replay_requests
 replay.attainment("interactive"), replay.pools, replay.requests
 ```
 
-``fleet`` (pools, routes, plan.json), ``engine`` (routing, pools in order), ``replica`` (the
-event loop: continuous batching per replica), ``steps`` (step times from the roofline),
-``result`` (percentiles, attainment, timeline), ``requests`` (the input frame).
+``fleet`` (pools, routes, plan.json), ``engine`` (routing, pools in order), ``dispatch``
+(join-shortest-queue and session affinity inside a pool), ``batching`` (the event loop:
+continuous batching per replica), ``steps`` (step times from the roofline), ``result``
+(percentiles, attainment, timeline, distributions), ``requests`` (the input frame, the
+replayed window).
 """
 
 from __future__ import annotations

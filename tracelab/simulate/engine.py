@@ -23,8 +23,9 @@ from tracelab.hardware import roofline as rf
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.ledger import route_unit
 from tracelab.plan.slo import Slo, load_slos
+from tracelab.simulate.batching import PoolState, Replica
+from tracelab.simulate.dispatch import run_pool
 from tracelab.simulate.fleet import Fleet, PoolSpec
-from tracelab.simulate.replica import PoolState, Replica, run_pool
 from tracelab.simulate.result import Replay, build_replay
 from tracelab.simulate.steps import StepModel
 

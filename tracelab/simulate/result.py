@@ -28,9 +28,9 @@ from tracelab.lookup import lookup
 from tracelab.plan.slo import Slo, slo_for
 
 if TYPE_CHECKING:
+    from tracelab.simulate.batching import Replica
     from tracelab.simulate.engine import SimOptions
     from tracelab.simulate.fleet import PoolSpec
-    from tracelab.simulate.replica import Replica
 
 QUANTILES = (50, 90, 99)
 UNKNOWN_MODE = "unknown"

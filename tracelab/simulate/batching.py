@@ -1,4 +1,4 @@
-"""The replay's loop: iteration-level continuous batching on each replica of one pool.
+"""One replica's scheduler: iteration-level continuous batching, event to event.
 
 One step of a replica (as vLLM's scheduler builds it): every running decode sequence
 advances one token; running prefills, in admission order, then waiting requests (FCFS,
@@ -18,10 +18,6 @@ each step). A segment crossing an arrival at that replica is cut at the first st
 boundary after it. A prefill chunk is charged its attention to the prompt before it
 (chunks done, cached prefix). Cost per segment: O(prefills in the step + log batch); segments per
 request: about its prefill chunks plus two (the arrival and the finish).
-
-Join-shortest-queue needs every replica's count at an arrival; a replica whose next
-segment ends after the arrival keeps it unexecuted (nothing finishes inside a segment), so
-requests sent elsewhere do not cut it.
 """
 
 from __future__ import annotations
@@ -35,6 +31,7 @@ from tracelab.simulate.steps import StepModel
 
 INF = math.inf
 NAN = math.nan
+
 
 
 class PoolState:
@@ -364,43 +361,3 @@ class Replica:
                 s_sum += kvr[j] - s
                 n_dec += 1
         self.clock, self.s, self.n_dec, self.s_sum, self.kv_pre = clock, s, n_dec, s_sum, kv_pre
-
-
-def run_pool(arrival: list[float], session: list[int], state: PoolState, replicas: int,
-             step: StepModel, kv_cap: float, max_seqs: int, chunk: int,
-             budget: int, max_span: int = 1 << 62) -> list[Replica]:
-    """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
-    over its replicas (fewest requests in the system, then the lowest index), a session's
-    later requests on the replica its first went to (``session`` < 0: none). The state's
-    arrays must be filled; requests whose ``rep`` is already set (-2) are skipped."""
-    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span)
-            for r in range(replicas)]
-    if not reps:
-        return reps
-    sticky: dict[int, int] = {}
-    rep_of = state.rep
-    single = len(reps) == 1
-    for i, t in enumerate(arrival):
-        if rep_of[i] == -2:
-            continue
-        if single:
-            target = reps[0]
-        else:
-            key = session[i]
-            r = sticky.get(key, -1) if key >= 0 else -1
-            if r < 0:
-                best = reps[0]
-                for rep in reps:
-                    if rep.pending <= t:
-                        rep.advance(t, False)
-                    if rep.in_sys < best.in_sys:
-                        best = rep
-                r = best.idx
-                if key >= 0:
-                    sticky[key] = r
-            target = reps[r]
-        target.advance(t, True)
-        target.enqueue(i, t)
-    for rep in reps:
-        rep.advance(INF, True)
-    return reps

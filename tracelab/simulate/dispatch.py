@@ -1,0 +1,53 @@
+"""Dispatch inside one pool: each arriving request to a replica, then every replica drained.
+
+Join-shortest-queue (fewest requests in the system, then the lowest index); a session's
+later requests go where its first went, so its prefix hits land where its KV is. JSQ
+needs every replica's count at an arrival; a replica whose next segment ends after the
+arrival keeps it unexecuted (nothing finishes inside a segment, ``tracelab.simulate.
+batching``), so requests sent elsewhere do not cut it. Cost per arrival: O(replicas).
+"""
+
+from __future__ import annotations
+
+from tracelab.simulate.batching import INF, PoolState, Replica
+from tracelab.simulate.steps import StepModel
+
+
+def run_pool(arrival: list[float], session: list[int], state: PoolState, replicas: int,
+             step: StepModel, kv_cap: float, max_seqs: int, chunk: int,
+             budget: int, max_span: int = 1 << 62) -> list[Replica]:
+    """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
+    over its replicas (fewest requests in the system, then the lowest index), a session's
+    later requests on the replica its first went to (``session`` < 0: none). The state's
+    arrays must be filled; requests whose ``rep`` is already set (-2) are skipped."""
+    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span)
+            for r in range(replicas)]
+    if not reps:
+        return reps
+    sticky: dict[int, int] = {}
+    rep_of = state.rep
+    single = len(reps) == 1
+    for i, t in enumerate(arrival):
+        if rep_of[i] == -2:
+            continue
+        if single:
+            target = reps[0]
+        else:
+            key = session[i]
+            r = sticky.get(key, -1) if key >= 0 else -1
+            if r < 0:
+                best = reps[0]
+                for rep in reps:
+                    if rep.pending <= t:
+                        rep.advance(t, False)
+                    if rep.in_sys < best.in_sys:
+                        best = rep
+                r = best.idx
+                if key >= 0:
+                    sticky[key] = r
+            target = reps[r]
+        target.advance(t, True)
+        target.enqueue(i, t)
+    for rep in reps:
+        rep.advance(INF, True)
+    return reps
