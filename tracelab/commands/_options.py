@@ -137,7 +137,8 @@ By = Annotated[str, typer.Option("--by", help="Classes: labels or cluster.")]
 MaxDeviceTypes = Annotated[int, typer.Option(
     "--max-device-types", help="Most accelerator types the fleet may mix.")]
 MaxPools = Annotated[int | None, typer.Option(
-    "--max-pools", help="Most pools (device, model, replica size, role); default 2 per model.")]
+    "--max-pools", help="Most pools in the whole fleet, not per model (a pool: device, model, "
+    "replica size, role); default 2 x the models served.")]
 Attainment = Annotated[float, typer.Option(
     "--attainment",
     help="Share of latency-bound requests the replay must see meet TTFT and TPOT.")]
@@ -218,4 +219,13 @@ Scheduler = Annotated[
 LocalCluster = Annotated[
     int | None,
     typer.Option("--local-cluster", min=1, help="Start N Dask workers on 127.0.0.1 to try it."),
+]
+Providers = Annotated[
+    str | None,
+    typer.Option(
+        "--providers",
+        help="Let the plan send classes to per-token APIs: a TOML of providers and (negotiated) "
+        "prices over the bundled, sourced table (see schemas/providers.schema.json), or "
+        "'bundled' for the bundled table alone.",
+    ),
 ]

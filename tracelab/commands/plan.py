@@ -33,6 +33,7 @@ from tracelab.commands._options import (
     Precision,
     Price,
     Profile,
+    Providers,
     RandomState,
     Replay,
     Slo,
@@ -96,6 +97,7 @@ def plan(
     assume_model: AssumeModel = None,
     max_device_types: MaxDeviceTypes = 3,
     max_pools: MaxPools = None,
+    providers: Providers = None,
     attainment: Attainment = 0.99,
     replay: Replay = True,
     as_json: Json = False,
@@ -111,7 +113,7 @@ def plan(
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude, by=by, precision=precision,
         credit_session_reuse=credit_session_reuse,
-        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
+        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment, providers=providers,
         verify=replay,
     )
     from rich.console import Console

@@ -31,6 +31,7 @@ from tracelab.commands._options import (
     Percentile,
     Price,
     Profile,
+    Providers,
     RandomState,
     Replay,
     Scheduler,
@@ -71,6 +72,7 @@ def report(
     exclude: Exclude = None,
     max_device_types: MaxDeviceTypes = 3,
     max_pools: MaxPools = None,
+    providers: Providers = None,
     attainment: Attainment = 0.99,
     replay: Replay = True,
     executor: Executor = "inline",
@@ -96,7 +98,7 @@ def report(
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
         cache_capacity=cache_capacity, only=only, exclude=exclude,
         credit_session_reuse=credit_session_reuse,
-        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
+        max_device_types=max_device_types, max_pools=max_pools, attainment=attainment, providers=providers,
         verify=replay,
     )
     from tracelab.scale.executor import make_executor

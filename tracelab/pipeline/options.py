@@ -76,6 +76,9 @@ class PipelineOptions:
     max_device_types: int = 3
     max_pools: int | None = None
     attainment: float = 0.99
+    # Per-token providers the plan may route to: a TOML file over the bundled table, or
+    # "bundled" for the bundled table alone; None: no providers (tracelab.plan.providers).
+    providers: str | None = None
 
     def validate(self) -> PipelineOptions:
         """Check every option against ``CONSTRAINTS`` (``ParamError`` on the first that

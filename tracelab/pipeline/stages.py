@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tracelab.ingest import Trace
     from tracelab.labels import LabelConfig, LabeledTrace, WorkloadClusterer
     from tracelab.plan import Plan, Slo
+    from tracelab.plan.providers import Provider
 
 PathsLike = str | Path | Sequence[str | Path]
 # The LRU capacity credited to the plan when none is given: the smallest cache reaching this
@@ -51,6 +52,7 @@ class Settings:
     catalog: Catalog
     profile: PerfProfile
     label_config: LabelConfig
+    providers: tuple[Provider, ...] = ()
 
     @property
     def model_map(self) -> dict[str, str] | None:
@@ -88,9 +90,12 @@ def prepare(options: PipelineOptions) -> Settings:
     if options.verify and importlib.util.find_spec(REPAIR_MODULE) is None:
         msg = f"verifying a plan needs the repair loop ({REPAIR_MODULE}), not in this tracelab"
         raise ConfigError(msg)
+    from tracelab.plan.providers import read_providers_option
+
     return Settings(options=options, slos=slos, catalog=catalog,
                     profile=load_profile(options.profile),
-                    label_config=load_label_config(options.config))
+                    label_config=load_label_config(options.config),
+                    providers=read_providers_option(options.providers))
 
 
 def ingest(paths: PathsLike, settings: Settings) -> Trace:
@@ -275,7 +280,7 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
                     window_s=options.window_s, percentile=options.percentile,
                     growth=options.growth, only=options.only, exclude=options.exclude,
                     precision=options.precision, max_device_types=options.max_device_types,
-                    max_pools=options.max_pools)
+                    max_pools=options.max_pools, providers=settings.providers)
 
 
 def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:

@@ -24,9 +24,18 @@ from tracelab.plan.model import (
     Baseline,
     Plan,
     PlanAssumptions,
+    PlanContext,
+    PlanSettings,
     PriceAssumption,
     fleet_frame,
     routes_frame,
+)
+from tracelab.plan.providers import (
+    Provider,
+    add_provider_routes,
+    is_provider_pool,
+    provider_assumptions,
+    provider_reason,
 )
 from tracelab.plan.routes import (
     CHUNK_TOKENS,
@@ -174,12 +183,15 @@ def fit_plan(
     max_device_types: int | None = MAX_DEVICE_TYPES,
     max_pools: int | None = None,
     headroom: bool = True,
+    providers: Sequence[Provider] = (),
 ) -> Plan:
     """Cheapest fleet ($/h) serving the labelled trace's demand under its SLOs, with
     baselines and a per-request ledger. ``devices`` defaults to ``perf.catalog.plannable()``.
     ``max_device_types`` and ``max_pools`` bound the fleet (and its baselines); ``max_pools``
     None means POOLS_PER_MODEL per model served. ``headroom`` False sizes replicas at
-    utilisation 1 (the fluid bound) instead of the M/D/1 target (``plan/routes.py``)."""
+    utilisation 1 (the fluid bound) instead of the M/D/1 target (``plan/routes.py``).
+    ``providers``: per-token APIs the MILP may send a class (or part of one) to
+    (``tracelab.plan.providers``)."""
     slos = slos if slos is not None else load_slos()
     for name, value in (("max_device_types", max_device_types), ("max_pools", max_pools)):
         if value is not None and value < 1:
@@ -194,6 +206,8 @@ def fit_plan(
     links = [Link(d.id, d.link_gbs) for d in all_devices if d.id in ids]
     every = compute_routes(perf, specs, links, precision, headroom)
     main = restrict(every, lambda r: r.prefill_device in allowed and r.decode_device in allowed)
+    if providers:
+        main = add_provider_routes(main, specs, providers, demand.classes)
     for spec in specs:
         if not main[spec.class_id]:
             raise_infeasible(perf, spec, allowed, precision)
@@ -214,46 +228,62 @@ def fit_plan(
         # plan's, so its (optimal) fleet is a valid plan too and never loses to one.
         solution = best[1]
     by_id = {s.class_id: s for s in specs}
-    reasons: dict[tuple[str, Route], str] = {}
-    for class_id, chosen in solution.fractions.items():
-        for route, _ in chosen:
-            reasons[(class_id, route)] = route_reason(by_id[class_id], route, perf, precision,
-                                                      reference)
-    table = compute_route_table(solution.fractions, reasons)
-    # Everything the plan reports comes from the ledger summed per (class, route) (at most
-    # one streaming pass, over the classes split across routes); the per-request ledger
-    # itself stays lazy.
-    groups = compute_ledger_groups(demand.requests, table, demand.totals, demand.class_keys)
-    ledger_usd = math.fsum([*groups["prefill_usd"], *groups["decode_usd"]])
-    tokens = int(groups.select(
-        pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")
-    ).item() or 0)
-    return Plan(
-        fleet=fleet_frame(solution.replicas, solution.pool_usd_per_hour, precision),
-        baselines={
-            "h100": _baseline(ref_sol, reference),
-            "best_single": None if best is None else _baseline(best[1], best[0]),
-        },
-        routes=routes_frame(solution.fractions, reasons),
-        classes=demand.classes,
-        ledger=compute_ledger(demand.requests, table),
-        ledger_groups=groups,
-        rollup=compute_rollup(groups),
-        span_hours=demand.span_s / 3600.0,
-        ledger_usd=ledger_usd,
-        tokens=tokens,
-        growth=growth,
-        slos={m: s.to_dict() for m, s in slos.items()},
-        settings={
-            "by": by, "window_s": window_s, "percentile": percentile, "growth": growth,
-            "precision": precision, "only": list(only or []), "exclude": list(exclude or []),
-            "reference_device": reference, "windows": demand.windows,
-            "optimality_gap": solution.gap, "max_device_types": limits.max_device_types,
-            "max_pools": limits.max_pools, "headroom": headroom,
-        },
-        assumptions=_assumptions(all_devices, sorted(ids), demand.model_mapping),
-        models=demand.models,
-    )
+    settings: PlanSettings = {
+        "by": by, "window_s": window_s, "percentile": percentile, "growth": growth,
+        "precision": precision, "only": list(only or []), "exclude": list(exclude or []),
+        "reference_device": reference, "windows": demand.windows,
+        "optimality_gap": solution.gap, "max_device_types": limits.max_device_types,
+        "max_pools": limits.max_pools, "headroom": headroom,
+    }
+    baselines: dict[str, Baseline | None] = {
+        "h100": _baseline(ref_sol, reference),
+        "best_single": None if best is None else _baseline(best[1], best[0]),
+    }
+
+    assumptions = _assumptions(all_devices, sorted(ids), demand.model_mapping)
+    if providers:
+        assumptions["providers"] = provider_assumptions(providers)
+
+    def build(chosen: Solution) -> Plan:
+        """The plan of the fleet ``chosen`` (its routes among ``main``'s): fleet, routes,
+        ledger; the baselines and settings of this fit."""
+        reasons: dict[tuple[str, Route], str] = {}
+        for class_id, picked in chosen.fractions.items():
+            for route, _ in picked:
+                reasons[(class_id, route)] = (
+                    provider_reason(by_id[class_id], route, providers)
+                    if is_provider_pool(route.prefill_device)
+                    else route_reason(by_id[class_id], route, perf, precision, reference))
+        table = compute_route_table(chosen.fractions, reasons)
+        # Everything the plan reports comes from the ledger summed per (class, route) (at
+        # most one streaming pass, over the classes split across routes); the per-request
+        # ledger itself stays lazy.
+        groups = compute_ledger_groups(demand.requests, table, demand.totals,
+                                       demand.class_keys)
+        ledger_usd = math.fsum([*groups["prefill_usd"], *groups["decode_usd"]])
+        tokens = int(groups.select(
+            pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")
+        ).item() or 0)
+        return Plan(
+            fleet=fleet_frame(chosen.replicas, chosen.pool_usd_per_hour, precision),
+            baselines=baselines,
+            routes=routes_frame(chosen.fractions, reasons),
+            classes=demand.classes,
+            ledger=compute_ledger(demand.requests, table),
+            ledger_groups=groups,
+            rollup=compute_rollup(groups),
+            span_hours=demand.span_s / 3600.0,
+            ledger_usd=ledger_usd,
+            tokens=tokens,
+            growth=growth,
+            slos={m: s.to_dict() for m, s in slos.items()},
+            settings=settings,
+            assumptions=assumptions,
+            models=demand.models,
+            context=PlanContext(main, chosen, build, limits),
+        )
+
+    return build(solution)
 
 
 __all__ = ["MAX_DEVICE_TYPES", "POOLS_PER_MODEL", "REFERENCE_DEVICE", "PlanDevice", "Route",

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import polars as pl
 
 from tracelab.plan.routes import Pool, pool_id
 
 if TYPE_CHECKING:
+    from tracelab.plan.limits import Limits
+    from tracelab.plan.milp import Solution
+    from tracelab.plan.providers import ProviderAssumptions
     from tracelab.plan.routes import Route
 
 # One row per pool (device, model, devices per replica, role): the fleet.
@@ -84,6 +87,7 @@ class PlanAssumptions(TypedDict):
     max_disaggregated_routes_per_class: int
     span: str
     demand: str
+    providers: NotRequired[ProviderAssumptions]  # per-token providers (tracelab.plan.providers)
 
 
 def fleet_frame(replicas: Mapping[Pool, int], usd_per_replica_hour: Mapping[Pool, float],
@@ -119,6 +123,19 @@ def routes_frame(fractions: Mapping[str, Sequence[tuple[Route, float]]],
     return pl.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What a fit keeps to build the plan of another fleet over the same candidate routes
+    (the replay's repair changes replica shapes this way): every class's SLO-feasible
+    ``routes``, the ``solution`` the plan was built from, ``build`` (a Solution whose routes
+    are among ``routes`` → its Plan, ledger included) and the fit's ``limits``."""
+
+    routes: Mapping[str, Sequence[Route]]
+    solution: Solution
+    build: Callable[[Solution], Plan]
+    limits: Limits
+
+
 @dataclass
 class Plan:
     """A tier-mix plan. Money in USD, time in hours unless the name says otherwise.
@@ -152,6 +169,7 @@ class Plan:
     assumptions: PlanAssumptions
     models: pl.DataFrame | None = None
     replay: dict[str, object] | None = None
+    context: PlanContext | None = field(default=None, repr=False, compare=False)
 
     @property
     def usd_per_hour(self) -> float:

@@ -32,6 +32,8 @@ import polars as pl
 from tracelab.errors import ConfigError
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.model import Plan
+from tracelab.plan.providers import drop_provider_requests, is_provider_pool, without_providers
+from tracelab.plan.shapes import Reshaped, reshape
 from tracelab.plan.slo import Slo
 from tracelab.simulate import Fleet, Replay, simulate
 from tracelab.simulate.requests import busiest_hour
@@ -139,13 +141,16 @@ def verify_and_repair(
         raise ConfigError(msg, param="attainment")
     modes = sorted(modes if modes is not None else
                    [m for m, slo in slos.items() if slo.ttft_s > 0 or slo.tpot_s > 0])
-    every = requests.lazy().collect()
+    # Requests sent to a per-token provider are not replayed (its published latency is theirs).
+    every = drop_provider_requests(plan.ledger, requests.lazy().collect())
     lo, hi = busiest_hour(every, HOUR_S)
     whole = hi - lo < HOUR_S
     window = every if whole else every.filter(
         (pl.col("arrival_s") >= lo) & (pl.col("arrival_s") < hi))
     window = window.with_columns(pl.col("arrival_s") - lo)
-    base = Fleet.from_plan_json(plan.to_json(), source="the plan")
+    base = Fleet.from_plan_json(without_providers(plan.to_json()), source="the plan")
+    if not base.pools:
+        return plan  # every class on a provider: nothing to replay
     used = {r.prefill_pool for r in base.routes} | {r.decode_pool for r in base.routes}
     replicas = {p.pool_id: p.replicas for p in base.pools}
     history: list[Step] = []
@@ -201,9 +206,28 @@ def verify_and_repair(
         replicas[slack[0]] -= 1
     chosen = last_good if last_good is not None else max(
         history, key=lambda s: (s.attainment, -s.usd_per_hour)).replicas
+    runs = [(dict(zip([p.pool_id for p in base.pools], key, strict=True)), rep)
+            for key, rep in seen.items()]
+    # Reshaping re-pools a model's classes on replicas; a plan that sends classes to a
+    # per-token provider keeps its shapes (the reshaper does not know provider routes).
+    reshaped = Reshaped(None, []) if any(map(is_provider_pool, plan.fleet["pool_id"])) else \
+        reshape(plan, window, runs, chosen,
+                lambda rows, fleet: simulate(rows, fleet, perf, slos=slos, source="the plan"),
+                target, modes)
+    shapes = [{"model_id": o.model_id, "fleet": o.label, "usd_per_hour": o.usd_per_hour,
+               "attainment": o.met / o.held if o.held else 1.0,
+               "result": "met" if o.met >= target * o.held else "missed"}
+              for o in reshaped.tried]
     final = next(s for s in reversed(history) if s.replicas == chosen)
-    replay = run(chosen)
-    met = last_good is not None
+    fitted, replay = plan.with_replicas(chosen), run(chosen)
+    if reshaped.plan is not None:
+        fleet = Fleet.from_plan_json(reshaped.plan.to_json(), source="the plan")
+        again = simulate(window, fleet, perf, slos=slos, source="the plan")
+        if _attained(again, modes) >= target or last_good is None:
+            fitted, replay = reshaped.plan, again
+            final = Step(len(history), {p.pool_id: p.replicas for p in fleet.pools},
+                         reshaped.plan.usd_per_hour, _attained(again, modes), "reshaped")
+    met = _attained(replay, modes) >= target
     summary = {
         **replay.to_json(),
         "target": target,
@@ -216,7 +240,7 @@ def verify_and_repair(
         "iterations": [{"iteration": s.iteration, "replicas": s.replicas,
                         "usd_per_hour": s.usd_per_hour, "attainment": s.attainment,
                         "result": s.action} for s in history],
-        "fluid": _fluid(plan).to_dicts(),
+        "shapes": shapes,
+        "fluid": _fluid(fitted).to_dicts(),
     }
-    return plan.with_replicas(chosen, replay=summary)
-
+    return replace(fitted, replay=summary)

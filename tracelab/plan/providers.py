@@ -1,0 +1,255 @@
+"""Per-token providers (serverless APIs) as plan tiers: linear cost, no replicas.
+
+A provider serving a model is a route whose one pool, ``(api:<provider>, model, 1, "api")``,
+is bought in units of API_UNIT_USD per hour: a unit "serves" the tokens per second that cost
+API_UNIT_USD an hour at the provider's price, so the MILP's pool row ``Σ load·z ≤ n`` prices
+the class's tokens linearly (rounded up to one unit: API_UNIT_USD/h at most) and the ledger's
+per-token charge (``$/h ÷ 3600 ÷ tokens/s``) is the provider's price per token exactly.
+
+- prefill is charged at the class's effective input price: its uncached prompt tokens at
+  ``usd_per_m_input`` and its cache-hit tokens at ``usd_per_m_cached_input`` (the input
+  price when the provider publishes none), both spread over the uncached tokens the ledger
+  counts; decode at ``usd_per_m_output``;
+- a provider is eligible for a class only when its published TTFT fits the class's TTFT
+  budget, one token per ``1 / output_tokens_per_s`` fits its TPOT, and both fit its deadline;
+  a provider without a published figure is eligible only where the class sets no target on it;
+- no queueing and no rate limit: the provider's published median is taken as every request's
+  latency (an assumption the report states); its requests are not replayed.
+
+Provider routes are not ``single_type``: they never form a single-device baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict, cast
+
+import polars as pl
+
+from tracelab.datafile import read_validated_toml
+from tracelab.errors import ConfigError
+from tracelab.plan.routes import ClassSpec, Route
+from tracelab.resources import data_path
+
+PROVIDERS_FILE = "providers.toml"
+PROVIDERS_SCHEMA = "providers.schema.json"
+API_PREFIX = "api:"
+API_ROLE = "api"
+# $/h one provider "replica" stands for: the MILP rounds a provider's spend up to this.
+API_UNIT_USD = 0.001
+BUNDLED = "bundled"
+FIELDS = ("provider", "model_id", "usd_per_m_input", "usd_per_m_cached_input",
+          "usd_per_m_output", "ttft_s", "output_tokens_per_s", "source", "as_of", "notes")
+
+
+class ProviderEntry(TypedDict):
+    """One row of the providers table as plan.json lists it."""
+
+    id: str
+    provider: str
+    model_id: str
+    usd_per_m_input: float | None
+    usd_per_m_cached_input: float | None
+    usd_per_m_output: float | None
+    ttft_s: float | None
+    output_tokens_per_s: float | None
+    source: str
+    as_of: str
+    notes: str
+
+
+class ProviderAssumptions(TypedDict):
+    """What the plan took as given about providers (``Plan.assumptions["providers"]``)."""
+
+    table: list[ProviderEntry]
+    latency: str
+    cached_input: str
+    unit_usd_per_hour: float
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One (provider, model) price and speed; None where nothing was published."""
+
+    id: str
+    provider: str
+    model_id: str
+    usd_per_m_input: float | None = None
+    usd_per_m_cached_input: float | None = None
+    usd_per_m_output: float | None = None
+    ttft_s: float | None = None
+    output_tokens_per_s: float | None = None
+    source: str = ""
+    as_of: str = ""
+    notes: str = ""
+
+    @property
+    def priced(self) -> bool:
+        return self.usd_per_m_input is not None and self.usd_per_m_output is not None
+
+    @property
+    def device_id(self) -> str:
+        return f"{API_PREFIX}{self.provider}"
+
+    def to_dict(self) -> ProviderEntry:
+        return cast("ProviderEntry", {"id": self.id, **{k: getattr(self, k) for k in FIELDS}})
+
+
+class ProviderRoute(Route):
+    """A route to a per-token provider: one pool, never part of a single-device baseline."""
+
+    @property
+    def single_type(self) -> bool:
+        return False
+
+
+def is_provider_pool(pool_id: str) -> bool:
+    return pool_id.startswith(API_PREFIX)
+
+
+def load_providers(path: Path | str | None = None, *, bundled: bool = True) -> list[Provider]:
+    """The bundled table (``tracelab/data/providers.toml``) with ``path``'s entries added or
+    overriding fields of the same id; sorted by id. ``ConfigError`` names the file and entry."""
+    entries: dict[str, dict[str, Any]] = {}
+    files = ([data_path(PROVIDERS_FILE)] if bundled else []) + ([Path(path)] if path else [])
+    for file in files:
+        data = read_validated_toml(file, PROVIDERS_SCHEMA)
+        for key, raw in data.get("providers", {}).items():
+            merged = {**entries.get(key, {}), **raw}
+            for field in ("provider", "model_id"):
+                if field not in merged:
+                    msg = f"{file} entry '{key}' field '{field}': missing; add it"
+                    raise ConfigError(msg, param="providers")
+            entries[key] = merged
+    return [Provider(id=k, **v) for k, v in sorted(entries.items())]
+
+
+def read_providers_option(value: str | Path | None) -> tuple[Provider, ...]:
+    """The providers an option names: None → none; ``"bundled"`` → the bundled table; a
+    path → the bundled table with that file's entries over it."""
+    if value is None:
+        return ()
+    if str(value) == BUNDLED:
+        return tuple(load_providers())
+    return tuple(load_providers(value))
+
+
+def _eligible(spec: ClassSpec, p: Provider) -> bool:
+    budget = spec.slo.ttft_budget_s(spec.context_tokens)
+    tpot = spec.slo.tpot_budget_s()
+    if budget is not None and (p.ttft_s is None or p.ttft_s > budget):
+        return False
+    if tpot is not None and (p.output_tokens_per_s is None or 1 / p.output_tokens_per_s > tpot):
+        return False
+    deadline = spec.slo.deadline_s
+    if deadline > 0:
+        if p.ttft_s is None or p.output_tokens_per_s is None:
+            return False
+        if p.ttft_s + spec.decode_tokens_per_request / p.output_tokens_per_s > deadline:
+            return False
+    return True
+
+
+def input_usd_per_token(p: Provider, prefill_tokens: float, cache_hit_tokens: float) -> float:
+    """The class's effective $ per uncached prompt token at ``p``: cached tokens at the
+    cached price (the input price where none is published), spread over the uncached ones."""
+    assert p.usd_per_m_input is not None
+    cached = p.usd_per_m_cached_input if p.usd_per_m_cached_input is not None else p.usd_per_m_input
+    if prefill_tokens <= 0:
+        return p.usd_per_m_input / 1e6
+    return (prefill_tokens * p.usd_per_m_input + cache_hit_tokens * cached) / prefill_tokens / 1e6
+
+
+def provider_route(spec: ClassSpec, p: Provider, prefill_tokens: float,
+                   cache_hit_tokens: float) -> ProviderRoute | None:
+    """The route sending ``spec``'s class to ``p`` (None when not priced or not eligible)."""
+    if not p.priced or p.model_id != spec.model_id or not _eligible(spec, p):
+        return None
+    assert p.usd_per_m_output is not None
+    in_usd = input_usd_per_token(p, prefill_tokens, cache_hit_tokens)
+    out_usd = p.usd_per_m_output / 1e6
+    # Tokens/s one unit (API_UNIT_USD per hour) buys; a free phase is never the bottleneck.
+    pre_tps = API_UNIT_USD / 3600.0 / in_usd if in_usd > 0 else math.inf
+    dec_tps = API_UNIT_USD / 3600.0 / out_usd if out_usd > 0 else math.inf
+    pool = (p.device_id, spec.model_id, 0, API_ROLE)  # size 0: no devices
+    ttft = p.ttft_s if p.ttft_s is not None else math.nan
+    tpot = 1 / p.output_tokens_per_s if p.output_tokens_per_s else math.nan
+    return ProviderRoute(
+        class_id=spec.class_id, model_id=spec.model_id, prefill_pool=pool, decode_pool=pool,
+        prefill_load=spec.prefill_tokens_per_s / pre_tps if math.isfinite(pre_tps) else 0.0,
+        decode_load=spec.decode_tokens_per_s / dec_tps if math.isfinite(dec_tps) else 0.0,
+        prefill_tokens_per_s=pre_tps, decode_tokens_per_s=dec_tps,
+        prefill_usd_per_hour=API_UNIT_USD, decode_usd_per_hour=API_UNIT_USD, stretch=1.0,
+        chunk_tokens=0, transfer_s=0.0, kv_bytes=0.0, ttft_s=ttft, tpot_s=tpot, decode_batch=1,
+    )
+
+
+def add_provider_routes(routes: Mapping[str, Sequence[Route]], specs: Iterable[ClassSpec],
+                        providers: Sequence[Provider],
+                        classes: pl.DataFrame) -> dict[str, list[Route]]:
+    """``routes`` with every eligible provider route added per class (canonical order)."""
+    tokens = {r["class_id"]: (float(r["prefill_tokens"] or 0), float(r["cache_hit_tokens"] or 0))
+              for r in classes.select("class_id", "prefill_tokens", "cache_hit_tokens")
+              .iter_rows(named=True)}
+    out = {c: list(rs) for c, rs in routes.items()}
+    for spec in specs:
+        pre, hit = tokens.get(spec.class_id, (0.0, 0.0))
+        extra = [r for p in providers if (r := provider_route(spec, p, pre, hit)) is not None]
+        out[spec.class_id] = sorted([*out.get(spec.class_id, []), *extra], key=lambda r: r.key)
+    return out
+
+
+def provider_reason(spec: ClassSpec, route: Route, providers: Sequence[Provider]) -> str:
+    """Why a class goes to a provider, with its prices and published latencies."""
+    p = next(p for p in providers if p.device_id == route.prefill_device
+             and p.model_id == route.model_id)
+    usd_h = route.linear_usd_per_hour
+    speed = "no published TTFT/speed" if p.ttft_s is None or p.output_tokens_per_s is None \
+        else f"published TTFT {p.ttft_s * 1000:g} ms and {p.output_tokens_per_s:g} tok/s"
+    return (f"{spec.class_id} → per-token provider {p.provider} ({p.model_id}): "
+            f"${p.usd_per_m_input:g}/M input, ${p.usd_per_m_output:g}/M output make its "
+            f"tokens ${usd_h:.4f}/h at this load, cheaper than the replicas it would need; "
+            f"{speed} meet its SLO")
+
+
+def provider_assumptions(providers: Sequence[Provider]) -> ProviderAssumptions:
+    return {
+        "table": [p.to_dict() for p in providers],
+        "latency": "a provider's published median TTFT and output speed are every request's "
+                   "latency: no queueing, rate limits or long-prompt TTFT growth modelled; "
+                   "requests routed to a provider are not replayed",
+        "cached_input": "cache-hit prompt tokens at the provider's cached-input price "
+                        "(its input price when none is published)",
+        "unit_usd_per_hour": API_UNIT_USD,
+    }
+
+
+def drop_provider_requests(ledger: pl.LazyFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    """``requests`` without those the ledger sent to a provider (matched on ``request_id``)."""
+    sent = ledger.filter(pl.col("prefill_pool").str.starts_with(API_PREFIX)).select(
+        "request_id").collect()
+    if sent.height == 0:
+        return requests
+    return requests.join(sent, on="request_id", how="anti", maintain_order="left")
+
+
+def without_providers(plan_json: Mapping[str, object]) -> dict[str, object]:
+    """plan.json without provider pools and routes (what the replay runs): the remaining routes
+    of a class split with a provider get their fractions renormalised; a class served only by
+    providers is dropped."""
+    out = dict(plan_json)
+
+    def rows(key: str) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", plan_json.get(key, []))
+
+    out["pools"] = [p for p in rows("pools") if not is_provider_pool(p["pool_id"])]
+    out["fleet"] = [p for p in rows("fleet") if not is_provider_pool(p["pool_id"])]
+    kept = [r for r in rows("routes") if not is_provider_pool(r["prefill_pool"])]
+    total: dict[str, float] = {}
+    for r in kept:
+        total[r["class_id"]] = total.get(r["class_id"], 0.0) + float(r["fraction"])
+    out["routes"] = [{**r, "fraction": float(r["fraction"]) / total[r["class_id"]]} for r in kept]
+    return out
