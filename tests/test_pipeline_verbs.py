@@ -55,7 +55,7 @@ def test_the_verify_slot_hands_the_plan_and_replay_requests_to_the_repair_loop(m
 
     calls = []
 
-    def verify_and_repair(plan, requests, perf, slos, target):
+    def verify_and_repair(plan, requests, perf, slos, target, window_name=None):
         calls.append(requests.collect_schema().names())
         assert target == 0.95
         return plan

@@ -143,3 +143,22 @@ def test_cli_bad_providers_file_is_one_line_exit_2(runner, tmp_path):
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert "entry 'x' field 'usd_per_m_input'" in result.stderr
+
+
+def test_replayed_plan_with_providers_notes_their_requests_in_the_ledger(runner, tmp_path):
+    import polars as pl
+
+    from tracelab.plan.providers import PROVIDER_NOTE
+    from tracelab.resources import default_sample_trace
+
+    if not default_sample_trace().exists():
+        pytest.skip("the bundled sample trace has not been generated yet")
+    result = invoke(runner, ["plan", "--providers", "bundled", "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.stderr
+    ledger = pl.read_parquet(tmp_path / "p" / "ledger.parquet")
+    sent = ledger.filter(pl.col("prefill_pool").str.starts_with("api:"))
+    kept = ledger.filter(~pl.col("prefill_pool").str.starts_with("api:"))
+    assert sent.height > 0
+    assert sent["replay_note"].unique().to_list() == [PROVIDER_NOTE]
+    assert sent["ttft_s"].null_count() == sent.height
+    assert kept.filter(pl.col("replay_note") == "replayed")["ttft_s"].null_count() == 0

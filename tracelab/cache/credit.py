@@ -69,8 +69,8 @@ def compute_credit_bound(
     hbm, pools = 0.0, []
     for row in fleet.iter_rows(named=True):  # one row per pool: a handful
         replicas, devices = int(row["replicas"]), int(row["devices"])
-        if replicas < 1 or str(row["device_id"]).startswith("api:"):
-            continue  # a per-token provider's pool (tracelab.plan.providers) holds no cache
+        if replicas < 1 or devices < 1:
+            continue  # no accelerator (e.g. a per-token provider's pool): no cache held
         per_replica = max(devices // replicas, 1)
         device, model_id = row["device_id"], row["model_id"]
         kv_per_token = rf.kv_bytes(perf.model(model_id), precision)

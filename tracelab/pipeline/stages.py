@@ -291,7 +291,7 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     per-request input, ``tracelab.simulate.requests.scan_replay_requests`` of the labelled
     frame with the plan's class grouping) through the plan's fleet, adjusts replicas per
     pool and returns the plan with its replay (``plan.json``'s ``"replay"``; the report
-    shows it). The requests handed over are the busiest hour's, or, when that hour holds
+    shows it) and its ledger carrying the final replay's per-request times. The requests handed over are the busiest hour's, or, when that hour holds
     more than ``MAX_REPLAY_REQUESTS``, its busiest shorter window
     (``tracelab.simulate.requests.busiest_window``); the replay's ``window`` says which.
     A no-op returning ``fitted`` unless ``options.verify``; ``prepare`` has already refused
@@ -304,22 +304,8 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     repair = importlib.import_module(REPAIR_MODULE)
     window, about = busiest_window(scan_replay_requests(found.frame, settings.options.by))
     repaired: Plan = repair.verify_and_repair(fitted, window, settings.perf_model(),
-                                              settings.slos, target=settings.options.attainment)
+                                              settings.slos, target=settings.options.attainment,
+                                              window_name=about["name"])
     if repaired.replay is None:
         return repaired
-    return replace(repaired, replay={**repaired.replay, "window": about},
-                   ledger=_replayed_ledger(repaired, window, about["name"], settings))
-
-
-def _replayed_ledger(repaired: Plan, window: pl.DataFrame, name: str,
-                     settings: Settings) -> pl.LazyFrame:
-    """The ledger with the replica and simulated times of each request of ``window``: the
-    repaired fleet replayed once more, as the repair loop replays it (same requests, fleet,
-    SLOs and scheduler defaults), so the times are those of ``plan.json``'s replay."""
-    from tracelab.plan.ledger import attach_replay
-    from tracelab.simulate import Fleet, simulate
-
-    fleet = Fleet.from_plan_json(repaired.to_json(), source="the plan")
-    replayed = simulate(window, fleet, settings.perf_model(), slos=settings.slos,
-                        source="the plan")
-    return attach_replay(repaired.ledger, replayed.requests, name)
+    return replace(repaired, replay={**repaired.replay, "window": about})

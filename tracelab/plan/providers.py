@@ -236,6 +236,17 @@ def drop_provider_requests(ledger: pl.LazyFrame, requests: pl.DataFrame) -> pl.D
     return requests.join(sent, on="request_id", how="anti", maintain_order="left")
 
 
+PROVIDER_NOTE = "not replayed: sent to a per-token provider (its published latency stands)"
+
+
+def note_provider_requests(ledger: pl.LazyFrame) -> pl.LazyFrame:
+    """``ledger`` whose requests sent to a provider say so in ``replay_note`` (the replay
+    runs without them: ``drop_provider_requests``)."""
+    return ledger.with_columns(
+        pl.when(pl.col("prefill_pool").str.starts_with(API_PREFIX)).then(pl.lit(PROVIDER_NOTE))
+        .otherwise(pl.col("replay_note")).alias("replay_note"))
+
+
 def without_providers(plan_json: Mapping[str, object]) -> dict[str, object]:
     """plan.json without provider pools and routes (what the replay runs): the remaining routes
     of a class split with a provider get their fractions renormalised; a class served only by

@@ -31,8 +31,14 @@ import polars as pl
 
 from tracelab.errors import ConfigError
 from tracelab.hardware.perf import PerfModel
+from tracelab.plan.ledger import attach_replay
 from tracelab.plan.model import Plan
-from tracelab.plan.providers import drop_provider_requests, is_provider_pool, without_providers
+from tracelab.plan.providers import (
+    drop_provider_requests,
+    is_provider_pool,
+    note_provider_requests,
+    without_providers,
+)
 from tracelab.plan.shapes import Reshaped, reshape
 from tracelab.plan.slo import Slo
 from tracelab.simulate import Fleet, Replay, simulate
@@ -130,9 +136,12 @@ def verify_and_repair(
     target: float = DEFAULT_TARGET,
     max_iterations: int = MAX_ITERATIONS,
     modes: Sequence[str] | None = None,
+    window_name: str | None = None,
 ) -> Plan:
     """``plan`` with replicas repaired by replay and its ``replay`` summary (see the module
-    docstring). ``requests``: the simulator's input (``tracelab.simulate.REQUEST_COLUMNS``,
+    docstring); its ledger carries each replayed request's replica and simulated times from
+    the final replay (``tracelab.plan.ledger.attach_replay``; ``window_name`` names the
+    replayed window for the other requests' note, default the busiest hour or whole trace). ``requests``: the simulator's input (``tracelab.simulate.REQUEST_COLUMNS``,
     e.g. ``tracelab.simulate.requests.scan_replay_requests`` of the labelled frame). ``target`` is the share of the requests held to ``modes`` (default: every
     mode with a TTFT or TPOT target, e.g. interactive and unknown) that must meet both TTFT
     and TPOT; at most ``max_iterations`` replays."""
@@ -149,8 +158,8 @@ def verify_and_repair(
         (pl.col("arrival_s") >= lo) & (pl.col("arrival_s") < hi))
     window = window.with_columns(pl.col("arrival_s") - lo)
     base = Fleet.from_plan_json(without_providers(plan.to_json()), source="the plan")
-    if not base.pools:
-        return plan  # every class on a provider: nothing to replay
+    if not base.pools:  # every class on a provider: nothing to replay
+        return replace(plan, ledger=note_provider_requests(plan.ledger))
     used = {r.prefill_pool for r in base.routes} | {r.decode_pool for r in base.routes}
     replicas = {p.pool_id: p.replicas for p in base.pools}
     history: list[Step] = []
@@ -243,4 +252,6 @@ def verify_and_repair(
         "shapes": shapes,
         "fluid": _fluid(fitted).to_dicts(),
     }
-    return replace(fitted, replay=summary)
+    name = window_name or ("whole trace" if whole else "busiest hour")
+    ledger = note_provider_requests(attach_replay(fitted.ledger, replay.requests, name))
+    return replace(fitted, replay=summary, ledger=ledger)
