@@ -42,7 +42,8 @@ def test_plan_on_the_sample_writes_every_export(runner, tmp_path):
     ledger = pl.read_parquet(tmp_path / "ledger.parquet")  # streamed by sink_parquet
     assert ledger.columns == ["request_id", "class_id", "prefill_device", "decode_device",
                               "prefill_pool", "decode_pool", "prefill_usd", "decode_usd", "cache_hit_tokens", "prefill_tokens",
-                              "decode_tokens", "reason"]
+                              "decode_tokens", "reason", "replica", "queue_s", "ttft_s", "tpot_s", "e2e_s",
+                              "replay_note"]
     assert ledger.height == doc["requests"]
     pools = {p["pool_id"] for p in doc["pools"]}
     assert set(ledger["prefill_pool"].drop_nulls()) | set(ledger["decode_pool"].drop_nulls()) <= pools
