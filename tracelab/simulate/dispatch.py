@@ -9,18 +9,20 @@ batching``), so requests sent elsewhere do not cut it. Cost per arrival: O(repli
 
 from __future__ import annotations
 
-from tracelab.simulate.batching import INF, PoolState, Replica
+from tracelab.simulate.batching import INF, PoolState, Prefills, Replica
 from tracelab.simulate.steps import StepModel
 
 
 def run_pool(arrival: list[float], session: list[int], state: PoolState, replicas: int,
              step: StepModel, kv_cap: float, max_seqs: int, chunk: int,
-             budget: int, max_span: int = 1 << 62) -> list[Replica]:
+             budget: int, max_span: int = 1 << 62,
+             prefills: Prefills | None = None) -> list[Replica]:
     """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
     over its replicas (fewest requests in the system, then the lowest index), a session's
     later requests on the replica its first went to (``session`` < 0: none). The state's
-    arrays must be filled; requests whose ``rep`` is already set (-2) are skipped."""
-    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span)
+    arrays must be filled; requests whose ``rep`` is already set (-2) are skipped;
+    ``prefills``: how a step shares its prefill budget (``Prefills``)."""
+    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span, prefills)
             for r in range(replicas)]
     if not reps:
         return reps
