@@ -88,6 +88,7 @@ class PlanAssumptions(TypedDict):
     span: str
     demand: str
     providers: NotRequired[ProviderAssumptions]  # per-token providers (tracelab.plan.providers)
+    replay_engine: NotRequired[dict[str, object]]  # the replay's scheduler (SimOptions.describe)
 
 
 def fleet_frame(replicas: Mapping[Pool, int], usd_per_replica_hour: Mapping[Pool, float],
