@@ -169,6 +169,10 @@ class Plan:
     assumptions: PlanAssumptions
     models: pl.DataFrame | None = None
     replay: dict[str, object] | None = None
+    # The plan's pools per window of the day (``tracelab.plan.schedule_replay``): the
+    # summary (plan.json's ``schedule``) and the table (None when nothing is scheduled).
+    schedule: dict[str, object] | None = None
+    schedule_table: pl.DataFrame | None = None
     context: PlanContext | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -269,6 +273,8 @@ class Plan:
         }
         if self.replay is not None:
             out["replay"] = self.replay
+        if self.schedule is not None:
+            out["schedule"] = self.schedule
         return out
 
 

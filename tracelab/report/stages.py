@@ -27,6 +27,7 @@ from tracelab.report.summary_types import (
     ReasonRow,
     ReplayPool,
     ReplaySection,
+    ScheduleSection,
 )
 
 TOP_REASONS = 8
@@ -127,6 +128,9 @@ def summarize_plan(plan: Any) -> PlanSection:
     }
     if plan.replay:
         section["replay"] = summarize_replay(plan.replay)
+    if plan.schedule is not None:
+        rows = [] if plan.schedule_table is None else plan.schedule_table.to_dicts()
+        section["schedule"] = cast("ScheduleSection", {**plan.schedule, "rows": rows})
     return section
 
 
