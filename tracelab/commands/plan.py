@@ -60,23 +60,32 @@ HELP = (
 
 
 def write_plan(plan: Plan, directory: Path) -> list[Path]:
-    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json (and, with a schedule,
-    schedule.csv and schedule.parquet) into ``directory`` as one set
-    (``tracelab.outputs.output_folder``)."""
+    """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory`` as one
+    set (``tracelab.outputs.output_folder``); with per-token provider routes, the fleet files
+    hold the replica pools and per_token.csv the routes (requests, tokens, $); with a
+    schedule, schedule.csv and schedule.parquet (``tracelab.plan.schedule``)."""
+    import polars as pl
+
     from tracelab.outputs import output_folder
 
-    names = ["fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json"]
+    per_token = plan.per_token if plan.per_token is not None and plan.per_token.height else None
+    names = ["fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json",
+             *(("per_token.csv",) if per_token is not None else ())]
     if plan.schedule_table is not None:
         names += ["schedule.csv", "schedule.parquet"]
+    fleet = plan.fleet if per_token is None else plan.fleet.filter(
+        ~pl.col("pool_id").is_in(per_token["pool_id"].implode()))
     with output_folder(directory) as stage:
         paths = [stage / n for n in names]
-        plan.fleet.write_csv(paths[0])
-        plan.fleet.write_parquet(paths[1])
+        fleet.write_csv(paths[0])
+        fleet.write_parquet(paths[1])
         plan.ledger.sink_parquet(paths[2])  # streams: the per-request ledger never sits in memory
         paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
+        if per_token is not None:
+            per_token.write_csv(paths[4])
         if plan.schedule_table is not None:
-            plan.schedule_table.write_csv(paths[4])
-            plan.schedule_table.write_parquet(paths[5])
+            plan.schedule_table.write_csv(paths[-2])
+            plan.schedule_table.write_parquet(paths[-1])
     return [directory / n for n in names]
 
 

@@ -170,6 +170,19 @@ class FleetRow(TypedDict):
     usd_per_hour: float
 
 
+class PerTokenRow(TypedDict):
+    """A per-token provider route: what the ledger sent there (no replicas)."""
+
+    pool_id: str
+    device_id: str
+    requests: int
+    prefill_tokens: int
+    decode_tokens: int
+    cache_hit_tokens: int
+    usd: float
+    usd_per_hour: float
+
+
 class FlowRow(TypedDict):
     label: str
     phase: str
@@ -297,6 +310,7 @@ class PlanSection(TypedDict):
     top_reasons: list[ReasonRow]
     settings: dict[str, JSONValue]
     replay: NotRequired[ReplaySection | None]  # None: the plan was not replayed
+    per_token: NotRequired[list[PerTokenRow]]  # per-token provider routes, when any
     schedule: NotRequired[ScheduleSection | None]  # absent: no schedule was asked for
 
 
