@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from plan_fakes import FakeDevice, FakePerf
@@ -81,11 +82,6 @@ def test_plan_never_costs_more_than_a_baseline(base, demands):
         assert plan.usd_per_hour <= reference.usd_per_hour + 1e-6
 
 
-# Known bug, found by this test: with max_pools=1 and two devices, halving one device's
-# price made the limited re-solve return a dearer pool ($4.50 against $4.00 before) or no
-# fleet at all (HiGHS logged transformNewIntegerFeasibleSolution). Open until the limits'
-# indicator program is fixed; not strict, since most draws do not reach it.
-@pytest.mark.xfail(reason="limited re-solve can miss the cheaper single pool", strict=False)
 @settings(max_examples=15, deadline=None)
 @given(devices_st, classes_st, st.floats(0.1, 1.0), st.integers(1, 2), st.integers(1, 3))
 def test_a_lower_price_never_raises_cost_within_the_limits(base, demands, cut, types, pools):
@@ -102,3 +98,21 @@ def test_a_lower_price_never_raises_cost_within_the_limits(base, demands, cut, t
         assert after is not None
         assert after.usd_per_hour <= before.usd_per_hour + 1e-6
         assert limits.allow(after.replicas)
+
+
+def test_a_colocated_pool_bound_holds_both_phases():
+    """The cause of the case the test above found: a pool's replica bound took the larger of
+    a colocated route's two loads (here ceil(4.67) + 1 = 6 against the 9 replicas the class
+    needs), which cut off the one-pool fleets under max_pools=1, so the limited re-solve
+    bought a dearer pool or none."""
+    from tracelab.plan.limits import Limits, replica_bounds
+
+    devs = _devices([FakeDevice("d0", 1.0, 100.0, 0.5, [(8, 0.015625, 181.0)])])
+    routes, _ = _cost(devs, [(400.0, 650.0)])
+    routes = {c: [r for r in rs if r.prefill_pool == r.decode_pool] for c, rs in routes.items()}
+    ((route,),) = routes.values()
+    need = route.prefill_load + route.decode_load
+    assert replica_bounds(routes, [route.prefill_pool])[0] >= need
+    limited = solve(routes, Limits(max_pools=1))
+    assert limited is not None
+    assert limited.replicas == {route.prefill_pool: math.ceil(need)}

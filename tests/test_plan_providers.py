@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import polars as pl
 import pytest
 from conftest import invoke
 from plan_fakes import FakeDevice, FakePerf, labeled_frame
@@ -44,11 +45,17 @@ def _fit(providers):
 
 
 def test_tiny_class_goes_to_a_provider_cheaper_than_an_idle_replica():
-    # 2 tok/s × 3600 × $1/M + 0.2 tok/s × 3600 × $2/M = $0.00864/h, in $0.001 units: $0.009/h,
-    # against one whole $2/h replica.
+    # 2 tok/s × 3600 × $1/M + 0.2 tok/s × 3600 × $2/M = $0.00864/h (the MILP's $0.001 units
+    # round it to $0.009/h) against one whole $2/h replica; the plan pays the tokens sent.
     plan = _fit([_api(1.0, 2.0)])
-    assert plan.usd_per_hour == pytest.approx(math.ceil(0.00864 / API_UNIT_USD) * API_UNIT_USD)
+    assert math.ceil(0.00864 / API_UNIT_USD) * API_UNIT_USD < 2.0
+    assert plan.usd_per_hour == pytest.approx(0.00864, rel=1e-12)
     assert plan.fleet["pool_id"].to_list() == ["api:acme/m8/x0/api"]
+    # A per-token route: no replicas, no devices, no idle $.
+    assert plan.fleet["replicas"].to_list() == [0]
+    assert plan.fleet["devices"].to_list() == [0]
+    assert plan.idle_usd == pytest.approx(0.0, abs=1e-12)
+    assert plan.to_json()["per_token"][0]["requests"] == 2
     ledger = plan.ledger.collect().sort("request_id")
     # Priced per token: 100 × $1/M and 10 × $2/M per request.
     assert ledger["prefill_usd"].to_list() == pytest.approx([1e-4, 1e-4])
@@ -57,6 +64,16 @@ def test_tiny_class_goes_to_a_provider_cheaper_than_an_idle_replica():
     # The GPU baseline is still one replica: providers never form a single-device baseline.
     assert plan.baseline_h100_usd_per_hour == pytest.approx(2.0)
     assert plan.assumptions["providers"]["table"][0]["provider"] == "acme"
+
+
+def test_provider_is_priced_at_the_tokens_sent_not_the_peak_window():
+    # 10 s windows over a 100 s span: one window carries 100 prompt tokens (10 tok/s at its
+    # peak) but the class sends 2 tok/s on average: the provider bills 2 tok/s.
+    plan = fit_plan(_tiny(), _perf(), window_s=10.0, headroom=False, max_device_types=None,
+                    providers=[_api(1.0, 2.0)])
+    assert plan.usd_per_hour == pytest.approx(0.00864, rel=1e-12)
+    ledger_usd = plan.ledger.collect().select(pl.sum("prefill_usd") + pl.sum("decode_usd")).item()
+    assert plan.fleet_usd == pytest.approx(ledger_usd, rel=1e-12)
 
 
 def test_class_comes_back_when_the_provider_costs_more_than_the_replica():
@@ -131,6 +148,11 @@ def test_cli_plan_with_providers_prices_their_requests_per_token(runner, tmp_pat
     doc = json.loads(result.stdout)
     api = [p for p in doc["pools"] if p["pool_id"].startswith("api:fireworks/llama-3.1-8b")]
     assert api, doc["pools"]
+    # A per-token route is not a pool of replicas: none in the fleet, listed with its tokens.
+    assert not [f for f in doc["fleet"] if f["pool_id"].startswith("api:")]
+    route = next(r for r in doc["per_token"] if r["pool_id"] == api[0]["pool_id"])
+    assert route["requests"] > 0
+    assert route["usd_per_hour"] == pytest.approx(route["usd"] / doc["span_hours"])
     assert doc["assumptions"]["providers"]["table"]
     assert doc["fleet_usd"] == pytest.approx(doc["ledger_usd"] + doc["idle_usd"])
 
@@ -146,8 +168,6 @@ def test_cli_bad_providers_file_is_one_line_exit_2(runner, tmp_path):
 
 
 def test_replayed_plan_with_providers_notes_their_requests_in_the_ledger(runner, tmp_path):
-    import polars as pl
-
     from tracelab.plan.providers import PROVIDER_NOTE
     from tracelab.resources import default_sample_trace
 

@@ -220,6 +220,13 @@ LocalCluster = Annotated[
     int | None,
     typer.Option("--local-cluster", min=1, help="Start N Dask workers on 127.0.0.1 to try it."),
 ]
+Schedule = Annotated[str, typer.Option(
+    "--schedule",
+    help="Also plan replica counts per window of the day from the trace's daily shape, "
+    "replayed over the whole trace with scale-up lag: hourly, or none. A trace under 2 hours "
+    "has nothing to schedule.")]
+ScheduleFloor = Annotated[int, typer.Option(
+    "--schedule-floor", help="Fewest replicas a scheduled pool keeps in any window.")]
 Providers = Annotated[
     str | None,
     typer.Option(

@@ -34,6 +34,8 @@ from tracelab.commands._options import (
     Providers,
     RandomState,
     Replay,
+    Schedule,
+    ScheduleFloor,
     Scheduler,
     Slo,
     Strict,
@@ -75,6 +77,8 @@ def report(
     providers: Providers = None,
     attainment: Attainment = 0.99,
     replay: Replay = True,
+    schedule: Schedule = "hourly",
+    schedule_floor: ScheduleFloor = 1,
     executor: Executor = "inline",
     scheduler: Scheduler = None,
     local_cluster: LocalCluster = None,
@@ -99,7 +103,7 @@ def report(
         cache_capacity=cache_capacity, only=only, exclude=exclude,
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment, providers=providers,
-        verify=replay,
+        verify=replay, schedule=schedule, schedule_floor=schedule_floor,
     )
     from tracelab.scale.executor import make_executor
 

@@ -147,8 +147,15 @@ class WorkloadClusterer:
 
     def fit(self, labeled: pl.LazyFrame | pl.DataFrame) -> WorkloadClusterer:
         """Fit on a hash-ordered sample of ``labeled`` (features + labels)."""
+        # sklearn first: threadpool_limits limits only the thread pools already loaded, and
+        # sklearn brings its own OpenMP runtime (left at 2 threads, the 2,000-row silhouette
+        # search took 14 CPU-s instead of 0.2 on the 2-core reference machine).
+        import importlib
+
         from threadpoolctl import threadpool_limits
 
+        for name in ("sklearn.cluster", "sklearn.metrics"):
+            importlib.import_module(name)
         sample = self._sample(labeled.lazy())
         with threadpool_limits(FIT_THREADS):
             return self._fit_sample(sample)

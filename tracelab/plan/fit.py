@@ -28,12 +28,14 @@ from tracelab.plan.model import (
     PlanSettings,
     PriceAssumption,
     fleet_frame,
+    price_per_token_pools,
     routes_frame,
 )
 from tracelab.plan.providers import (
     Provider,
     add_provider_routes,
     is_provider_pool,
+    per_token_frame,
     provider_assumptions,
     provider_reason,
 )
@@ -207,7 +209,7 @@ def fit_plan(
     every = compute_routes(perf, specs, links, precision, headroom)
     main = restrict(every, lambda r: r.prefill_device in allowed and r.decode_device in allowed)
     if providers:
-        main = add_provider_routes(main, specs, providers, demand.classes)
+        main = add_provider_routes(main, specs, providers, demand.classes, growth)
     for spec in specs:
         if not main[spec.class_id]:
             raise_infeasible(perf, spec, allowed, precision)
@@ -264,8 +266,12 @@ def fit_plan(
         tokens = int(groups.select(
             pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")
         ).item() or 0)
+        fleet = fleet_frame(chosen.replicas, chosen.pool_usd_per_hour, precision)
+        per_token = per_token_frame(groups, demand.span_s / 3600.0) if providers else None
+        if per_token is not None:
+            fleet = price_per_token_pools(fleet, per_token)
         return Plan(
-            fleet=fleet_frame(chosen.replicas, chosen.pool_usd_per_hour, precision),
+            fleet=fleet,
             baselines=baselines,
             routes=routes_frame(chosen.fractions, reasons),
             classes=demand.classes,
@@ -281,6 +287,7 @@ def fit_plan(
             assumptions=assumptions,
             models=demand.models,
             context=PlanContext(main, chosen, build, limits),
+            per_token=per_token,
         )
 
     return build(solution)

@@ -44,11 +44,16 @@ def indicator_counts(limits: Limits | None, pool_list: Sequence[Pool]) -> tuple[
 
 
 def replica_bounds(routes: Mapping[str, Sequence[Route]], pool_list: Sequence[Pool]) -> list[int]:
-    """M_k: replicas pool k needs when every class it can serve rides on it entirely."""
+    """M_k: replicas pool k needs when every class it can serve rides on it entirely (a bound
+    below that cuts off the fleets that put everything on one pool, the cheapest ones under a
+    pool limit)."""
     worst: dict[tuple[str, Pool], float] = {}
     for c, rs in routes.items():
         for r in rs:
+            on: dict[Pool, float] = {}  # a colocated route puts both its loads on one pool
             for pool, load in ((r.prefill_pool, r.prefill_load), (r.decode_pool, r.decode_load)):
+                on[pool] = on.get(pool, 0.0) + load
+            for pool, load in on.items():
                 worst[(c, pool)] = max(worst.get((c, pool), 0.0), load)
     per_pool: dict[Pool, float] = {}
     for (_, pool), load in worst.items():

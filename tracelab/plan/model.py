@@ -11,6 +11,9 @@ import polars as pl
 
 from tracelab.plan.routes import Pool, pool_id
 
+# The role of a per-token provider's pool (``tracelab.plan.providers``): no replicas.
+API_ROLE = "api"
+
 if TYPE_CHECKING:
     from tracelab.plan.limits import Limits
     from tracelab.plan.milp import Solution
@@ -104,6 +107,22 @@ def fleet_frame(replicas: Mapping[Pool, int], usd_per_replica_hour: Mapping[Pool
     return pl.DataFrame(rows, schema=FLEET_SCHEMA)
 
 
+def price_per_token_pools(fleet: pl.DataFrame, per_token: pl.DataFrame) -> pl.DataFrame:
+    """``fleet`` whose per-token provider pools (role ``api``) hold no replicas and no devices
+    and cost the $/h of the tokens the ledger sent them (``per_token``: ``pool_id``,
+    ``usd_per_hour``; ``tracelab.plan.providers.per_token_frame``): no idle $."""
+    spend = dict(zip(per_token["pool_id"], per_token["usd_per_hour"], strict=True))
+    api = pl.col("role") == API_ROLE
+    return fleet.with_columns(
+        *[pl.when(api).then(0).otherwise(pl.col(c)).alias(c) for c in ("replicas", "devices")],
+        pl.when(api).then(pl.col("pool_id").replace_strict(spend, default=0.0,
+                                                           return_dtype=pl.Float64))
+        .otherwise(pl.col("usd_per_hour")).alias("usd_per_hour"),
+        pl.when(api).then(0.0).otherwise(pl.col("usd_per_replica_hour"))
+        .alias("usd_per_replica_hour"),
+    )
+
+
 def routes_frame(fractions: Mapping[str, Sequence[tuple[Route, float]]],
                  reasons: Mapping[tuple[str, Route], str]) -> pl.DataFrame:
     """One row per (class, chosen route) with its pools, fraction and fluid estimates."""
@@ -170,6 +189,12 @@ class Plan:
     assumptions: PlanAssumptions
     models: pl.DataFrame | None = None
     replay: dict[str, object] | None = None
+    # Per provider pool: the requests, tokens and $ the ledger sent there (None: no providers).
+    per_token: pl.DataFrame | None = None
+    # The plan's pools per window of the day (``tracelab.plan.schedule_replay``): the
+    # summary (plan.json's ``schedule``) and the table (None when nothing is scheduled).
+    schedule: dict[str, object] | None = None
+    schedule_table: pl.DataFrame | None = None
     context: PlanContext | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -222,9 +247,11 @@ class Plan:
         fleet = self.fleet.with_columns(
             pl.col("pool_id").replace_strict(dict(replicas), default=pl.col("replicas"),
                                              return_dtype=pl.Int64).alias("replicas"))
+        per_token = pl.col("role") == API_ROLE  # priced by the tokens sent, not by replicas
         fleet = fleet.with_columns(
             (pl.col("replicas") * pl.col("devices_per_replica")).alias("devices"),
-            (pl.col("replicas") * pl.col("usd_per_replica_hour")).alias("usd_per_hour"))
+            pl.when(per_token).then(pl.col("usd_per_hour"))
+            .otherwise(pl.col("replicas") * pl.col("usd_per_replica_hour")).alias("usd_per_hour"))
         return replace(self, fleet=fleet, replay=replay if replay is not None else self.replay)
 
     def savings(self) -> dict[str, float | None]:
@@ -268,8 +295,12 @@ class Plan:
             "settings": self.settings,
             "assumptions": self.assumptions,
         }
+        if self.per_token is not None and self.per_token.height:
+            out["per_token"] = _records(self.per_token)
         if self.replay is not None:
             out["replay"] = self.replay
+        if self.schedule is not None:
+            out["schedule"] = self.schedule
         return out
 
 

@@ -1,10 +1,16 @@
 """Per-token providers (serverless APIs) as plan tiers: linear cost, no replicas.
 
-A provider serving a model is a route whose one pool, ``(api:<provider>, model, 1, "api")``,
-is bought in units of API_UNIT_USD per hour: a unit "serves" the tokens per second that cost
-API_UNIT_USD an hour at the provider's price, so the MILP's pool row ``Σ load·z ≤ n`` prices
-the class's tokens linearly (rounded up to one unit: API_UNIT_USD/h at most) and the ledger's
-per-token charge (``$/h ÷ 3600 ÷ tokens/s``) is the provider's price per token exactly.
+A provider serving a model is a route whose one pool, ``(api:<provider>, model, 0, "api")``,
+is bought in units of API_UNIT_USD per hour inside the MILP: a unit "serves" the tokens per
+second that cost API_UNIT_USD an hour at the provider's price, so the pool row ``Σ load·z ≤ n``
+prices the class's tokens linearly (rounded up to one unit: API_UNIT_USD/h at most) and the
+ledger's per-token charge (``$/h ÷ 3600 ÷ tokens/s``) is the provider's price per token exactly.
+
+- a per-token route's cost is linear in the tokens sent, so it is priced at the class's mean
+  rate over the span (× growth), not at the percentile the replicas are sized for: a provider
+  absorbs the peaks and bills the tokens;
+- the plan holds no units: its fleet lists a provider pool with 0 replicas and 0 devices at
+  the $/h of the tokens the ledger sent there (``per_token_frame``), so it has no idle $;
 
 - prefill is charged at the class's effective input price: its uncached prompt tokens at
   ``usd_per_m_input`` and its cache-hit tokens at ``usd_per_m_cached_input`` (the input
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -31,13 +37,13 @@ import polars as pl
 
 from tracelab.datafile import read_validated_toml
 from tracelab.errors import ConfigError
+from tracelab.plan.model import API_ROLE
 from tracelab.plan.routes import ClassSpec, Route
 from tracelab.resources import data_path
 
 PROVIDERS_FILE = "providers.toml"
 PROVIDERS_SCHEMA = "providers.schema.json"
 API_PREFIX = "api:"
-API_ROLE = "api"
 # $/h one provider "replica" stands for: the MILP rounds a provider's spend up to this.
 API_UNIT_USD = 0.001
 BUNDLED = "bundled"
@@ -68,6 +74,7 @@ class ProviderAssumptions(TypedDict):
     latency: str
     cached_input: str
     unit_usd_per_hour: float
+    pricing: str
 
 
 @dataclass(frozen=True)
@@ -188,16 +195,21 @@ def provider_route(spec: ClassSpec, p: Provider, prefill_tokens: float,
 
 
 def add_provider_routes(routes: Mapping[str, Sequence[Route]], specs: Iterable[ClassSpec],
-                        providers: Sequence[Provider],
-                        classes: pl.DataFrame) -> dict[str, list[Route]]:
-    """``routes`` with every eligible provider route added per class (canonical order)."""
-    tokens = {r["class_id"]: (float(r["prefill_tokens"] or 0), float(r["cache_hit_tokens"] or 0))
-              for r in classes.select("class_id", "prefill_tokens", "cache_hit_tokens")
-              .iter_rows(named=True)}
+                        providers: Sequence[Provider], classes: pl.DataFrame,
+                        growth: float = 1.0) -> dict[str, list[Route]]:
+    """``routes`` with every eligible provider route added per class (canonical order), each
+    priced at the class's mean token rates × ``growth`` (the tokens it sends)."""
+    columns = ("class_id", "prefill_tokens", "cache_hit_tokens", "mean_prefill_tokens_per_s",
+               "mean_decode_tokens_per_s")
+    rows = {r["class_id"]: r for r in classes.select(columns).iter_rows(named=True)}
     out = {c: list(rs) for c, rs in routes.items()}
     for spec in specs:
-        pre, hit = tokens.get(spec.class_id, (0.0, 0.0))
-        extra = [r for p in providers if (r := provider_route(spec, p, pre, hit)) is not None]
+        row = rows.get(spec.class_id, {})
+        pre, hit = float(row.get("prefill_tokens") or 0), float(row.get("cache_hit_tokens") or 0)
+        sent = replace(spec, prefill_tokens_per_s=float(
+            row.get("mean_prefill_tokens_per_s") or 0) * growth, decode_tokens_per_s=float(
+            row.get("mean_decode_tokens_per_s") or 0) * growth)
+        extra = [r for p in providers if (r := provider_route(sent, p, pre, hit)) is not None]
         out[spec.class_id] = sorted([*out.get(spec.class_id, []), *extra], key=lambda r: r.key)
     return out
 
@@ -211,8 +223,20 @@ def provider_reason(spec: ClassSpec, route: Route, providers: Sequence[Provider]
         else f"published TTFT {p.ttft_s * 1000:g} ms and {p.output_tokens_per_s:g} tok/s"
     return (f"{spec.class_id} → per-token provider {p.provider} ({p.model_id}): "
             f"${p.usd_per_m_input:g}/M input, ${p.usd_per_m_output:g}/M output make its "
-            f"tokens ${usd_h:.4f}/h at this load, cheaper than the replicas it would need; "
+            f"tokens ${usd_h:.4f}/h at its mean rate, cheaper than the replicas it would need; "
             f"{speed} meet its SLO")
+
+
+def per_token_frame(groups: pl.DataFrame, span_hours: float) -> pl.DataFrame:
+    """Per provider pool (``pool_id``): the ``requests``, ``prefill_tokens``,
+    ``decode_tokens``, ``cache_hit_tokens`` and ``usd`` the ledger's groups sent there, and
+    ``usd_per_hour`` (that $ over the span): what the plan pays for it, no idle."""
+    return groups.filter(pl.col("prefill_pool").str.starts_with(API_PREFIX)).group_by(
+        pl.col("prefill_pool").alias("pool_id")).agg(
+        pl.col("prefill_device").first().alias("device_id"),
+        pl.col("requests", "prefill_tokens", "decode_tokens", "cache_hit_tokens").sum(),
+        (pl.col("prefill_usd") + pl.col("decode_usd")).sum().alias("usd"),
+    ).with_columns((pl.col("usd") / span_hours).alias("usd_per_hour")).sort("pool_id")
 
 
 def provider_assumptions(providers: Sequence[Provider]) -> ProviderAssumptions:
@@ -224,6 +248,9 @@ def provider_assumptions(providers: Sequence[Provider]) -> ProviderAssumptions:
         "cached_input": "cache-hit prompt tokens at the provider's cached-input price "
                         "(its input price when none is published)",
         "unit_usd_per_hour": API_UNIT_USD,
+        "pricing": "a per-token route is priced at the tokens sent (the class's mean rate over "
+                   "the span × growth) in the optimiser and per request in the ledger; the "
+                   "plan pays exactly the ledger's $ for it (no replicas, no idle $)",
     }
 
 

@@ -157,6 +157,16 @@ def fleet(s: Summary) -> Section:
     blocks: list[Block] = [Para(line) for line in lines]
     blocks.append(_table(["pool (device/model/replica size/role)", "replicas", "devices",
                           "$/hour"], rows, [1, 2, 3]))
+    per_token = plan.get("per_token") or []
+    if per_token:
+        blocks.append(Para("Per-token routes (serverless APIs: no replicas, billed for the "
+                           "tokens the ledger sent, so no idle $):"))
+        blocks.append(_table(
+            ["provider route", "requests", "tokens", "$", "$/hour"],
+            [[r["pool_id"], fmt.num(r["requests"]),
+              fmt.num(r["prefill_tokens"] + r["decode_tokens"] + r["cache_hit_tokens"]),
+              fmt.usd(r["usd"]), fmt.usd(r["usd_per_hour"])] for r in per_token],
+            [1, 2, 3, 4]))
     blocks += [Figure("fleet_cost"), Figure("token_flow")]
     return Section("Fleet and cost", blocks)
 
@@ -294,7 +304,8 @@ def assumptions(s: Summary) -> Section:
 
 def build_sections(summary: Summary) -> list[Section]:
     """Every report section in order."""
-    replayed = replay(summary)
-    return [glance(summary), labels(summary), fleet(summary),
-            *([replayed] if replayed else []), reasons(summary), cache(summary),
-            assumptions(summary)]
+    from tracelab.report.schedule import schedule_section
+
+    extra = [s for s in (replay(summary), schedule_section(summary)) if s is not None]
+    return [glance(summary), labels(summary), fleet(summary), *extra, reasons(summary),
+            cache(summary), assumptions(summary)]

@@ -22,11 +22,13 @@ from tracelab.report.summary_types import (
     FlowRow,
     InputSection,
     JSONValue,
+    PerTokenRow,
     PlanSection,
     PriceRow,
     ReasonRow,
     ReplayPool,
     ReplaySection,
+    ScheduleSection,
 )
 
 TOP_REASONS = 8
@@ -105,7 +107,11 @@ def summarize_plan(plan: Any) -> PlanSection:
             "usd_per_mtok": usd_per_hour * plan.span_hours / mtok if mtok else None,
         }
 
-    fleet = cast("list[FleetRow]", plan.fleet.sort("device_id", "model_id", "role").to_dicts())
+    # Per-token provider pools hold no replicas: they are routes, listed apart.
+    per_token = getattr(plan, "per_token", None)
+    routes = [] if per_token is None else per_token["pool_id"].to_list()
+    fleet = cast("list[FleetRow]", plan.fleet.filter(~pl.col("pool_id").is_in(routes)).sort(
+        "device_id", "model_id", "role").to_dicts())
     section: PlanSection = {
         "usd_per_hour": plan.usd_per_hour,
         "usd_per_mtok": plan.usd_per_mtok,
@@ -127,6 +133,11 @@ def summarize_plan(plan: Any) -> PlanSection:
     }
     if plan.replay:
         section["replay"] = summarize_replay(plan.replay)
+    if per_token is not None and routes:
+        section["per_token"] = cast("list[PerTokenRow]", per_token.to_dicts())
+    if plan.schedule is not None:
+        rows = [] if plan.schedule_table is None else plan.schedule_table.to_dicts()
+        section["schedule"] = cast("ScheduleSection", {**plan.schedule, "rows": rows})
     return section
 
 

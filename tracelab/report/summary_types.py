@@ -170,6 +170,19 @@ class FleetRow(TypedDict):
     usd_per_hour: float
 
 
+class PerTokenRow(TypedDict):
+    """A per-token provider route: what the ledger sent there (no replicas)."""
+
+    pool_id: str
+    device_id: str
+    requests: int
+    prefill_tokens: int
+    decode_tokens: int
+    cache_hit_tokens: int
+    usd: float
+    usd_per_hour: float
+
+
 class FlowRow(TypedDict):
     label: str
     phase: str
@@ -253,6 +266,34 @@ class ReplaySection(TypedDict):
     not_modelled: list[str]
 
 
+class ScheduleRow(TypedDict):
+    """One pool's replicas in one window of the day (``hour``: its index from midnight UTC)
+    and the window's cost."""
+
+    hour: int
+    pool_id: str
+    replicas: int
+    devices: int
+    usd: float
+
+
+class ScheduleSection(TypedDict):
+    """The plan's pools per window of the day (``tracelab.plan.schedule_replay``); only
+    ``window_s`` and ``note`` when there was nothing to schedule."""
+
+    window_s: float
+    note: str
+    windows: NotRequired[list[int]]
+    floor: NotRequired[int]
+    static_usd_per_hour: NotRequired[float]
+    scheduled_usd_per_hour: NotRequired[float]
+    saving: NotRequired[float]
+    prewarm_usd_per_hour: NotRequired[float]
+    lead_times: NotRequired[list[dict[str, JSONValue]]]
+    replay: NotRequired[dict[str, JSONValue]]
+    rows: NotRequired[list[ScheduleRow]]
+
+
 class PlanSection(TypedDict):
     usd_per_hour: float
     usd_per_mtok: float
@@ -269,6 +310,8 @@ class PlanSection(TypedDict):
     top_reasons: list[ReasonRow]
     settings: dict[str, JSONValue]
     replay: NotRequired[ReplaySection | None]  # None: the plan was not replayed
+    per_token: NotRequired[list[PerTokenRow]]  # per-token provider routes, when any
+    schedule: NotRequired[ScheduleSection | None]  # absent: no schedule was asked for
 
 
 class PriceRow(TypedDict):

@@ -33,9 +33,22 @@ def plan_tables(plan: Any) -> list[Table]:
                         f"{_money(plan.usd_per_mtok)} per 1M tokens, {plan.idle_share:.0%} idle")
     for col in ("pool", "replicas", "devices", "$/hour"):
         fleet.add_column(col, justify="left" if col == "pool" else "right")
+    per_token = getattr(plan, "per_token", None)
+    routes = set() if per_token is None else set(per_token["pool_id"])
     for row in plan.fleet.iter_rows(named=True):
-        fleet.add_row(row["pool_id"], str(row["replicas"]), str(row["devices"]),
-                      _money(row["usd_per_hour"]))
+        if row["pool_id"] not in routes:  # per-token routes hold no replicas: listed below
+            fleet.add_row(row["pool_id"], str(row["replicas"]), str(row["devices"]),
+                          _money(row["usd_per_hour"]))
+    tables = [fleet]
+    if per_token is not None and routes:
+        api = Table(title="Per-token routes — billed for the tokens sent, no replicas, no idle")
+        for col in ("provider route", "requests", "tokens", "$", "$/hour"):
+            api.add_column(col, justify="left" if col == "provider route" else "right")
+        for row in per_token.iter_rows(named=True):
+            tokens = row["prefill_tokens"] + row["decode_tokens"] + row["cache_hit_tokens"]
+            api.add_row(row["pool_id"], f"{row['requests']:,}", f"{tokens:,}",
+                        _money(row["usd"]), _money(row["usd_per_hour"]))
+        tables.append(api)
     base = Table(title="Against the baselines")
     for col in ("fleet", "$/hour", "saving"):
         base.add_column(col, justify="left" if col == "fleet" else "right")
@@ -58,7 +71,9 @@ def plan_tables(plan: Any) -> list[Table]:
     for row in plan.rollup.iter_rows(named=True):
         roll.add_row(row["class_id"], row["phase"], row["device"], f"{row['tokens']:,}",
                      f"{row['token_share']:.1%}", f"${row['usd']:,.4f}", f"{row['usd_share']:.1%}")
-    return [fleet, *_replay_table(plan.replay), base, roll]
+    from tracelab.report.schedule import schedule_tables
+
+    return [*tables, *_replay_table(plan.replay), *schedule_tables(plan), base, roll]
 
 
 def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:
