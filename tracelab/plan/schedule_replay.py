@@ -4,11 +4,12 @@ The counts start from the daily shape (``tracelab.plan.schedule``); the whole tr
 replayed through them (``tracelab.simulate`` with each pool's replicas in service over
 time), scale-up lag included: a replica added at a window's start serves one lead time
 later. Every (pool, window) whose requests held to a latency SLO meet it less often than
-the target gets replicas in proportion to the shortfall (at least one), and the trace is
-replayed again, at most ``max_iterations`` times. A (pool, window) grows up to the pool's
-static count (the static fleet met the target on its busiest window), or up to twice that
-where the static fleet, replayed over the same requests, misses the target there too (it
-was verified on one window; a burst elsewhere can beat it). A last replay with the added replicas
+the target (or than the static fleet, replayed over the same requests, does there, when
+that is less: it was verified on its busiest window, and a burst elsewhere can beat it)
+gets replicas in proportion to the shortfall (at least one, at most up to the pool's static
+count), and the trace is replayed again, at most ``max_iterations`` times. So in every
+window the schedule costs at most what the static fleet does and attains, per pool, what
+the target or the static fleet does. A last replay with the added replicas
 warmed up ahead (no lag) says what the lag costs in attainment; warming them costs the
 boot seconds (``prewarm_usd_per_hour``).
 """
@@ -156,32 +157,32 @@ def fit_schedule(
         # The static fleet over the same requests, for comparison (it was verified on its
         # busiest window only).
         still, still_per = _held_share(run_static(), modes, offset_s, window_s)
-        # A (pool, window) grows up to its static count, which met the target on the busiest
-        # window; where the static fleet misses it too, up to twice that.
-        short = {(k, h) for k, h, a, _ in still_per.iter_rows() if a < target}
-
-        def cap(k: str, h: int) -> int:
-            return static_n[k] * (2 if (k, h) in short else 1)
+        # Each (pool, window) is held to the target, or to what the static fleet attains
+        # there when that is less, and grows up to its static count at most.
+        goal = still_per.select("pool_id", "hour",
+                                pl.col("attainment").clip(upper_bound=target).alias("goal"))
+        short = still_per.filter(pl.col("attainment") < target).height
         previous: dict[tuple[str, int], float] = {}
         stuck: set[tuple[str, int]] = set()
         for iteration in range(max_iterations):
             replayed = run(counts, lag=True)
             overall, per = _held_share(replayed, modes, offset_s, window_s)
-            missing = per.filter(pl.col("attainment") < target)
+            missing = per.join(goal, on=["pool_id", "hour"], how="left").filter(
+                pl.col("attainment") < pl.col("goal").fill_null(target) - 1e-9)
             history.append({"iteration": iteration, "attainment": overall,
                             "usd_per_hour": mean_usd_per_hour(
                                 schedule_table(counts, base.pools, price, window_s), window_s),
                             "windows_missed": missing.height})
             grow = [(k, h, a) for k, h, a, *_ in missing.iter_rows()
                     if (k, h) not in stuck and k in counts and h in counts[k]
-                    and counts[k][h] < cap(k, h)]
+                    and counts[k][h] < static_n[k]]
             for k, h, a in grow:
                 if (k, h) in previous and a <= previous[k, h] + 1e-9:
                     stuck.add((k, h))  # growing it did not help: leave it
                     continue
                 previous[k, h] = a
                 n = counts[k][h]
-                counts[k][h] = min(cap(k, h), n + max(1, math.ceil(n * (target - a) / target)))
+                counts[k][h] = min(static_n[k], n + max(1, math.ceil(n * (target - a) / target)))
             if not grow or iteration == max_iterations - 1:
                 break
         worst = per.sort("attainment", "requests", descending=[False, True]).row(0, named=True) \
@@ -191,9 +192,7 @@ def fit_schedule(
                     "modes": modes, "attained": overall, "attainment_target_met": overall >= target,
                     "attained_without_lag": warm, "lag_cost": warm - overall,
                     "static_attained": still,
-                    "windows_past_static": sorted(
-                        [k, h] for k, by_hour in counts.items() for h, n in by_hour.items()
-                        if n > static_n[k]),
+                    "static_windows_missed": short,
                     "worst_window": worst, "iterations": history}
     table = schedule_table(counts, base.pools, price, window_s)
     scheduled = mean_usd_per_hour(table, window_s)

@@ -33,7 +33,8 @@ def schedule_line(block: Mapping[str, Any]) -> str:
         line += (f"; replayed over the whole trace ({fmt.num(replay['requests'])} requests) "
                  f"with scale-up lag, {fmt.pct(replay['attained'], 2)} meet the SLO (target "
                  f"{fmt.pct(replay['target'])}; the static fleet "
-                 f"{fmt.pct(replay['static_attained'], 2)}; warmed up ahead "
+                 f"{fmt.pct(replay['static_attained'], 2)}, missing the target in "
+                 f"{replay['static_windows_missed']} (pool, window) pairs; warmed up ahead "
                  f"{fmt.pct(replay['attained_without_lag'], 2)}, for "
                  f"{fmt.usd(block['prewarm_usd_per_hour'])}/h more)")
     elif replay.get("note"):
@@ -74,8 +75,9 @@ def schedule_section(s: Summary) -> Section | None:
         blocks.append(Para(
             "A replica added at a window's start loads its weights first (lead time: weight "
             "bytes ÷ the slower of local storage and its host links) and serves only then; "
-            "one taken away drains what it holds. The replay counts the first; the schedule "
-            "buys more than the static fleet only where the static fleet misses the target too."))
+            "one taken away drains what it holds. The replay counts the first. A window's "
+            "replicas never exceed the static fleet's; each (pool, window) is held to the "
+            "target, or to what the static fleet attains there when that is less."))
     return Section("Schedule over the day", blocks)
 
 
