@@ -164,3 +164,32 @@ def test_synth_day_night_amplitude() -> None:
     with pytest.raises(Exception, match="diurnal amplitude"):
         generate_trace(10, diurnal=1.5)
 
+
+
+def test_the_report_shows_the_schedule_line_table_and_chart() -> None:
+    from tracelab.report.schedule import chart_schedule, schedule_line, schedule_section
+
+    rows = [{"hour": h, "pool_id": "p", "replicas": 2 if 11 <= h < 20 else 1, "devices": 8,
+             "usd": 30.24 * (2 if 11 <= h < 20 else 1)} for h in range(24)]
+    block = {"window_s": 3600.0, "note": "", "floor": 1, "static_usd_per_hour": 60.48,
+             "scheduled_usd_per_hour": 41.58, "saving": 1 - 41.58 / 60.48,
+             "prewarm_usd_per_hour": 0.0066, "rows": rows,
+             "lead_times": [{"pool_id": "p", "weight_bytes": 141.2e9, "load_gbs": 7.45,
+                             "lead_s": 18.95, "source": "storage"}],
+             "replay": {"replayed": True, "requests": 8000, "target": 0.99, "attained": 0.9989,
+                        "static_attained": 0.9991, "static_windows_missed": 0,
+                        "attained_without_lag": 0.9989}}
+    summary = {"plan": {"schedule": block}}
+    line = schedule_line(block)
+    assert "$41.58/h on average against $60.48/h static (31.2% less)" in line
+    assert "99.89% meet the SLO" in line
+    section = schedule_section(summary)  # type: ignore[arg-type]
+    assert section is not None
+    table = next(b for b in section.blocks if hasattr(b, "rows"))
+    assert table.rows[11] == ("11:00", "2", "$60.48")
+    chart = chart_schedule(summary)  # type: ignore[arg-type]
+    assert chart is not None
+    assert chart.name == "schedule"
+    assert chart.svg.startswith("<svg")
+    assert "nothing to schedule" in schedule_line({"window_s": 3600.0,
+                                                   "note": "nothing to schedule"})

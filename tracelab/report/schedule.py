@@ -27,7 +27,8 @@ def schedule_line(block: Mapping[str, Any]) -> str:
     line = (f"Schedule ({hours:g} h windows, at least {block['floor']} replica per pool): "
             f"{fmt.usd(block['scheduled_usd_per_hour'])}/h on average against "
             f"{fmt.usd(block['static_usd_per_hour'])}/h static "
-            f"({fmt.pct(block['saving'])} less)")
+            + (f"({fmt.pct(block['saving'])} less)" if block["saving"] >= 5e-4 else
+               "(no saving: keep the static fleet)"))
     replay = block.get("replay") or {}
     if replay.get("replayed"):
         line += (f"; replayed over the whole trace ({fmt.num(replay['requests'])} requests) "
@@ -102,6 +103,9 @@ def chart_schedule(summary: Summary) -> Chart | None:
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 3))
     ax.set_ylim(bottom=0)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("hour of the day (UTC)")
     ax.set_ylabel("replicas")
     ax.legend(frameon=False, fontsize=7)
