@@ -115,7 +115,7 @@ def fit_schedule(
         msg = f"schedule floor {floor}: need at least 0 replicas"
         raise ConfigError(msg, param="schedule_floor")
     window_s = SCHEDULES[schedule]
-    frame = drop_provider_requests(plan.ledger, requests.lazy().collect())
+    frame = drop_provider_requests(plan.ledger, requests.lazy().collect(), plan.routes)
     span_s = float(frame.select(pl.col("arrival_s").max()).item() or 0.0) if frame.height else 0.0
     if span_s < MIN_WINDOWS * window_s:
         return _nothing(f"the trace spans {span_s / 3600:.2g} h, under {MIN_WINDOWS} windows of "
