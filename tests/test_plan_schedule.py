@@ -100,11 +100,12 @@ def _day_plan():
     path = folder / "day.parquet"
     frame.write_parquet(path)
     options = PipelineOptions(only=("h100-sxm",), verify=True).validate()
-    return Pipeline([path], options).plan(), path
+    pipe = Pipeline([path], options)
+    return pipe.plan(), path, pipe
 
 
 def test_on_a_day_night_trace_the_schedule_costs_less_at_the_target() -> None:
-    plan, _ = _day_plan()
+    plan, _, _ = _day_plan()
     block = plan.schedule
     assert block["note"] == ""
     assert block["scheduled_usd_per_hour"] < block["static_usd_per_hour"]
@@ -126,7 +127,7 @@ def test_on_a_day_night_trace_the_schedule_costs_less_at_the_target() -> None:
 
 
 def test_plan_writes_the_schedule_and_a_short_trace_has_none(runner, tmp_path) -> None:
-    _, path = _day_plan()
+    _, path, _ = _day_plan()
     out = tmp_path / "plan"
     result = runner.invoke(app, ["plan", str(path), "--only", "h100-sxm", "-o", str(out),
                                  "--schedule-floor", "1"], env=ENV)
@@ -193,3 +194,19 @@ def test_the_report_shows_the_schedule_line_table_and_chart() -> None:
     assert chart.svg.startswith("<svg")
     assert "nothing to schedule" in schedule_line({"window_s": 3600.0,
                                                    "note": "nothing to schedule"})
+
+
+def test_a_trace_over_the_replay_cap_is_sized_not_replayed(monkeypatch) -> None:
+    from tracelab.plan import schedule_replay
+    from tracelab.simulate.requests import scan_replay_requests
+
+    plan, _, pipe = _day_plan()
+    monkeypatch.setattr(schedule_replay, "MAX_SCHEDULE_REPLAY_REQUESTS", 100)
+    fitted = schedule_replay.fit_schedule(
+        plan, scan_replay_requests(pipe.features().frame), pipe.settings.perf_model(),
+        pipe.settings.slos, offset_s=0.0)
+    assert fitted.summary["replay"] == {
+        "replayed": False, "note": "not replayed: 8,000 requests, over the 100 a whole-trace "
+                                   "replay takes"}
+    assert fitted.table is not None
+    assert fitted.table["hour"].n_unique() == 24

@@ -115,8 +115,11 @@ def fit_schedule(
         msg = f"schedule floor {floor}: need at least 0 replicas"
         raise ConfigError(msg, param="schedule_floor")
     window_s = SCHEDULES[schedule]
-    frame = drop_provider_requests(plan.ledger, requests.lazy().collect(), plan.routes)
-    span_s = float(frame.select(pl.col("arrival_s").max()).item() or 0.0) if frame.height else 0.0
+    lazy = requests.lazy()
+    # Only the counts and the daily shape read every request; the rows themselves are
+    # collected for a replay, at most MAX_SCHEDULE_REPLAY_REQUESTS of them.
+    n, last = lazy.select(pl.len(), pl.col("arrival_s").max()).collect().row(0)
+    span_s = float(last or 0.0)
     if span_s < MIN_WINDOWS * window_s:
         return _nothing(f"the trace spans {span_s / 3600:.2g} h, under {MIN_WINDOWS} windows of "
                         f"{window_s / 3600:g} h: nothing to schedule; the static fleet stands",
@@ -128,7 +131,10 @@ def fit_schedule(
     offset_s = offset_s % DAY_S
     price = dict(zip(plan.fleet["pool_id"], plan.fleet["usd_per_replica_hour"], strict=True))
     hours = windows_covered(span_s, offset_s, window_s)
-    counts = first_counts(base.pools, daily_shape(frame, offset_s, window_s), hours, floor)
+    counts = first_counts(base.pools, daily_shape(lazy, offset_s, window_s), hours, floor)
+    replayable = replay and n <= MAX_SCHEDULE_REPLAY_REQUESTS
+    frame = drop_provider_requests(plan.ledger, lazy.collect(), plan.routes) if replayable \
+        else pl.DataFrame()
     figures = load_figures()
     leads = {p.pool_id: lead_time(perf, p, figures) for p in base.pools}
     modes = sorted(m for m, s in slos.items() if s.ttft_s > 0 or s.tpot_s > 0)
@@ -150,8 +156,8 @@ def fit_schedule(
     verified: dict[str, object] = {"replayed": False}
     if not replay:
         verified["note"] = "not replayed (the plan's replay is off)"
-    elif frame.height > MAX_SCHEDULE_REPLAY_REQUESTS:
-        verified["note"] = (f"not replayed: {frame.height:,} requests, over the "
+    elif not replayable:
+        verified["note"] = (f"not replayed: {n:,} requests, over the "
                             f"{MAX_SCHEDULE_REPLAY_REQUESTS:,} a whole-trace replay takes")
     else:
         # The static fleet over the same requests, for comparison (it was verified on its
