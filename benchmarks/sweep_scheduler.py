@@ -26,6 +26,8 @@ CHUNKS = (512, 1024, 2048, 4096, 8192)
 THRESHOLDS = (0, 256, 512, 1024, 2048)
 LONG_SLOTS = (0, 1, 2)
 PARTIAL = (0, 2, 4)
+# How the sample's logs name a model (tests/test_plan_cases.py selects case 1 this way).
+MODEL_NAMES = {"llama-3.1-70b": "70B"}
 
 
 def _requests(model: str) -> pl.DataFrame:
@@ -35,6 +37,7 @@ def _requests(model: str) -> pl.DataFrame:
     from tracelab.simulate.requests import scan_replay_requests
 
     frame = pl.read_parquet(default_sample_trace())
+    frame = frame.filter(pl.col("model").str.contains(MODEL_NAMES.get(model, model)))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sample.parquet"
         frame.write_parquet(path)
@@ -43,7 +46,7 @@ def _requests(model: str) -> pl.DataFrame:
                                       model_map=None, assume_model=None)
         labeled = cluster_labeled(features, config=config, model_map=None, assume_model=None)
         every = scan_replay_requests(labeled.frame).collect()
-    every = every.filter(pl.col("model_id") == model)
+    every = every.filter(pl.col("model_id") == model)  # labelled alone, as case 1 is
     return every.with_columns(pl.col("arrival_s") - pl.col("arrival_s").min())
 
 
