@@ -30,7 +30,8 @@ def pipeline_options(
     capacities: Sequence[int] = (), sample_rate: float | None = None,
     credit_session_reuse: bool = False,
     max_device_types: int = 3, max_pools: int | None = None, attainment: float = 0.99,
-    verify: bool = False, providers: str | None = None,
+    verify: bool = False, providers: str | None = None, commitment: str = "none",
+    spot: bool = False,
 ) -> PipelineOptions:
     """CLI flags → validated ``PipelineOptions`` (``ParamError``/``ConfigError`` first)."""
     from tracelab.pipeline import PipelineOptions
@@ -46,7 +47,7 @@ def pipeline_options(
         capacities=tuple(capacities), sample_rate=sample_rate,
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
-        verify=verify, providers=providers,
+        verify=verify, providers=providers, commitment=commitment, spot=spot,
     ).validate()
 
 

@@ -79,6 +79,11 @@ class PipelineOptions:
     # Per-token providers the plan may route to: a TOML file over the bundled table, or
     # "bundled" for the bundled table alone; None: no providers (tracelab.plan.providers).
     providers: str | None = None
+    # Reserved capacity the plan may buy: "none" (every replica on demand for the whole span),
+    # "1y" or "3y" (a reserved base plus burst by the hour; tracelab.plan.commit); ``spot``:
+    # burst replicas at the spot price where the catalog lists one.
+    commitment: str = "none"
+    spot: bool = False
 
     def validate(self) -> PipelineOptions:
         """Check every option against ``CONSTRAINTS`` (``ParamError`` on the first that
@@ -130,12 +135,14 @@ def constraints() -> dict[str, list[Constraint]]:
     """Each option's declared constraints (the choices come from the modules owning them)."""
     from tracelab.hardware.catalog import PRECISIONS
     from tracelab.ingest.formats import FORMATS
+    from tracelab.plan.commit import TERMS
     from tracelab.plan.demand import BY_CHOICES
 
     return {
         "format": [None, Options(tuple(FORMATS))],
         "precision": [Options(PRECISIONS)],
         "by": [Options(BY_CHOICES)],
+        "commitment": [Options(TERMS)],
         **CONSTRAINTS,
     }
 
