@@ -227,6 +227,13 @@ Commitment = Annotated[str, typer.Option(
 Spot = Annotated[bool, typer.Option(
     "--spot/--no-spot", help="With --commitment, buy the hourly burst replicas at the spot "
     "price where the catalog lists one (preemption is not modelled; the assumptions say so).")]
+Schedule = Annotated[str, typer.Option(
+    "--schedule",
+    help="Also plan replica counts per window of the day from the trace's daily shape, "
+    "replayed over the whole trace with scale-up lag: hourly, or none. A trace under 2 hours "
+    "has nothing to schedule.")]
+ScheduleFloor = Annotated[int, typer.Option(
+    "--schedule-floor", help="Fewest replicas a scheduled pool keeps in any window.")]
 Providers = Annotated[
     str | None,
     typer.Option(

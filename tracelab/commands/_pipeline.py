@@ -31,7 +31,7 @@ def pipeline_options(
     credit_session_reuse: bool = False,
     max_device_types: int = 3, max_pools: int | None = None, attainment: float = 0.99,
     verify: bool = False, providers: str | None = None, commitment: str = "none",
-    spot: bool = False,
+    spot: bool = False, schedule: str = "hourly", schedule_floor: int = 1,
 ) -> PipelineOptions:
     """CLI flags → validated ``PipelineOptions`` (``ParamError``/``ConfigError`` first)."""
     from tracelab.pipeline import PipelineOptions
@@ -48,6 +48,7 @@ def pipeline_options(
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
         verify=verify, providers=providers, commitment=commitment, spot=spot,
+        schedule=schedule, schedule_floor=schedule_floor,
     ).validate()
 
 

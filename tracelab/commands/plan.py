@@ -37,6 +37,8 @@ from tracelab.commands._options import (
     Providers,
     RandomState,
     Replay,
+    Schedule,
+    ScheduleFloor,
     Slo,
     Spot,
     Strict,
@@ -62,14 +64,17 @@ HELP = (
 def write_plan(plan: Plan, directory: Path) -> list[Path]:
     """Write fleet.csv, fleet.parquet, ledger.parquet and plan.json into ``directory`` as one
     set (``tracelab.outputs.output_folder``); with per-token provider routes, the fleet files
-    hold the replica pools and per_token.csv the routes (requests, tokens, $)."""
+    hold the replica pools and per_token.csv the routes (requests, tokens, $); with a
+    schedule, schedule.csv and schedule.parquet (``tracelab.plan.schedule``)."""
     import polars as pl
 
     from tracelab.outputs import output_folder
 
     per_token = plan.per_token if plan.per_token is not None and plan.per_token.height else None
-    names = ("fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json",
-             *(("per_token.csv",) if per_token is not None else ()))
+    names = ["fleet.csv", "fleet.parquet", "ledger.parquet", "plan.json",
+             *(("per_token.csv",) if per_token is not None else ())]
+    if plan.schedule_table is not None:
+        names += ["schedule.csv", "schedule.parquet"]
     fleet = plan.fleet if per_token is None else plan.fleet.filter(
         ~pl.col("pool_id").is_in(per_token["pool_id"].implode()))
     with output_folder(directory) as stage:
@@ -80,6 +85,9 @@ def write_plan(plan: Plan, directory: Path) -> list[Path]:
         paths[3].write_text(json.dumps(plan.to_json(), indent=2, default=str) + "\n")
         if per_token is not None:
             per_token.write_csv(paths[4])
+        if plan.schedule_table is not None:
+            plan.schedule_table.write_csv(paths[-2])
+            plan.schedule_table.write_parquet(paths[-1])
     return [directory / n for n in names]
 
 
@@ -113,6 +121,8 @@ def plan(
     spot: Spot = False,
     attainment: Attainment = 0.99,
     replay: Replay = True,
+    schedule: Schedule = "hourly",
+    schedule_floor: ScheduleFloor = 1,
     as_json: Json = False,
     query: Query = None,
     since: Since = None,
@@ -128,7 +138,7 @@ def plan(
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment, providers=providers,
         commitment=commitment, spot=spot,
-        verify=replay,
+        verify=replay, schedule=schedule, schedule_floor=schedule_floor,
     )
     from rich.console import Console
 

@@ -35,6 +35,8 @@ from tracelab.commands._options import (
     Providers,
     RandomState,
     Replay,
+    Schedule,
+    ScheduleFloor,
     Scheduler,
     Slo,
     Spot,
@@ -79,6 +81,8 @@ def report(
     spot: Spot = False,
     attainment: Attainment = 0.99,
     replay: Replay = True,
+    schedule: Schedule = "hourly",
+    schedule_floor: ScheduleFloor = 1,
     executor: Executor = "inline",
     scheduler: Scheduler = None,
     local_cluster: LocalCluster = None,
@@ -104,7 +108,7 @@ def report(
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment, providers=providers,
         commitment=commitment, spot=spot,
-        verify=replay,
+        verify=replay, schedule=schedule, schedule_floor=schedule_floor,
     )
     from tracelab.scale.executor import make_executor
 

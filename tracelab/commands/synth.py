@@ -39,6 +39,11 @@ def synth(
     mix: Annotated[
         str, typer.Option("--mix", help="Workload mix: default, interactive, agentic, sessions (hour-apart turns over the span; no prefix blocks).")
     ] = "default",
+    diurnal: Annotated[
+        float, typer.Option("--diurnal", help="Day/night amplitude of the arrival rate, 0-1: "
+                            "rate ∝ 1 + A·cos(2π(hour − 15)/24) UTC (0.5: peak 3× trough; "
+                            "0.9: 19×; 0: flat). Use --span-s 86400 for a whole day.")
+    ] = 0.5,
     chunk_rows: Annotated[
         int,
         typer.Option(
@@ -83,9 +88,11 @@ def synth(
                 start=start,
                 requests_per_s=rows / span_s if span_s > 0 else 0.0,
                 mix=mix,
+                diurnal=diurnal,
             )
         else:
-            frame = generate_trace(rows, seed=seed, start=start, span_s=span_s, mix=mix)
+            frame = generate_trace(rows, seed=seed, start=start, span_s=span_s, mix=mix,
+                                   diurnal=diurnal)
             count = render_trace(frame, fmt, temp)
     sys.stderr.write(f"wrote {count} rows ({fmt}) to {output}\n")
 

@@ -47,7 +47,9 @@ class PipelineOptions:
     ``only``/``exclude`` (device ids). ``verify``: replay the plan afterwards (the verify
     stage; see ``tracelab.pipeline.stages.verify``) until ``attainment`` of the requests
     held to a latency SLO meet it. ``max_device_types``/``max_pools``: the fleet's
-    operational limits (``max_pools`` None: 2 per model).
+    operational limits (``max_pools`` None: 2 per model). ``schedule``: the plan's replica
+    counts per window of the day ("hourly", or "none"), each pool keeping at least
+    ``schedule_floor`` replicas (``tracelab.plan.schedule``).
     """
 
     format: str | None = None
@@ -84,6 +86,8 @@ class PipelineOptions:
     # burst replicas at the spot price where the catalog lists one.
     commitment: str = "none"
     spot: bool = False
+    schedule: str = "hourly"
+    schedule_floor: int = 1
 
     def validate(self) -> PipelineOptions:
         """Check every option against ``CONSTRAINTS`` (``ParamError`` on the first that
@@ -137,12 +141,14 @@ def constraints() -> dict[str, list[Constraint]]:
     from tracelab.ingest.formats import FORMATS
     from tracelab.plan.commit import TERMS
     from tracelab.plan.demand import BY_CHOICES
+    from tracelab.plan.schedule import SCHEDULE_CHOICES
 
     return {
         "format": [None, Options(tuple(FORMATS))],
         "precision": [Options(PRECISIONS)],
         "by": [Options(BY_CHOICES)],
         "commitment": [Options(TERMS)],
+        "schedule": [Options(SCHEDULE_CHOICES)],
         **CONSTRAINTS,
     }
 
@@ -158,4 +164,5 @@ CONSTRAINTS: dict[str, list[Constraint]] = {
     "max_device_types": [Interval(int, 1, None)],
     "max_pools": [None, Interval(int, 1, None)],
     "attainment": [Interval(float, 0, 1, closed="right")],
+    "schedule_floor": [Interval(int, 0, None, closed="left")],
 }

@@ -123,7 +123,8 @@ class Pipeline:
                      else found.frame)
             fitted, self._credit = stages.bound_credit(stages.plan(frame, self.settings), frame,
                                                        self.cache(), self.settings)
-            self._plan = stages.verify(fitted, found, self.settings)
+            self._plan = stages.schedule(stages.verify(fitted, found, self.settings), found,
+                                         self.settings)
         return self._plan
 
     def report(self, *, executor: Executor | None = None, preload: Sequence[str] = (),

@@ -193,6 +193,10 @@ class Plan:
     replay: dict[str, object] | None = None
     # Per provider pool: the requests, tokens and $ the ledger sent there (None: no providers).
     per_token: pl.DataFrame | None = None
+    # The plan's pools per window of the day (``tracelab.plan.schedule_replay``): the
+    # summary (plan.json's ``schedule``) and the table (None when nothing is scheduled).
+    schedule: dict[str, object] | None = None
+    schedule_table: pl.DataFrame | None = None
     context: PlanContext | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -300,6 +304,8 @@ class Plan:
             out["per_token"] = _records(self.per_token)
         if self.replay is not None:
             out["replay"] = self.replay
+        if self.schedule is not None:
+            out["schedule"] = self.schedule
         return out
 
 

@@ -361,4 +361,6 @@ CHARTS: tuple[Callable[[Summary], Chart | None], ...] = (
 
 def render_charts(summary: Summary) -> list[Chart]:
     """Every chart the summary has data for, in report order."""
-    return [chart for make in CHARTS if (chart := make(summary)) is not None]
+    from tracelab.report.schedule import chart_schedule
+
+    return [chart for make in (*CHARTS, chart_schedule) if (chart := make(summary)) is not None]

@@ -309,7 +309,8 @@ def assumptions(s: Summary) -> Section:
 
 def build_sections(summary: Summary) -> list[Section]:
     """Every report section in order."""
-    replayed = replay(summary)
-    return [glance(summary), labels(summary), fleet(summary),
-            *([replayed] if replayed else []), reasons(summary), cache(summary),
-            assumptions(summary)]
+    from tracelab.report.schedule import schedule_section
+
+    extra = [s for s in (replay(summary), schedule_section(summary)) if s is not None]
+    return [glance(summary), labels(summary), fleet(summary), *extra, reasons(summary),
+            cache(summary), assumptions(summary)]

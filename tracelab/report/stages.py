@@ -28,6 +28,7 @@ from tracelab.report.summary_types import (
     ReasonRow,
     ReplayPool,
     ReplaySection,
+    ScheduleSection,
 )
 
 TOP_REASONS = 8
@@ -134,6 +135,9 @@ def summarize_plan(plan: Any) -> PlanSection:
         section["replay"] = summarize_replay(plan.replay)
     if per_token is not None and routes:
         section["per_token"] = cast("list[PerTokenRow]", per_token.to_dicts())
+    if plan.schedule is not None:
+        rows = [] if plan.schedule_table is None else plan.schedule_table.to_dicts()
+        section["schedule"] = cast("ScheduleSection", {**plan.schedule, "rows": rows})
     return section
 
 

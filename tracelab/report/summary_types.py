@@ -270,6 +270,34 @@ class ReplaySection(TypedDict):
     not_modelled: list[str]
 
 
+class ScheduleRow(TypedDict):
+    """One pool's replicas in one window of the day (``hour``: its index from midnight UTC)
+    and the window's cost."""
+
+    hour: int
+    pool_id: str
+    replicas: int
+    devices: int
+    usd: float
+
+
+class ScheduleSection(TypedDict):
+    """The plan's pools per window of the day (``tracelab.plan.schedule_replay``); only
+    ``window_s`` and ``note`` when there was nothing to schedule."""
+
+    window_s: float
+    note: str
+    windows: NotRequired[list[int]]
+    floor: NotRequired[int]
+    static_usd_per_hour: NotRequired[float]
+    scheduled_usd_per_hour: NotRequired[float]
+    saving: NotRequired[float]
+    prewarm_usd_per_hour: NotRequired[float]
+    lead_times: NotRequired[list[dict[str, JSONValue]]]
+    replay: NotRequired[dict[str, JSONValue]]
+    rows: NotRequired[list[ScheduleRow]]
+
+
 class PlanSection(TypedDict):
     usd_per_hour: float
     usd_per_mtok: float
@@ -287,6 +315,7 @@ class PlanSection(TypedDict):
     settings: dict[str, JSONValue]
     replay: NotRequired[ReplaySection | None]  # None: the plan was not replayed
     per_token: NotRequired[list[PerTokenRow]]  # per-token provider routes, when any
+    schedule: NotRequired[ScheduleSection | None]  # absent: no schedule was asked for
 
 
 class PriceRow(TypedDict):

@@ -74,7 +74,9 @@ def plan_tables(plan: Any) -> list[Table]:
     for row in plan.rollup.iter_rows(named=True):
         roll.add_row(row["class_id"], row["phase"], row["device"], f"{row['tokens']:,}",
                      f"{row['token_share']:.1%}", f"${row['usd']:,.4f}", f"{row['usd_share']:.1%}")
-    return [*tables, *_replay_table(plan.replay), base, roll]
+    from tracelab.report.schedule import schedule_tables
+
+    return [*tables, *_replay_table(plan.replay), *schedule_tables(plan), base, roll]
 
 
 def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:

@@ -9,35 +9,48 @@ batching``), so requests sent elsewhere do not cut it. Cost per arrival: O(repli
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
+
 from tracelab.simulate.batching import INF, PoolState, Replica
 from tracelab.simulate.steps import StepModel
 
 
 def run_pool(arrival: list[float], session: list[int], state: PoolState, replicas: int,
              step: StepModel, kv_cap: float, max_seqs: int, chunk: int,
-             budget: int, max_span: int = 1 << 62) -> list[Replica]:
+             budget: int, max_span: int = 1 << 62,
+             available: Sequence[tuple[float, int]] = ()) -> list[Replica]:
     """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
     over its replicas (fewest requests in the system, then the lowest index), a session's
     later requests on the replica its first went to (``session`` < 0: none). The state's
-    arrays must be filled; requests whose ``rep`` is already set (-2) are skipped."""
+    arrays must be filled; requests whose ``rep`` is already set (-2) are skipped.
+    ``available``: replicas in service over time (see the module docstring; empty: all
+    ``replicas`` always)."""
     reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span)
             for r in range(replicas)]
     if not reps:
         return reps
     sticky: dict[int, int] = {}
     rep_of = state.rep
-    single = len(reps) == 1
+    single = len(reps) == 1 and not available
+    starts = [a for a, _ in available]
+    counts = [min(c, replicas) for _, c in available]
+    up = reps
     for i, t in enumerate(arrival):
         if rep_of[i] == -2:
             continue
+        if available:
+            up = reps[:counts[max(bisect_right(starts, t) - 1, 0)]]
+            if not up:
+                continue
         if single:
             target = reps[0]
         else:
             key = session[i]
             r = sticky.get(key, -1) if key >= 0 else -1
-            if r < 0:
-                best = reps[0]
-                for rep in reps:
+            if r < 0 or r >= len(up):
+                best = up[0]
+                for rep in up:
                     if rep.pending <= t:
                         rep.advance(t, False)
                     if rep.in_sys < best.in_sys:

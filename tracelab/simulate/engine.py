@@ -178,7 +178,7 @@ def _run(spec: PoolSpec, perf: PerfModel, options: SimOptions, arrival: np.ndarr
     chunk = options.chunk_tokens if spec.role == "colocated" else options.max_num_batched_tokens
     reps = run_pool(arrival.tolist(), session.tolist(), state, spec.replicas, step, cap,
                     options.max_num_seqs, chunk, options.max_num_batched_tokens,
-                    options.max_span_steps)
+                    options.max_span_steps, spec.available)
     return state, reps, cap
 
 

@@ -25,7 +25,11 @@ PRECISIONS = ("bf16", "fp8", "fp4")
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """A pool of ``replicas`` identical replicas of ``devices_per_replica`` devices."""
+    """A pool of ``replicas`` identical replicas of ``devices_per_replica`` devices.
+
+    ``available``: when the count in service changes over time (a schedule), steps
+    ``(from_s, replicas in service)`` in time order, each at most ``replicas`` (the pool's
+    size); empty: all ``replicas`` all the time (``tracelab.simulate.dispatch``)."""
 
     pool_id: str
     device_id: str
@@ -34,6 +38,7 @@ class PoolSpec:
     replicas: int
     role: str
     precision: str = "bf16"
+    available: tuple[tuple[float, int], ...] = ()
 
 
 @dataclass(frozen=True)

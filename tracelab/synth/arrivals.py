@@ -1,7 +1,8 @@
 """When synthetic requests arrive, and how a session's turns follow each other.
 
 Arrivals follow a non-homogeneous Poisson process over the span: a diurnal factor
-``1 + 0.5·cos(2π(hour_utc − 15)/24)`` (peak 15:00 UTC) times short bursts (on average one
+``1 + a·cos(2π(hour_utc − 15)/24)`` (peak 15:00 UTC; day/night amplitude ``a``, default
+0.5: the peak hour 3× the trough, 0.9: 19×, 0: flat) times short bursts (on average one
 every 15 minutes, 30–120 s long, 4× the rate). Conditional on the count, Poisson arrivals
 are i.i.d. with density ∝ rate, so they are drawn by inverting the rate's CDF on a grid.
 Sessions are handled with segmented cumulative sums, not per-row loops.
@@ -13,15 +14,18 @@ import numpy as np
 
 from tracelab.synth.workloads import Workload
 
+DIURNAL = 0.5
+
 
 class Clock:
     """Samples arrival offsets (s) in [0, span) from the diurnal × bursty rate."""
 
-    def __init__(self, rng: np.random.Generator, start_s: float, span_s: float) -> None:
+    def __init__(self, rng: np.random.Generator, start_s: float, span_s: float,
+                 diurnal: float = DIURNAL) -> None:
         self.span_s = span_s
         self.grid = np.linspace(0.0, span_s, 4097)
         hours = ((start_s + self.grid) / 3600.0) % 24.0
-        rate = 1.0 + 0.5 * np.cos(2 * np.pi * (hours - 15.0) / 24.0)
+        rate = 1.0 + diurnal * np.cos(2 * np.pi * (hours - 15.0) / 24.0)
         for _ in range(rng.poisson(span_s / 900.0)):
             at, length = rng.uniform(0, span_s), rng.uniform(30, 120)
             rate = rate + 3.0 * rate * ((self.grid >= at) & (self.grid < at + length))

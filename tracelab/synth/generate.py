@@ -16,7 +16,7 @@ import polars as pl
 
 from tracelab.errors import ConfigError
 from tracelab.schema import empty_frame
-from tracelab.synth.arrivals import Clock
+from tracelab.synth.arrivals import DIURNAL, Clock
 from tracelab.synth.assemble import assemble_frame
 from tracelab.synth.draw import draw_workload
 from tracelab.synth.workloads import INTERLEAVED_MIXES, MIXES, Workload
@@ -62,6 +62,7 @@ def _generate(
     id_prefix: str,
     row_offset: int = 0,
     block_base: int = 0,
+    diurnal: float = DIURNAL,
 ) -> pl.DataFrame:
     if n_requests < 0:
         msg = f"n_requests must be >= 0, got {n_requests}"
@@ -69,7 +70,10 @@ def _generate(
     if not span_s > 0:
         msg = f"span_s must be > 0 seconds, got {span_s}"
         raise ConfigError(msg)
-    clock = Clock(rng, start_s, span_s)
+    if not 0 <= diurnal <= 1:
+        msg = f"diurnal amplitude {diurnal} must be in [0, 1] (0: flat, 1: no night traffic)"
+        raise ConfigError(msg)
+    clock = Clock(rng, start_s, span_s, diurnal)
     counts = _allocate(n_requests, [w.share for w in workloads])
     parts = [
         (w, draw_workload(w, int(count), rng, clock, block_base))
@@ -87,15 +91,18 @@ def generate_trace(
     start: str = "2026-01-05T09:00:00Z",
     span_s: float = 3600,
     mix: str = "default",
+    diurnal: float = DIURNAL,
 ) -> pl.DataFrame:
     """A synthetic trace of ``n_requests`` requests over ``span_s`` seconds from ``start``.
+    ``diurnal``: the day/night amplitude of the arrival rate (``tracelab.synth.arrivals``).
 
     Canonical schema (``source_format="canonical"``, absolute UTC times) plus an extra
     column ``synth_workload`` naming the workload that made each row (ground truth for
     label tests). Deterministic for a seed. Rows are sorted by arrival.
     """
     rng = np.random.default_rng(seed)
-    return _generate(n_requests, rng, parse_start(start), float(span_s), _mix(mix), f"s{seed}")
+    return _generate(n_requests, rng, parse_start(start), float(span_s), _mix(mix), f"s{seed}",
+                     diurnal=diurnal)
 
 
 def write_large_trace(
@@ -106,6 +113,7 @@ def write_large_trace(
     start: str = "2026-01-05T09:00:00Z",
     requests_per_s: float = 500.0,
     mix: str = "default",
+    diurnal: float = DIURNAL,
 ) -> int:
     """Stream a trace of ``n_requests`` rows into one Parquet file, ``chunk_rows`` at a time.
 
@@ -148,6 +156,7 @@ def write_large_trace(
                 f"s{seed}c{index}",
                 written,
                 index * _CHUNK_BLOCK_STRIDE,
+                diurnal,
             )
             table = chunk.to_arrow()
             if writer is None:

@@ -203,6 +203,7 @@ MIXES: dict[str, tuple[Workload, ...]] = {
     "default": (CHAT, CODE, RAG, AGENTIC, BATCH),
     "interactive": (CHAT, CODE, RAG),
     "agentic": (AGENTIC,),
+    "chat": (CHAT,),
     "sessions": (SESSIONS,),
 }
 # Mixes whose sessions last hours: a large trace draws every chunk over the whole span
