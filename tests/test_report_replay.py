@@ -160,3 +160,25 @@ def test_route_unit_keys_fallback_ids_by_content() -> None:
     logged = pl.DataFrame({"request_id": ["x", "y"], **rows})
     assert logged.select(route_unit(logged.columns))["route_u"].to_list() == \
         logged.select(route_unit())["route_u"].to_list()  # a logged id is hashed as it is
+
+
+@pytest.mark.parametrize(("hour_s", "max_requests"), [(3600.0, 300), (600.0, 10**9),
+                                                      (10**6, 10**9)])
+def test_the_labelled_window_is_the_window_of_every_request(hour_s, max_requests) -> None:
+    """``busiest_labeled_window`` reads only the window's labelled rows the second time
+    (by arrival_ts, then the exact test); it returns the same rows, columns and dict as
+    ``busiest_window`` over every request."""
+    from polars.testing import assert_frame_equal
+
+    from tracelab.commands._options import load_inputs
+    from tracelab.labels import load_label_config, materialise_labels
+    from tracelab.simulate.requests import busiest_labeled_window, scan_replay_requests
+
+    trace = load_inputs([REPO_ROOT / "sample_traces" / "sample.canonical.parquet"], None, False)
+    labeled = materialise_labels(trace, config=load_label_config(), model_map=None,
+                                 assume_model=None)
+    want, about = busiest_window(scan_replay_requests(labeled), hour_s, max_requests)
+    got, got_about = busiest_labeled_window(labeled, "labels", hour_s, max_requests)
+    assert got_about == about
+    assert 0 < got.height < labeled.select(pl.len()).collect().item() or hour_s > 3600
+    assert_frame_equal(got, want)

@@ -294,16 +294,16 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     pool and returns the plan with its replay (``plan.json``'s ``"replay"``; the report
     shows it) and its ledger carrying the final replay's per-request times. The requests handed over are the busiest hour's, or, when that hour holds
     more than ``MAX_REPLAY_REQUESTS``, its busiest shorter window
-    (``tracelab.simulate.requests.busiest_window``); the replay's ``window`` says which.
+    (``tracelab.simulate.requests.busiest_labeled_window``); the replay's ``window`` says which.
     A no-op returning ``fitted`` unless ``options.verify``; ``prepare`` has already refused
     ``verify`` when the repair loop is not installed.
     """
     if not settings.options.verify:
         return fitted
-    from tracelab.simulate.requests import busiest_window, scan_replay_requests
+    from tracelab.simulate.requests import busiest_labeled_window
 
     repair = importlib.import_module(REPAIR_MODULE)
-    window, about = busiest_window(scan_replay_requests(found.frame, settings.options.by))
+    window, about = busiest_labeled_window(found.frame, settings.options.by)
     repaired: Plan = repair.verify_and_repair(fitted, window, settings.perf_model(),
                                               settings.slos, target=settings.options.attainment,
                                               window_name=about["name"])

@@ -151,7 +151,7 @@ def verify_and_repair(
     modes = sorted(modes if modes is not None else
                    [m for m, slo in slos.items() if slo.ttft_s > 0 or slo.tpot_s > 0])
     # Requests sent to a per-token provider are not replayed (its published latency is theirs).
-    every = drop_provider_requests(plan.ledger, requests.lazy().collect())
+    every = drop_provider_requests(plan.ledger, requests.lazy().collect(), plan.routes)
     lo, hi = busiest_hour(every, HOUR_S)
     whole = hi - lo < HOUR_S
     window = every if whole else every.filter(
