@@ -24,7 +24,7 @@ import polars as pl
 from tracelab.errors import ConfigError
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.model import Plan
-from tracelab.plan.providers import drop_provider_requests, without_providers
+from tracelab.plan.providers import drop_provider_requests, names_provider, without_providers
 from tracelab.plan.schedule import (
     DAY_S,
     DEFAULT_FLOOR,
@@ -85,6 +85,24 @@ def _nothing(reason: str, window_s: float) -> Schedule:
     return Schedule(None, {"window_s": window_s, "note": reason})
 
 
+# What the schedule reads of a request when it does not replay it (``daily_shape``).
+SHAPE_COLUMNS = ("arrival_s", "model_id", "prefill_tokens", "output_tokens")
+
+
+def _read(plan: Plan, requests: pl.LazyFrame, window_s: float, replay: bool) -> pl.DataFrame:
+    """The requests the schedule needs (those not sent to a provider). Without a provider
+    route, every column only when the trace spans enough windows and is short enough to
+    replay, else ``SHAPE_COLUMNS``: a 1-hour trace of 10M requests was collected whole (~1 GiB
+    and ~7 CPU-s) to learn that it spans one window."""
+    if names_provider(plan.routes):
+        return drop_provider_requests(plan.ledger, requests.collect(), plan.routes)
+    rows, span_s = requests.select(pl.len(), pl.col("arrival_s").max()).collect().row(0)
+    if (span_s or 0.0) >= MIN_WINDOWS * window_s and replay \
+            and rows <= MAX_SCHEDULE_REPLAY_REQUESTS:
+        return requests.collect()
+    return requests.select(SHAPE_COLUMNS).collect()
+
+
 def fit_schedule(
     plan: Plan,
     requests: pl.DataFrame | pl.LazyFrame,
@@ -114,7 +132,7 @@ def fit_schedule(
         msg = f"schedule floor {floor}: need at least 0 replicas"
         raise ConfigError(msg, param="schedule_floor")
     window_s = SCHEDULES[schedule]
-    frame = drop_provider_requests(plan.ledger, requests.lazy().collect(), plan.routes)
+    frame = _read(plan, requests.lazy(), window_s, replay)
     span_s = float(frame.select(pl.col("arrival_s").max()).item() or 0.0) if frame.height else 0.0
     if span_s < MIN_WINDOWS * window_s:
         return _nothing(f"the trace spans {span_s / 3600:.2g} h, under {MIN_WINDOWS} windows of "
