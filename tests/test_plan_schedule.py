@@ -100,11 +100,12 @@ def _day_plan():
     path = folder / "day.parquet"
     frame.write_parquet(path)
     options = PipelineOptions(only=("h100-sxm",), verify=True).validate()
-    return Pipeline([path], options).plan(), path
+    pipe = Pipeline([path], options)
+    return pipe.plan(), path, pipe
 
 
 def test_on_a_day_night_trace_the_schedule_costs_less_at_the_target() -> None:
-    plan, _ = _day_plan()
+    plan, _, _ = _day_plan()
     block = plan.schedule
     assert block["note"] == ""
     assert block["scheduled_usd_per_hour"] < block["static_usd_per_hour"]
@@ -115,10 +116,9 @@ def test_on_a_day_night_trace_the_schedule_costs_less_at_the_target() -> None:
     table = plan.schedule_table
     assert table["hour"].n_unique() == 24
     static = dict(zip(plan.fleet["pool_id"], plan.fleet["replicas"], strict=True))
-    # More than the static fleet only where it misses too; never under the floor; fewer at
-    # night than in the afternoon.
-    past = table.filter(pl.col("replicas") > pl.col("pool_id").replace_strict(static))
-    assert past.height == len(replayed["windows_past_static"])
+    # Never more than the static fleet, never under the floor, fewer at night than in the
+    # afternoon.
+    assert table.filter(pl.col("replicas") > pl.col("pool_id").replace_strict(static)).height == 0
     assert table["replicas"].min() >= 1
     per_hour = dict(table.group_by("hour").agg(pl.col("replicas").sum()).iter_rows())
     assert per_hour[3] < per_hour[15]
@@ -127,7 +127,7 @@ def test_on_a_day_night_trace_the_schedule_costs_less_at_the_target() -> None:
 
 
 def test_plan_writes_the_schedule_and_a_short_trace_has_none(runner, tmp_path) -> None:
-    _, path = _day_plan()
+    _, path, _ = _day_plan()
     out = tmp_path / "plan"
     result = runner.invoke(app, ["plan", str(path), "--only", "h100-sxm", "-o", str(out),
                                  "--schedule-floor", "1"], env=ENV)
@@ -165,3 +165,48 @@ def test_synth_day_night_amplitude() -> None:
     with pytest.raises(Exception, match="diurnal amplitude"):
         generate_trace(10, diurnal=1.5)
 
+
+
+def test_the_report_shows_the_schedule_line_table_and_chart() -> None:
+    from tracelab.report.schedule import chart_schedule, schedule_line, schedule_section
+
+    rows = [{"hour": h, "pool_id": "p", "replicas": 2 if 11 <= h < 20 else 1, "devices": 8,
+             "usd": 30.24 * (2 if 11 <= h < 20 else 1)} for h in range(24)]
+    block = {"window_s": 3600.0, "note": "", "floor": 1, "static_usd_per_hour": 60.48,
+             "scheduled_usd_per_hour": 41.58, "saving": 1 - 41.58 / 60.48,
+             "prewarm_usd_per_hour": 0.0066, "rows": rows,
+             "lead_times": [{"pool_id": "p", "weight_bytes": 141.2e9, "load_gbs": 7.45,
+                             "lead_s": 18.95, "source": "storage"}],
+             "replay": {"replayed": True, "requests": 8000, "target": 0.99, "attained": 0.9989,
+                        "static_attained": 0.9991, "static_windows_missed": 0,
+                        "attained_without_lag": 0.9989}}
+    summary = {"plan": {"schedule": block}}
+    line = schedule_line(block)
+    assert "$41.58/h on average against $60.48/h static (31.2% less)" in line
+    assert "99.89% meet the SLO" in line
+    section = schedule_section(summary)  # type: ignore[arg-type]
+    assert section is not None
+    table = next(b for b in section.blocks if hasattr(b, "rows"))
+    assert table.rows[11] == ("11:00", "2", "$60.48")
+    chart = chart_schedule(summary)  # type: ignore[arg-type]
+    assert chart is not None
+    assert chart.name == "schedule"
+    assert chart.svg.startswith("<svg")
+    assert "nothing to schedule" in schedule_line({"window_s": 3600.0,
+                                                   "note": "nothing to schedule"})
+
+
+def test_a_trace_over_the_replay_cap_is_sized_not_replayed(monkeypatch) -> None:
+    from tracelab.plan import schedule_replay
+    from tracelab.simulate.requests import scan_replay_requests
+
+    plan, _, pipe = _day_plan()
+    monkeypatch.setattr(schedule_replay, "MAX_SCHEDULE_REPLAY_REQUESTS", 100)
+    fitted = schedule_replay.fit_schedule(
+        plan, scan_replay_requests(pipe.features().frame), pipe.settings.perf_model(),
+        pipe.settings.slos, offset_s=0.0)
+    assert fitted.summary["replay"] == {
+        "replayed": False, "note": "not replayed: 8,000 requests, over the 100 a whole-trace "
+                                   "replay takes"}
+    assert fitted.table is not None
+    assert fitted.table["hour"].n_unique() == 24

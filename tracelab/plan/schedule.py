@@ -107,16 +107,17 @@ def window_of_day(arrival_s: pl.Expr, offset_s: float, window_s: float) -> pl.Ex
     return (((arrival_s + offset_s) // window_s).cast(pl.Int64) % per_day).alias("hour")
 
 
-def daily_shape(requests: pl.DataFrame, offset_s: float, window_s: float) -> pl.DataFrame:
+def daily_shape(requests: pl.DataFrame | pl.LazyFrame, offset_s: float,
+                window_s: float) -> pl.DataFrame:
     """Per ``model_id`` and window of the day (``hour``), the most prefill and output
     tokens any day brought in it (columns ``prefill``, ``decode``)."""
     absolute = ((pl.col("arrival_s") + offset_s) // window_s).cast(pl.Int64).alias("_abs")
-    return (requests.group_by("model_id", absolute, window_of_day(pl.col("arrival_s"),
+    return (requests.lazy().group_by("model_id", absolute, window_of_day(pl.col("arrival_s"),
                                                                  offset_s, window_s))
             .agg(pl.col("prefill_tokens").sum().cast(pl.Float64).alias("prefill"),
                  pl.col("output_tokens").sum().cast(pl.Float64).alias("decode"))
             .group_by("model_id", "hour").agg(pl.col("prefill", "decode").max())
-            .sort("model_id", "hour"))
+            .sort("model_id", "hour").collect())
 
 
 def windows_covered(span_s: float, offset_s: float, window_s: float) -> list[int]:

@@ -4,11 +4,12 @@ The counts start from the daily shape (``tracelab.plan.schedule``); the whole tr
 replayed through them (``tracelab.simulate`` with each pool's replicas in service over
 time), scale-up lag included: a replica added at a window's start serves one lead time
 later. Every (pool, window) whose requests held to a latency SLO meet it less often than
-the target gets replicas in proportion to the shortfall (at least one), and the trace is
-replayed again, at most ``max_iterations`` times. A (pool, window) grows up to the pool's
-static count (the static fleet met the target on its busiest window), or up to twice that
-where the static fleet, replayed over the same requests, misses the target there too (it
-was verified on one window; a burst elsewhere can beat it). A last replay with the added replicas
+the target (or than the static fleet, replayed over the same requests, does there, when
+that is less: it was verified on its busiest window, and a burst elsewhere can beat it)
+gets replicas in proportion to the shortfall (at least one, at most up to the pool's static
+count), and the trace is replayed again, at most ``max_iterations`` times. So in every
+window the schedule costs at most what the static fleet does and attains, per pool, what
+the target or the static fleet does. A last replay with the added replicas
 warmed up ahead (no lag) says what the lag costs in attainment; warming them costs the
 boot seconds (``prewarm_usd_per_hour``).
 """
@@ -24,7 +25,7 @@ import polars as pl
 from tracelab.errors import ConfigError
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.model import Plan
-from tracelab.plan.providers import drop_provider_requests, names_provider, without_providers
+from tracelab.plan.providers import drop_provider_requests, without_providers
 from tracelab.plan.schedule import (
     DAY_S,
     DEFAULT_FLOOR,
@@ -85,24 +86,6 @@ def _nothing(reason: str, window_s: float) -> Schedule:
     return Schedule(None, {"window_s": window_s, "note": reason})
 
 
-# What the schedule reads of a request when it does not replay it (``daily_shape``).
-SHAPE_COLUMNS = ("arrival_s", "model_id", "prefill_tokens", "output_tokens")
-
-
-def _read(plan: Plan, requests: pl.LazyFrame, window_s: float, replay: bool) -> pl.DataFrame:
-    """The requests the schedule needs (those not sent to a provider). Without a provider
-    route, every column only when the trace spans enough windows and is short enough to
-    replay, else ``SHAPE_COLUMNS``: a 1-hour trace of 10M requests was collected whole (~1 GiB
-    and ~7 CPU-s) to learn that it spans one window."""
-    if names_provider(plan.routes):
-        return drop_provider_requests(plan.ledger, requests.collect(), plan.routes)
-    rows, span_s = requests.select(pl.len(), pl.col("arrival_s").max()).collect().row(0)
-    if (span_s or 0.0) >= MIN_WINDOWS * window_s and replay \
-            and rows <= MAX_SCHEDULE_REPLAY_REQUESTS:
-        return requests.collect()
-    return requests.select(SHAPE_COLUMNS).collect()
-
-
 def fit_schedule(
     plan: Plan,
     requests: pl.DataFrame | pl.LazyFrame,
@@ -132,8 +115,11 @@ def fit_schedule(
         msg = f"schedule floor {floor}: need at least 0 replicas"
         raise ConfigError(msg, param="schedule_floor")
     window_s = SCHEDULES[schedule]
-    frame = _read(plan, requests.lazy(), window_s, replay)
-    span_s = float(frame.select(pl.col("arrival_s").max()).item() or 0.0) if frame.height else 0.0
+    lazy = requests.lazy()
+    # Only the counts and the daily shape read every request; the rows themselves are
+    # collected for a replay, at most MAX_SCHEDULE_REPLAY_REQUESTS of them.
+    n, last = lazy.select(pl.len(), pl.col("arrival_s").max()).collect().row(0)
+    span_s = float(last or 0.0)
     if span_s < MIN_WINDOWS * window_s:
         return _nothing(f"the trace spans {span_s / 3600:.2g} h, under {MIN_WINDOWS} windows of "
                         f"{window_s / 3600:g} h: nothing to schedule; the static fleet stands",
@@ -145,7 +131,10 @@ def fit_schedule(
     offset_s = offset_s % DAY_S
     price = dict(zip(plan.fleet["pool_id"], plan.fleet["usd_per_replica_hour"], strict=True))
     hours = windows_covered(span_s, offset_s, window_s)
-    counts = first_counts(base.pools, daily_shape(frame, offset_s, window_s), hours, floor)
+    counts = first_counts(base.pools, daily_shape(lazy, offset_s, window_s), hours, floor)
+    replayable = replay and n <= MAX_SCHEDULE_REPLAY_REQUESTS
+    frame = drop_provider_requests(plan.ledger, lazy.collect(), plan.routes) if replayable \
+        else pl.DataFrame()
     figures = load_figures()
     leads = {p.pool_id: lead_time(perf, p, figures) for p in base.pools}
     modes = sorted(m for m, s in slos.items() if s.ttft_s > 0 or s.tpot_s > 0)
@@ -167,39 +156,39 @@ def fit_schedule(
     verified: dict[str, object] = {"replayed": False}
     if not replay:
         verified["note"] = "not replayed (the plan's replay is off)"
-    elif frame.height > MAX_SCHEDULE_REPLAY_REQUESTS:
-        verified["note"] = (f"not replayed: {frame.height:,} requests, over the "
+    elif not replayable:
+        verified["note"] = (f"not replayed: {n:,} requests, over the "
                             f"{MAX_SCHEDULE_REPLAY_REQUESTS:,} a whole-trace replay takes")
     else:
         # The static fleet over the same requests, for comparison (it was verified on its
         # busiest window only).
         still, still_per = _held_share(run_static(), modes, offset_s, window_s)
-        # A (pool, window) grows up to its static count, which met the target on the busiest
-        # window; where the static fleet misses it too, up to twice that.
-        short = {(k, h) for k, h, a, _ in still_per.iter_rows() if a < target}
-
-        def cap(k: str, h: int) -> int:
-            return static_n[k] * (2 if (k, h) in short else 1)
+        # Each (pool, window) is held to the target, or to what the static fleet attains
+        # there when that is less, and grows up to its static count at most.
+        goal = still_per.select("pool_id", "hour",
+                                pl.col("attainment").clip(upper_bound=target).alias("goal"))
+        short = still_per.filter(pl.col("attainment") < target).height
         previous: dict[tuple[str, int], float] = {}
         stuck: set[tuple[str, int]] = set()
         for iteration in range(max_iterations):
             replayed = run(counts, lag=True)
             overall, per = _held_share(replayed, modes, offset_s, window_s)
-            missing = per.filter(pl.col("attainment") < target)
+            missing = per.join(goal, on=["pool_id", "hour"], how="left").filter(
+                pl.col("attainment") < pl.col("goal").fill_null(target) - 1e-9)
             history.append({"iteration": iteration, "attainment": overall,
                             "usd_per_hour": mean_usd_per_hour(
                                 schedule_table(counts, base.pools, price, window_s), window_s),
                             "windows_missed": missing.height})
             grow = [(k, h, a) for k, h, a, *_ in missing.iter_rows()
                     if (k, h) not in stuck and k in counts and h in counts[k]
-                    and counts[k][h] < cap(k, h)]
+                    and counts[k][h] < static_n[k]]
             for k, h, a in grow:
                 if (k, h) in previous and a <= previous[k, h] + 1e-9:
                     stuck.add((k, h))  # growing it did not help: leave it
                     continue
                 previous[k, h] = a
                 n = counts[k][h]
-                counts[k][h] = min(cap(k, h), n + max(1, math.ceil(n * (target - a) / target)))
+                counts[k][h] = min(static_n[k], n + max(1, math.ceil(n * (target - a) / target)))
             if not grow or iteration == max_iterations - 1:
                 break
         worst = per.sort("attainment", "requests", descending=[False, True]).row(0, named=True) \
@@ -209,9 +198,7 @@ def fit_schedule(
                     "modes": modes, "attained": overall, "attainment_target_met": overall >= target,
                     "attained_without_lag": warm, "lag_cost": warm - overall,
                     "static_attained": still,
-                    "windows_past_static": sorted(
-                        [k, h] for k, by_hour in counts.items() for h, n in by_hour.items()
-                        if n > static_n[k]),
+                    "static_windows_missed": short,
                     "worst_window": worst, "iterations": history}
     table = schedule_table(counts, base.pools, price, window_s)
     scheduled = mean_usd_per_hour(table, window_s)

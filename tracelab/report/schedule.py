@@ -27,13 +27,15 @@ def schedule_line(block: Mapping[str, Any]) -> str:
     line = (f"Schedule ({hours:g} h windows, at least {block['floor']} replica per pool): "
             f"{fmt.usd(block['scheduled_usd_per_hour'])}/h on average against "
             f"{fmt.usd(block['static_usd_per_hour'])}/h static "
-            f"({fmt.pct(block['saving'])} less)")
+            + (f"({fmt.pct(block['saving'])} less)" if block["saving"] >= 5e-4 else
+               "(no saving: keep the static fleet)"))
     replay = block.get("replay") or {}
     if replay.get("replayed"):
         line += (f"; replayed over the whole trace ({fmt.num(replay['requests'])} requests) "
                  f"with scale-up lag, {fmt.pct(replay['attained'], 2)} meet the SLO (target "
                  f"{fmt.pct(replay['target'])}; the static fleet "
-                 f"{fmt.pct(replay['static_attained'], 2)}; warmed up ahead "
+                 f"{fmt.pct(replay['static_attained'], 2)}, missing the target in "
+                 f"{replay['static_windows_missed']} (pool, window) pairs; warmed up ahead "
                  f"{fmt.pct(replay['attained_without_lag'], 2)}, for "
                  f"{fmt.usd(block['prewarm_usd_per_hour'])}/h more)")
     elif replay.get("note"):
@@ -74,8 +76,9 @@ def schedule_section(s: Summary) -> Section | None:
         blocks.append(Para(
             "A replica added at a window's start loads its weights first (lead time: weight "
             "bytes ÷ the slower of local storage and its host links) and serves only then; "
-            "one taken away drains what it holds. The replay counts the first; the schedule "
-            "buys more than the static fleet only where the static fleet misses the target too."))
+            "one taken away drains what it holds. The replay counts the first. A window's "
+            "replicas never exceed the static fleet's; each (pool, window) is held to the "
+            "target, or to what the static fleet attains there when that is less."))
     return Section("Schedule over the day", blocks)
 
 
@@ -100,6 +103,9 @@ def chart_schedule(summary: Summary) -> Chart | None:
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 3))
     ax.set_ylim(bottom=0)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("hour of the day (UTC)")
     ax.set_ylabel("replicas")
     ax.legend(frameon=False, fontsize=7)
