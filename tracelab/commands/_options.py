@@ -220,6 +220,13 @@ LocalCluster = Annotated[
     int | None,
     typer.Option("--local-cluster", min=1, help="Start N Dask workers on 127.0.0.1 to try it."),
 ]
+Commitment = Annotated[str, typer.Option(
+    "--commitment", help="Reserved capacity the plan may buy: none (every replica on demand "
+    "for the whole span), 1y or 3y (a reserved base at the catalog's committed price plus "
+    "replicas bought by the hour where the trace's hours need them).")]
+Spot = Annotated[bool, typer.Option(
+    "--spot/--no-spot", help="With --commitment, buy the hourly burst replicas at the spot "
+    "price where the catalog lists one (preemption is not modelled; the assumptions say so).")]
 Schedule = Annotated[str, typer.Option(
     "--schedule",
     help="Also plan replica counts per window of the day from the trace's daily shape, "

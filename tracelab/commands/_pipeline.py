@@ -30,8 +30,8 @@ def pipeline_options(
     capacities: Sequence[int] = (), sample_rate: float | None = None,
     credit_session_reuse: bool = False,
     max_device_types: int = 3, max_pools: int | None = None, attainment: float = 0.99,
-    verify: bool = False, providers: str | None = None, schedule: str = "hourly",
-    schedule_floor: int = 1,
+    verify: bool = False, providers: str | None = None, commitment: str = "none",
+    spot: bool = False, schedule: str = "hourly", schedule_floor: int = 1,
 ) -> PipelineOptions:
     """CLI flags → validated ``PipelineOptions`` (``ParamError``/``ConfigError`` first)."""
     from tracelab.pipeline import PipelineOptions
@@ -47,7 +47,8 @@ def pipeline_options(
         capacities=tuple(capacities), sample_rate=sample_rate,
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment,
-        verify=verify, providers=providers, schedule=schedule, schedule_floor=schedule_floor,
+        verify=verify, providers=providers, commitment=commitment, spot=spot,
+        schedule=schedule, schedule_floor=schedule_floor,
     ).validate()
 
 

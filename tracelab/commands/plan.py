@@ -16,6 +16,7 @@ from tracelab.commands._options import (
     By,
     CacheCapacity,
     Catalog,
+    Commitment,
     Config,
     CreditSessionReuse,
     Exclude,
@@ -39,6 +40,7 @@ from tracelab.commands._options import (
     Schedule,
     ScheduleFloor,
     Slo,
+    Spot,
     Strict,
     WindowS,
     print_trace_notes,
@@ -115,6 +117,8 @@ def plan(
     max_device_types: MaxDeviceTypes = 3,
     max_pools: MaxPools = None,
     providers: Providers = None,
+    commitment: Commitment = "none",
+    spot: Spot = False,
     attainment: Attainment = 0.99,
     replay: Replay = True,
     schedule: Schedule = "hourly",
@@ -133,6 +137,7 @@ def plan(
         cache_capacity=cache_capacity, only=only, exclude=exclude, by=by, precision=precision,
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment, providers=providers,
+        commitment=commitment, spot=spot,
         verify=replay, schedule=schedule, schedule_floor=schedule_floor,
     )
     from rich.console import Console

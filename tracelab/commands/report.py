@@ -13,6 +13,7 @@ from tracelab.commands._options import (
     Attainment,
     CacheCapacity,
     Catalog,
+    Commitment,
     Config,
     CreditSessionReuse,
     Exclude,
@@ -38,6 +39,7 @@ from tracelab.commands._options import (
     ScheduleFloor,
     Scheduler,
     Slo,
+    Spot,
     Strict,
     WindowS,
 )
@@ -75,6 +77,8 @@ def report(
     max_device_types: MaxDeviceTypes = 3,
     max_pools: MaxPools = None,
     providers: Providers = None,
+    commitment: Commitment = "none",
+    spot: Spot = False,
     attainment: Attainment = 0.99,
     replay: Replay = True,
     schedule: Schedule = "hourly",
@@ -103,6 +107,7 @@ def report(
         cache_capacity=cache_capacity, only=only, exclude=exclude,
         credit_session_reuse=credit_session_reuse,
         max_device_types=max_device_types, max_pools=max_pools, attainment=attainment, providers=providers,
+        commitment=commitment, spot=spot,
         verify=replay, schedule=schedule, schedule_floor=schedule_floor,
     )
     from tracelab.scale.executor import make_executor

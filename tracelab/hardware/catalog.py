@@ -72,6 +72,12 @@ class Device:
     max_group: int = 1
     estimate_notes: str = ""
     notes: str = ""
+    # Commitment prices (USD per device-hour) where published, with their source and date.
+    reserved_1y_usd_per_hour: float | None = None
+    reserved_3y_usd_per_hour: float | None = None
+    spot_usd_per_hour: float | None = None
+    commitment_source: str = ""
+    commitment_as_of: str = ""
 
     def tflops(self, precision: str) -> float | None:
         """Dense peak TFLOP/s at ``precision`` (bf16, fp8, fp4); None if the part has none."""

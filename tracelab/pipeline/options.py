@@ -81,6 +81,11 @@ class PipelineOptions:
     # Per-token providers the plan may route to: a TOML file over the bundled table, or
     # "bundled" for the bundled table alone; None: no providers (tracelab.plan.providers).
     providers: str | None = None
+    # Reserved capacity the plan may buy: "none" (every replica on demand for the whole span),
+    # "1y" or "3y" (a reserved base plus burst by the hour; tracelab.plan.commit); ``spot``:
+    # burst replicas at the spot price where the catalog lists one.
+    commitment: str = "none"
+    spot: bool = False
     schedule: str = "hourly"
     schedule_floor: int = 1
 
@@ -134,6 +139,7 @@ def constraints() -> dict[str, list[Constraint]]:
     """Each option's declared constraints (the choices come from the modules owning them)."""
     from tracelab.hardware.catalog import PRECISIONS
     from tracelab.ingest.formats import FORMATS
+    from tracelab.plan.commit import TERMS
     from tracelab.plan.demand import BY_CHOICES
     from tracelab.plan.schedule import SCHEDULE_CHOICES
 
@@ -141,6 +147,7 @@ def constraints() -> dict[str, list[Constraint]]:
         "format": [None, Options(tuple(FORMATS))],
         "precision": [Options(PRECISIONS)],
         "by": [Options(BY_CHOICES)],
+        "commitment": [Options(TERMS)],
         "schedule": [Options(SCHEDULE_CHOICES)],
         **CONSTRAINTS,
     }

@@ -280,7 +280,8 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
                     window_s=options.window_s, percentile=options.percentile,
                     growth=options.growth, only=options.only, exclude=options.exclude,
                     precision=options.precision, max_device_types=options.max_device_types,
-                    max_pools=options.max_pools, providers=settings.providers)
+                    max_pools=options.max_pools, providers=settings.providers,
+                    commitment=options.commitment, spot=options.spot)
 
 
 def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:

@@ -84,6 +84,8 @@ class Demand:
     totals: pl.DataFrame | None = None
     class_keys: pl.DataFrame | None = None
     models: pl.DataFrame | None = None
+    # Per class and busy window: its ``p``/``d`` tokens (the hours commitments buy burst in).
+    window_tokens: pl.DataFrame | None = None
 
 
 def _class_id(by: str) -> pl.Expr:
@@ -327,6 +329,7 @@ def compute_demand(
         totals=totals,
         class_keys=sketch.select("class_id", *CLASS_PARTS[by]).unique(),
         models=models,
+        window_tokens=tokens.select("class_id", "window", "p", "d"),
     )
 
 

@@ -10,6 +10,12 @@ import polars as pl
 
 from tracelab.background import import_in_background
 from tracelab.errors import ConfigError, InfeasibleError
+from tracelab.plan.commit import (
+    commit_fleet,
+    commitment_assumptions,
+    fit_commitments,
+    ledger_scale,
+)
 from tracelab.plan.demand import compute_demand, slo_of_class
 from tracelab.plan.explain import raise_infeasible, route_reason
 from tracelab.plan.ledger import (
@@ -186,6 +192,8 @@ def fit_plan(
     max_pools: int | None = None,
     headroom: bool = True,
     providers: Sequence[Provider] = (),
+    commitment: str = "none",
+    spot: bool = False,
 ) -> Plan:
     """Cheapest fleet ($/h) serving the labelled trace's demand under its SLOs, with
     baselines and a per-request ledger. ``devices`` defaults to ``perf.catalog.plannable()``.
@@ -193,7 +201,10 @@ def fit_plan(
     None means POOLS_PER_MODEL per model served. ``headroom`` False sizes replicas at
     utilisation 1 (the fluid bound) instead of the M/D/1 target (``plan/routes.py``).
     ``providers``: per-token APIs the MILP may send a class (or part of one) to
-    (``tracelab.plan.providers``)."""
+    (``tracelab.plan.providers``). ``commitment`` "1y"/"3y": each pool a reserved base at the
+    device's committed price plus burst replicas bought by the hour at on demand (or spot,
+    with ``spot``) where the trace's hours need them (``tracelab.plan.commit``); "none"
+    prices every replica on demand for the whole span."""
     slos = slos if slos is not None else load_slos()
     for name, value in (("max_device_types", max_device_types), ("max_pools", max_pools)):
         if value is not None and value < 1:
@@ -203,6 +214,9 @@ def fit_plan(
     all_devices = list(devices) if devices is not None else list(perf.catalog.plannable())
     allowed = _select_devices(all_devices, only, exclude)
     demand = compute_demand(labeled, by, window_s, percentile, growth, slos)
+    commit = None if commitment == "none" else fit_commitments(
+        all_devices, commitment, spot, demand,
+        [m for m, s in slos.items() if s.deadline_s >= window_s])
     specs = _specs(demand.classes, demand.models, slos, perf)
     ids = set(allowed) | ({reference} & {d.id for d in all_devices})
     links = [Link(d.id, d.link_gbs) for d in all_devices if d.id in ids]
@@ -220,6 +234,7 @@ def fit_plan(
         main, reference, limits,
         None if reference in allowed else restrict(
             every, lambda r: r.single_type and r.prefill_device == reference),
+        commit,
     )
     if solution is None:
         msg = (f"no fleet serves every class within {limits.max_pools} pools on "
@@ -245,6 +260,9 @@ def fit_plan(
     assumptions = _assumptions(all_devices, sorted(ids), demand.model_mapping)
     if providers:
         assumptions["providers"] = provider_assumptions(providers)
+    if commit is not None:
+        settings["commitment"], settings["spot"] = commitment, spot
+        assumptions["commitments"] = commitment_assumptions(commit, all_devices)
 
     def build(chosen: Solution) -> Plan:
         """The plan of the fleet ``chosen`` (its routes among ``main``'s): fleet, routes,
@@ -256,7 +274,8 @@ def fit_plan(
                     provider_reason(by_id[class_id], route, providers)
                     if is_provider_pool(route.prefill_device)
                     else route_reason(by_id[class_id], route, perf, precision, reference))
-        table = compute_route_table(chosen.fractions, reasons)
+        table = compute_route_table(chosen.fractions, reasons,
+                                    None if commit is None else ledger_scale(chosen))
         # Everything the plan reports comes from the ledger summed per (class, route) (at
         # most one streaming pass, over the classes split across routes); the per-request
         # ledger itself stays lazy.
@@ -267,6 +286,8 @@ def fit_plan(
             pl.sum("prefill_tokens") + pl.sum("decode_tokens") + pl.sum("cache_hit_tokens")
         ).item() or 0)
         fleet = fleet_frame(chosen.replicas, chosen.pool_usd_per_hour, precision)
+        if commit is not None:
+            fleet = commit_fleet(fleet, chosen, commit)
         per_token = per_token_frame(groups, demand.span_s / 3600.0) if providers else None
         if per_token is not None:
             fleet = price_per_token_pools(fleet, per_token)

@@ -34,10 +34,13 @@ UNPLANNED_REASON = (
 
 
 def compute_route_table(
-    fractions: Mapping[str, Sequence[tuple[Route, float]]], reasons: Mapping[tuple[str, Route], str]
+    fractions: Mapping[str, Sequence[tuple[Route, float]]], reasons: Mapping[tuple[str, Route], str],
+    scale: Mapping[str, float] | None = None,
 ) -> pl.DataFrame:
     """One row per (class, chosen route): cumulative bounds ``lo``/``hi`` in [0, 1) and the
-    charge per token (USD) of each phase."""
+    charge per token (USD) of each phase; ``scale`` (per pool id, default 1) multiplies a
+    pool's price: what a running replica-hour of it cost under commitments."""
+    scale = scale or {}
     rows = []
     for class_id in sorted(fractions):
         lo = 0.0
@@ -54,9 +57,11 @@ def compute_route_table(
                     "prefill_pool": pool_id(route.prefill_pool),
                     "decode_pool": pool_id(route.decode_pool),
                     "prefill_usd_per_token": route.prefill_usd_per_hour
+                    * scale.get(pool_id(route.prefill_pool), 1.0)
                     / 3600.0
                     / route.prefill_tokens_per_s,
                     "decode_usd_per_token": route.decode_usd_per_hour
+                    * scale.get(pool_id(route.decode_pool), 1.0)
                     / 3600.0
                     / route.decode_tokens_per_s,
                     "reason": reasons[(class_id, route)],

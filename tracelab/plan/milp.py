@@ -30,13 +30,18 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tracelab.plan.limits import Limits, indicator_counts, indicator_rows
+from tracelab.plan.lp import Rows
+from tracelab.plan.lp import _polish as polish
 from tracelab.plan.routes import Pool, Route, pool_id
+
+if TYPE_CHECKING:
+    from tracelab.plan.commit import Commitments
 
 TIE_BREAK = 1e-7
 POOL_TIE = 1e-7
@@ -65,10 +70,16 @@ class Solution:
     pool_usd_per_hour: dict[Pool, float]  # per replica
     fractions: dict[str, list[tuple[Route, float]]]  # class → [(route, z)], z summing to 1
     gap: float = 0.0  # relative optimality gap proved (0 = optimal)
+    # With commitments (``tracelab.plan.commit``), per pool priced by them: reserved replicas,
+    # $/h averaged over the span and replicas running on average (the others: n × price).
+    reserved: dict[Pool, int] = field(default_factory=dict)
+    pool_usd: dict[Pool, float] = field(default_factory=dict)
+    running: dict[Pool, float] = field(default_factory=dict)
 
     @property
     def usd_per_hour(self) -> float:
-        return float(sum(n * self.pool_usd_per_hour[k] for k, n in self.replicas.items()))
+        return float(sum(self.pool_usd.get(k, n * self.pool_usd_per_hour[k])
+                         for k, n in self.replicas.items()))
 
 
 def components(routes: Mapping[str, Sequence[Route]]) -> list[list[str]]:
@@ -102,6 +113,9 @@ class _Part:
     fractions: dict[str, list[tuple[Route, float]]]
     objective: float
     bound: float
+    reserved: dict[Pool, int] = field(default_factory=dict)
+    pool_usd: dict[Pool, float] = field(default_factory=dict)
+    running: dict[Pool, float] = field(default_factory=dict)
 
 
 def _rounded_lp(routes: Mapping[str, Sequence[Route]]) -> _Part:
@@ -124,36 +138,14 @@ def _rounded_lp(routes: Mapping[str, Sequence[Route]]) -> _Part:
     return _Part(whole, pools, fractions, objective, bound)
 
 
-class _Rows:
-    """A sparse constraint matrix built row by row: lower ≤ Σ vals·x[cols] ≤ upper."""
-
-    def __init__(self) -> None:
-        self.rows: list[int] = []
-        self.cols: list[int] = []
-        self.vals: list[float] = []
-        self.lower: list[float] = []
-        self.upper: list[float] = []
-
-    def add(self, terms: Sequence[tuple[int, float]], lower: float, upper: float) -> int:
-        row = len(self.lower)
-        for col, val in terms:
-            self.rows.append(row)
-            self.cols.append(col)
-            self.vals.append(val)
-        self.lower.append(lower)
-        self.upper.append(upper)
-        return row
-
-    def extend(self, row: int, col: int, val: float) -> None:
-        self.rows.append(row)
-        self.cols.append(col)
-        self.vals.append(val)
-
-
-def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = None) -> _Part:
-    """One program through HiGHS (falls back to ``_rounded_lp`` without a fleet)."""
+def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = None,
+                commit: Commitments | None = None) -> _Part:
+    """One program through HiGHS (falls back to ``_rounded_lp`` without a fleet); with
+    ``commit``, each device pool's replicas are reserved or burst (``plan/commit.py``)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_array
+
+    from tracelab.plan.commit import commit_block, committed, read_block
 
     classes = sorted(routes)
     flat = [(c, r) for c in classes for r in sorted(routes[c], key=lambda r: r.key)]
@@ -165,17 +157,21 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
     pool_ix = {k: i for i, k in enumerate(pool_list)}
     n_pool, n_route = len(pool_list), len(flat)
     n_u, n_y = indicator_counts(limits, pool_list)
-    n_var = n_pool + n_route + n_u + n_y
+    block = None if commit is None else commit_block(commit, pool_list, pools, flat, n_pool,
+                                                     n_pool + n_route + n_u + n_y)
+    n_c = 0 if block is None else len(block.cost)
+    n_var = n_pool + n_route + n_u + n_y + n_c
 
     # A large component leaves the tie-break out of the MILP (its 1e-7 costs slow HiGHS's
     # search several-fold) and applies it afterwards: ``_polish`` re-routes on the fleet found.
-    large = n_route > LARGE_ROUTES
+    large = n_route > LARGE_ROUTES and block is None
     linear = np.array([r.linear_usd_per_hour for _, r in flat])
     cost = np.zeros(n_var)
-    cost[:n_pool] = [pools[k] * (1 + POOL_TIE * (i + 1)) for i, k in enumerate(pool_list)]
+    cost[:n_pool] = [pools[k] * (POOL_TIE * (i + 1) + (block is None or not committed(k)))
+                     for i, k in enumerate(pool_list)]
     cost[n_pool:n_pool + n_route] = 0.0 if large else TIE_BREAK * linear
 
-    a = _Rows()
+    a = Rows()
     for i in range(n_pool):  # Σ load·z − n ≤ 0
         a.add([(i, -1.0)], -np.inf, 0.0)
     class_row = {c: a.add([], 1.0, 1.0) for c in classes}  # Σ z = 1
@@ -194,11 +190,16 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
             a.extend(links[(c, pool)], col, 1.0)
     for terms, lower, upper in indicator_rows(limits, routes, pool_list, n_pool + n_route):
         a.add(terms, lower, upper)
+    if block is not None:
+        cost[n_var - n_c:] = block.cost
+        for terms, lower, upper in block.rows:
+            a.add(terms, lower, upper)
     matrix = coo_array((a.vals, (a.rows, a.cols)), shape=(len(a.lower), n_var)).tocsr()
-    upper_x = np.r_[np.full(n_pool, np.inf), np.ones(n_route), np.ones(n_u + n_y)]
+    upper_x = np.r_[np.full(n_pool, np.inf), np.ones(n_route), np.ones(n_u + n_y),
+                    [] if block is None else block.upper]
     result = milp(
         cost,
-        integrality=np.r_[np.ones(n_pool), np.zeros(n_route), np.ones(n_u + n_y)],
+        integrality=np.r_[np.ones(n_pool), np.zeros(n_route), np.ones(n_u + n_y + n_c)],
         bounds=Bounds(np.zeros(n_var), upper_x),
         constraints=LinearConstraint(matrix, np.array(a.lower), np.array(a.upper)),
         options={"mip_rel_gap": LARGE_GAP if large else EXACT_GAP,
@@ -208,10 +209,13 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
         fallback = _rounded_lp(routes)
         return fallback if limits is None or limits.allow(fallback.replicas) else _Part(
             {}, {}, {}, math.inf, fallback.bound)
+    held: tuple[dict[Pool, int], dict[Pool, float], dict[Pool, float]] = (
+        ({}, {}, {}) if block is None or commit is None
+        else read_block(block, np.asarray(result.x), pools, commit))
     x = np.asarray(result.x)[:n_pool + n_route]
     if large:
         ends = np.array([(pool_ix[r.prefill_pool], pool_ix[r.decode_pool]) for _, r in flat])
-        x = _polish(x, n_pool, matrix[:n_pool + len(classes), :n_pool + n_route], len(classes),
+        x = polish(x, n_pool, matrix[:n_pool + len(classes), :n_pool + n_route], len(classes),
                     linear, ends)
     replicas = {k: round(x[pool_ix[k]]) for k in pool_list if round(x[pool_ix[k]]) > 0}
     fractions: dict[str, list[tuple[Route, float]]] = {c: [] for c in classes}
@@ -224,28 +228,11 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
         fractions[c] = [(r, z / total) for r, z in chosen]
     objective = float(result.fun)
     bound = getattr(result, "mip_dual_bound", None)
+    reserved = {k: v for k, v in held[0].items() if k in replicas}
+    usd, running = ({k: v for k, v in d.items() if k in replicas} for d in held[1:])
     return _Part(replicas, {k: pools[k] for k in replicas}, fractions, objective,
-                 objective if bound is None or not math.isfinite(bound) else float(bound))
-
-
-def _polish(x: np.ndarray, n_pool: int, matrix: Any, n_class: int,
-            linear: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """With the replicas of ``x`` fixed, the route fractions of least linear cost (the
-    tie-break, as one LP) over the routes whose two pools (``ends``: pool indices per route)
-    were bought; ``x`` unchanged if that LP fails."""
-    from scipy.optimize import linprog
-
-    fleet = np.round(x[:n_pool])
-    a = matrix[:, n_pool:]
-    bought = (fleet[ends[:, 0]] > 0) & (fleet[ends[:, 1]] > 0)
-    # Pool rows: Σ load·z ≤ n_k; class rows: Σ z = 1.
-    result = linprog(linear, A_ub=a[:n_pool], b_ub=fleet, A_eq=a[n_pool:n_pool + n_class],
-                     b_eq=np.ones(n_class), bounds=list(zip(np.zeros(len(linear)),
-                                                            bought.astype(float), strict=True)),
-                     method="highs")
-    if result.status != 0 or result.x is None:
-        return x
-    return np.r_[fleet, result.x]
+                 objective if bound is None or not math.isfinite(bound) else float(bound),
+                 reserved, usd, running)
 
 
 # One HiGHS run: (program index, the component's classes, whether it carries the limits).
@@ -253,10 +240,11 @@ _Job = tuple[int, list[str], bool]
 
 
 def _run_jobs(programs: Sequence[Mapping[str, Sequence[Route]]], jobs: Sequence[_Job],
-              limits: Limits | None) -> list[_Part]:
+              limits: Limits | None, commit: Commitments | None = None) -> list[_Part]:
     def run(job: _Job) -> _Part:
         i, group, limited = job
-        return _solve_part({c: programs[i][c] for c in group}, limits if limited else None)
+        return _solve_part({c: programs[i][c] for c in group}, limits if limited else None,
+                           commit)
 
     if WORKERS > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(WORKERS) as pool:
@@ -265,7 +253,8 @@ def _run_jobs(programs: Sequence[Mapping[str, Sequence[Route]]], jobs: Sequence[
 
 
 def solve_programs(programs: Sequence[Mapping[str, Sequence[Route]]],
-                   limits: Limits | None = None) -> list[Solution | None]:
+                   limits: Limits | None = None,
+                   commit: Commitments | None = None) -> list[Solution | None]:
     """Cheapest fleet of each program within ``limits`` (None when one of its classes has
     no route, or no fleet keeps within the limits).
 
@@ -279,12 +268,12 @@ def solve_programs(programs: Sequence[Mapping[str, Sequence[Route]]],
                         for g in components(routes)]
     jobs.sort(key=lambda job: (-sum(len(programs[job[0]][c]) for c in job[1]), job[0], job[1][0]))
     parts: dict[int, list[_Part]] = {}
-    for (i, _, _), part in zip(jobs, _run_jobs(programs, jobs, limits), strict=True):
+    for (i, _, _), part in zip(jobs, _run_jobs(programs, jobs, limits, commit), strict=True):
         parts.setdefault(i, []).append(part)
     solved = {i: _solution(ps) for i, ps in parts.items()}
     again: list[_Job] = [(i, sorted(programs[i]), True) for i, sol in solved.items()
                          if limits is not None and not limits.allow(sol.replicas)]
-    for (i, _, _), part in zip(again, _run_jobs(programs, again, limits), strict=True):
+    for (i, _, _), part in zip(again, _run_jobs(programs, again, limits, commit), strict=True):
         solved[i] = _solution([part])
     return [solved[i] if i in solved and solved[i].replicas else None
             for i in range(len(programs))]
@@ -299,13 +288,18 @@ def _solution(parts: Sequence[_Part]) -> Solution:
         pool_usd_per_hour={k: v for p in parts for k, v in p.pools.items()},
         fractions={c: z for p in parts for c, z in p.fractions.items()},
         gap=max(0.0, (objective - bound) / objective) if finite and objective > 0 else 0.0,
+        reserved={k: n for p in parts for k, n in p.reserved.items()},
+        pool_usd={k: v for p in parts for k, v in p.pool_usd.items()},
+        running={k: v for p in parts for k, v in p.running.items()},
     )
 
 
-def solve(routes: Mapping[str, Sequence[Route]], limits: Limits | None = None) -> Solution | None:
-    """Cheapest fleet serving every class over its routes within ``limits``; None when a
-    class has no route (or no fleet keeps within the limits)."""
-    return solve_programs([routes], limits)[0]
+def solve(routes: Mapping[str, Sequence[Route]], limits: Limits | None = None,
+          commit: Commitments | None = None) -> Solution | None:
+    """Cheapest fleet serving every class over its routes within ``limits`` (and, with
+    ``commit``, its reserved and burst replicas); None when a class has no route (or no fleet
+    keeps within the limits)."""
+    return solve_programs([routes], limits, commit)[0]
 
 
 def restrict(
@@ -345,6 +339,7 @@ def fleet_bounds(routes: Mapping[str, Sequence[Route]]) -> tuple[float, float]:
 def solve_plan(
     main: Mapping[str, Sequence[Route]], reference: str, limits: Limits | None = None,
     reference_routes: Mapping[str, Sequence[Route]] | None = None,
+    commit: Commitments | None = None,
 ) -> tuple[Solution | None, Solution | None, tuple[str, Solution] | None]:
     """(the plan's fleet, everything on ``reference``, the best single device type), solved
     together by the same code and within the same ``limits``.
@@ -355,17 +350,22 @@ def solve_plan(
     not beat such a bound after all, that device is solved next."""
     singles = baseline_programs(main)
     bounds = {d: fleet_bounds(p) for d, p in singles.items()}
-    cutoff = min((upper for _, upper in bounds.values()), default=math.inf)
+    # Commitments price replicas below on demand: the on-demand bounds prune nothing then.
+    cutoff = math.inf if commit else min((upper for _, upper in bounds.values()), default=math.inf)
     first = [d for d in singles if d == reference or bounds[d][0] <= cutoff]
     extra = [] if reference_routes is None else [reference_routes]
     programs = [main, *[singles[d] for d in first], *extra]
-    solution, *others = solve_programs(programs, limits)
+    def run(batch: Sequence[Mapping[str, Sequence[Route]]]) -> list[Solution | None]:
+        return solve_programs(batch, limits) if commit is None else solve_programs(
+            batch, limits, commit=commit)
+
+    solution, *others = run(programs)
     solved = dict(zip(first, others, strict=False))
     best = best_single(solved)
     late = [d for d in singles
             if d not in solved and (best is None or bounds[d][0] <= best[1].usd_per_hour)]
     if late:
-        solved |= dict(zip(late, solve_programs([singles[d] for d in late], limits), strict=True))
+        solved |= dict(zip(late, run([singles[d] for d in late]), strict=True))
         best = best_single(solved)
     return solution, others[-1] if extra else solved.get(reference), best
 

@@ -60,6 +60,8 @@ class PlanSettings(TypedDict):
     max_device_types: int | None
     max_pools: int | None
     headroom: bool
+    commitment: NotRequired[str]  # "1y"/"3y" when the plan bought commitments
+    spot: NotRequired[bool]
 
 
 class PriceAssumption(TypedDict):
@@ -91,6 +93,7 @@ class PlanAssumptions(TypedDict):
     span: str
     demand: str
     providers: NotRequired[ProviderAssumptions]  # per-token providers (tracelab.plan.providers)
+    commitments: NotRequired[dict[str, object]]  # reserved/spot terms (tracelab.plan.commit)
 
 
 def fleet_frame(replicas: Mapping[Pool, int], usd_per_replica_hour: Mapping[Pool, float],
@@ -246,6 +249,9 @@ class Plan:
         fleet = self.fleet.with_columns(
             pl.col("pool_id").replace_strict(dict(replicas), default=pl.col("replicas"),
                                              return_dtype=pl.Int64).alias("replicas"))
+        if "reserved" in fleet.columns:
+            return replace(self, fleet=_recommit(self.fleet, fleet),
+                           replay=replay if replay is not None else self.replay)
         per_token = pl.col("role") == API_ROLE  # priced by the tokens sent, not by replicas
         fleet = fleet.with_columns(
             (pl.col("replicas") * pl.col("devices_per_replica")).alias("devices"),
@@ -301,6 +307,20 @@ class Plan:
         if self.schedule is not None:
             out["schedule"] = self.schedule
         return out
+
+
+def _recommit(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """A committed fleet with new replica counts (``after``): a replica added or removed is
+    a burst one running every hour at its burst price (``usd_per_replica_hour``); reserved
+    replicas stay, unless the pool drops below them."""
+    delta = pl.col("replicas") - before["replicas"]
+    return after.with_columns(
+        (pl.col("replicas") * pl.col("devices_per_replica")).alias("devices"),
+        pl.when(pl.col("role") == API_ROLE).then(pl.col("usd_per_hour")).otherwise(
+            (pl.col("usd_per_hour") + delta * pl.col("usd_per_replica_hour")).clip(0.0))
+        .alias("usd_per_hour"),
+        pl.min_horizontal("reserved", "replicas").alias("reserved"),
+    ).with_columns((pl.col("replicas") - pl.col("reserved")).alias("burst"))
 
 
 def _clean(value: object) -> object:

@@ -147,16 +147,21 @@ def fleet(s: Summary) -> Section:
             f"{fmt.usd(base['usd_per_mtok'])} per 1M tokens → saves "
             f"{fmt.pct(savings.get(key))}."
         )
+    # With commitments each row also says its reserved and burst replicas and price terms.
+    terms = bool(plan["fleet"]) and "reserved" in plan["fleet"][0]
     rows = [
         # The pool id (device/model/replica size/role): devices ÷ replicas per replica.
         [f"{f['device_id']}/{f['model_id'] or '—'}/x{f['devices'] // max(f['replicas'], 1)}/"
          f"{f['role'] or '—'}", fmt.num(f["replicas"]), fmt.num(f["devices"]),
+         *([fmt.num(f.get("reserved", 0)), fmt.num(f.get("burst", 0)),
+            f.get("price_term", "")] if terms else []),
          fmt.usd(f["usd_per_hour"])]
         for f in plan["fleet"]
     ]
     blocks: list[Block] = [Para(line) for line in lines]
-    blocks.append(_table(["pool (device/model/replica size/role)", "replicas", "devices",
-                          "$/hour"], rows, [1, 2, 3]))
+    headers = ["pool (device/model/replica size/role)", "replicas", "devices",
+               *(["reserved", "burst", "price term"] if terms else []), "$/hour"]
+    blocks.append(_table(headers, rows, [1, 2, 3, 4, 5, 7] if terms else [1, 2, 3]))
     per_token = plan.get("per_token") or []
     if per_token:
         blocks.append(Para("Per-token routes (serverless APIs: no replicas, billed for the "

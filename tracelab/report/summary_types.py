@@ -168,6 +168,10 @@ class FleetRow(TypedDict):
     replicas: int
     devices: int
     usd_per_hour: float
+    # With commitments: reserved and burst (peak) replicas and the price terms bought at.
+    reserved: NotRequired[int]
+    burst: NotRequired[int]
+    price_term: NotRequired[str]
 
 
 class PerTokenRow(TypedDict):

@@ -31,13 +31,16 @@ def plan_tables(plan: Any) -> list[Table]:
 
     fleet = Table(title=f"Pools — {_money(plan.usd_per_hour)}/hour, "
                         f"{_money(plan.usd_per_mtok)} per 1M tokens, {plan.idle_share:.0%} idle")
-    for col in ("pool", "replicas", "devices", "$/hour"):
-        fleet.add_column(col, justify="left" if col == "pool" else "right")
+    # With commitments: the reserved and burst replicas of each pool and its price terms.
+    terms = ["reserved", "burst", "price term"] if "reserved" in plan.fleet.columns else []
+    for col in ("pool", "replicas", "devices", *terms, "$/hour"):
+        fleet.add_column(col, justify="left" if col in ("pool", "price term") else "right")
     per_token = getattr(plan, "per_token", None)
     routes = set() if per_token is None else set(per_token["pool_id"])
     for row in plan.fleet.iter_rows(named=True):
         if row["pool_id"] not in routes:  # per-token routes hold no replicas: listed below
-            fleet.add_row(row["pool_id"], str(row["replicas"]), str(row["devices"]),
+            extra = [str(row["reserved"]), str(row["burst"]), row["price_term"]] if terms else []
+            fleet.add_row(row["pool_id"], str(row["replicas"]), str(row["devices"]), *extra,
                           _money(row["usd_per_hour"]))
     tables = [fleet]
     if per_token is not None and routes:
