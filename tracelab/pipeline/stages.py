@@ -312,20 +312,21 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     return replace(repaired, replay={**repaired.replay, "window": about})
 
 
-def schedule(planned: Plan, found: Features, settings: Settings) -> Plan:
+def schedule(planned: Plan, frame: pl.LazyFrame, settings: Settings) -> Plan:
     """``planned`` with its schedule: the pools' replica counts per window of the day,
     replayed over the whole trace when the plan was (``tracelab.plan.schedule_replay``);
-    ``planned`` itself when ``options.schedule`` is "none"."""
+    ``planned`` itself when ``options.schedule`` is "none". ``frame``: the labelled
+    requests the plan was fitted on (with clusters when its classes are clusters)."""
     options = settings.options
     if options.schedule == "none":
         return planned
     from tracelab.plan.schedule_replay import fit_schedule
     from tracelab.simulate.requests import scan_replay_requests
 
-    first = found.frame.select(pl.col("arrival_ts").min()).collect().item()
+    first = frame.select(pl.col("arrival_ts").min()).collect().item()
     offset_s = 0.0 if first is None else (
         first.hour * 3600.0 + first.minute * 60.0 + first.second + first.microsecond / 1e6)
-    fitted = fit_schedule(planned, scan_replay_requests(found.frame, options.by, first),
+    fitted = fit_schedule(planned, scan_replay_requests(frame, options.by, first),
                           settings.perf_model(), settings.slos, offset_s=offset_s,
                           schedule=options.schedule, floor=options.schedule_floor,
                           target=options.attainment, replay=options.verify)
