@@ -254,14 +254,19 @@ def provider_assumptions(providers: Sequence[Provider]) -> ProviderAssumptions:
     }
 
 
+def names_provider(routes: pl.DataFrame) -> bool:
+    """Whether any of a plan's ``routes`` (``Plan.routes``) sends requests to a provider."""
+    return any(map(is_provider_pool, routes.get_column(
+        "prefill_pool", default=pl.Series([], dtype=pl.String))))
+
+
 def drop_provider_requests(ledger: pl.LazyFrame, requests: pl.DataFrame,
                            routes: pl.DataFrame | None = None) -> pl.DataFrame:
     """``requests`` without those the ledger sent to a provider (matched on ``request_id``).
     ``routes`` (the plan's, ``Plan.routes``): when none names a provider, ``requests`` as
     they are, without reading the ledger (a pass over every request of the trace: 3-6
     CPU-s at 10M requests, for a replay of at most 20,000)."""
-    if routes is not None and not any(map(is_provider_pool, routes.get_column(
-            "prefill_pool", default=pl.Series([], dtype=pl.String)))):
+    if routes is not None and not names_provider(routes):
         return requests
     sent = ledger.filter(pl.col("prefill_pool").str.starts_with(API_PREFIX)).select(
         "request_id").collect()
