@@ -182,7 +182,7 @@ def test_the_report_shows_the_schedule_line_table_and_chart() -> None:
                         "attained_without_lag": 0.9989}}
     summary = {"plan": {"schedule": block}}
     line = schedule_line(block)
-    assert "$41.58/h on average against $60.48/h static (31.2% less)" in line
+    assert "$41.58/h on average against $60.48/h static, both on demand (31.2% less)" in line
     assert "99.89% meet the SLO" in line
     section = schedule_section(summary)  # type: ignore[arg-type]
     assert section is not None

@@ -93,6 +93,7 @@ class PlanAssumptions(TypedDict):
     span: str
     demand: str
     providers: NotRequired[ProviderAssumptions]  # per-token providers (tracelab.plan.providers)
+    replay_engine: NotRequired[dict[str, object]]  # the replay's scheduler (SimOptions.describe)
     commitments: NotRequired[dict[str, object]]  # reserved/spot terms (tracelab.plan.commit)
 
 
