@@ -56,6 +56,15 @@ def simulate(
         "--chunk-tokens", min=1, help="Prefill tokens a colocated step carries.")] = 512,
     max_num_batched_tokens: Annotated[int, typer.Option(
         "--max-num-batched-tokens", min=2, help="Tokens per step in all.")] = 8192,
+    long_prefill_token_threshold: Annotated[int, typer.Option(
+        "--long-prefill-token-threshold", min=0,
+        help="Prefill tokens one request may take in a step (0: no cap).")] = 0,
+    max_num_partial_prefills: Annotated[int, typer.Option(
+        "--max-num-partial-prefills", min=0,
+        help="Requests prefilling at once per replica (0: no limit).")] = 0,
+    max_long_partial_prefills: Annotated[int, typer.Option(
+        "--max-long-partial-prefills", min=0,
+        help="Prompts above the threshold prefilling at once (0: no limit).")] = 0,
     catalog: Catalog = None,
     price: Price = None,
     profile: Profile = None,
@@ -76,7 +85,10 @@ def simulate(
     if window not in ("all", "busiest-hour"):
         msg = f"--window {window!r}: use all or busiest-hour"
         raise ConfigError(msg)
-    options = SimOptions(max_num_seqs, chunk_tokens, max_num_batched_tokens)
+    options = SimOptions(max_num_seqs, chunk_tokens, max_num_batched_tokens,
+                         long_prefill_token_threshold=long_prefill_token_threshold,
+                         max_num_partial_prefills=max_num_partial_prefills,
+                         max_long_partial_prefills=max_long_partial_prefills)
     options.check()
     planned = read_plan(plan)
     # The same stages and options as ``tracelab plan`` (cache credit, --config), so the

@@ -8,7 +8,9 @@ bursts inside a window, KV admission and the scheduler's chunking are what the r
 1. replay the busiest hour (the hour with the most prefill + output tokens; the whole trace
    when it is shorter) through the fleet;
 2. below the target (share of the requests held to a latency SLO — interactive, and unknown
-   modes held to its targets — meeting both TTFT and TPOT): add replicas to
+   modes held to its targets — meeting both TTFT and TPOT, less those whose TTFT budget is
+   below their own prefill alone on the fastest replica the plan may buy, which no fleet
+   can serve in time: ``tracelab.plan.feasible``, named in the summary): add replicas to
    every pool whose requests miss, in proportion to the shortfall (at least one);
 3. at or above it: take one replica from the pool with the most slack (highest attainment,
    then lowest utilisation, costliest replica first) and replay; keep the cut if the target
@@ -24,13 +26,14 @@ closest, in one line.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
 
 from tracelab.errors import ConfigError
 from tracelab.hardware.perf import PerfModel
+from tracelab.plan.feasible import Shape, explain, find_infeasible
 from tracelab.plan.ledger import attach_replay
 from tracelab.plan.model import Plan
 from tracelab.plan.providers import (
@@ -41,7 +44,7 @@ from tracelab.plan.providers import (
 )
 from tracelab.plan.shapes import Reshaped, reshape
 from tracelab.plan.slo import Slo
-from tracelab.simulate import Fleet, Replay, simulate
+from tracelab.simulate import Fleet, Replay, SimOptions, simulate
 from tracelab.simulate.requests import busiest_hour
 
 DEFAULT_TARGET = 0.99
@@ -65,22 +68,27 @@ def _usd(plan: Plan, replicas: Mapping[str, int]) -> float:
     return math.fsum(n * price[k] for k, n in replicas.items())
 
 
-def _held(replay: Replay, modes: Sequence[str]) -> pl.DataFrame:
-    """The replayed requests held to a latency target (their SLO mode in ``modes``)."""
-    return replay.requests.filter(pl.col("slo_mode").is_in(list(modes)))
+def _held(replay: Replay, modes: Sequence[str], excluded: Collection[str] = ()) -> pl.DataFrame:
+    """The replayed requests held to a latency target (their SLO mode in ``modes``), less
+    the ``excluded`` request ids (infeasible by their SLO, ``tracelab.plan.feasible``)."""
+    held = pl.col("slo_mode").is_in(list(modes))
+    if excluded:
+        held &= ~pl.col("request_id").is_in(sorted(excluded))
+    return replay.requests.filter(held)
 
 
-def _attained(replay: Replay, modes: Sequence[str]) -> float:
-    """Share of the requests held to ``modes`` that met TTFT, TPOT and deadline (1.0 when
-    there are none)."""
-    rows = _held(replay, modes)
+def _attained(replay: Replay, modes: Sequence[str], excluded: Collection[str] = ()) -> float:
+    """Share of the requests held to ``modes`` (less ``excluded``) that met TTFT, TPOT and
+    deadline (1.0 when there are none)."""
+    rows = _held(replay, modes, excluded)
     if rows.height == 0:
         return 1.0
     return float(rows.select(pl.col("meets_slo").cast(pl.Float64).mean()).item() or 0.0)
 
 
-def _verdict(replay: Replay, target: float, best: Step, modes: Sequence[str]) -> str:
-    rows = _held(replay, modes)
+def _verdict(replay: Replay, target: float, best: Step, modes: Sequence[str],
+             excluded: Collection[str]) -> str:
+    rows = _held(replay, modes, excluded)
     mode = "/".join(modes)
     met = rows.select(pl.col("meets_ttft", "meets_tpot").cast(pl.Float64).mean()) if rows.height \
         else pl.DataFrame({"meets_ttft": [1.0], "meets_tpot": [1.0]})
@@ -101,10 +109,12 @@ def _fluid(plan: Plan) -> pl.DataFrame:
         dec, on="pool_id", how="left")
 
 
-def _pool_attainment(replay: Replay, modes: Sequence[str]) -> dict[str, float]:
-    """Per pool, the share of its requests held to ``modes`` that met the SLO its role
-    decides: TTFT on prefill pools, TPOT on decode pools, both on colocated ones."""
-    rows = _held(replay, modes)
+def _pool_attainment(replay: Replay, modes: Sequence[str],
+                     excluded: Collection[str] = ()) -> dict[str, float]:
+    """Per pool, the share of its requests held to ``modes`` (less ``excluded``) that met
+    the SLO its role decides: TTFT on prefill pools, TPOT on decode pools, both on
+    colocated ones."""
+    rows = _held(replay, modes, excluded)
     both = pl.col("meets_ttft") & pl.col("meets_tpot")
     split = pl.col("pool_prefill") != pl.col("pool_decode")
     parts = [
@@ -118,10 +128,10 @@ def _pool_attainment(replay: Replay, modes: Sequence[str]) -> dict[str, float]:
 
 
 def _slack(replicas: Mapping[str, int], frozen: set[str], used: set[str], replay: Replay,
-           plan: Plan, modes: Sequence[str]) -> list[str]:
+           plan: Plan, modes: Sequence[str], excluded: Collection[str]) -> list[str]:
     """Pools a replica may be taken from, most slack first: highest attainment, then lowest
     utilisation, then the costliest replica (the biggest saving)."""
-    met = _pool_attainment(replay, modes)
+    met = _pool_attainment(replay, modes, excluded)
     busy = dict(zip(replay.pools["pool_id"], replay.pools["utilisation"], strict=True))
     return sorted(
         (k for k in replicas if k not in frozen and replicas[k] > (1 if k in used else 0)),
@@ -137,6 +147,7 @@ def verify_and_repair(
     max_iterations: int = MAX_ITERATIONS,
     modes: Sequence[str] | None = None,
     window_name: str | None = None,
+    options: SimOptions | None = None,
 ) -> Plan:
     """``plan`` with replicas repaired by replay and its ``replay`` summary (see the module
     docstring); its ledger carries each replayed request's replica and simulated times from
@@ -144,7 +155,13 @@ def verify_and_repair(
     replayed window for the other requests' note, default the busiest hour or whole trace). ``requests``: the simulator's input (``tracelab.simulate.REQUEST_COLUMNS``,
     e.g. ``tracelab.simulate.requests.scan_replay_requests`` of the labelled frame). ``target`` is the share of the requests held to ``modes`` (default: every
     mode with a TTFT or TPOT target, e.g. interactive and unknown) that must meet both TTFT
-    and TPOT; at most ``max_iterations`` replays."""
+    and TPOT; at most ``max_iterations`` replays; ``options``: the simulated engine's
+    scheduler (default ``SimOptions()``), stated in the plan's assumptions. Requests whose
+    TTFT budget is below their prefill alone on the fastest replica the plan may buy are
+    named in the summary's ``infeasible_by_slo`` and left out of the target
+    (``tracelab.plan.feasible``)."""
+    options = options or SimOptions()
+    options.check()
     if not 0 < target <= 1 or max_iterations < 1:
         msg = f"attainment target {target}: need 0 < target <= 1"
         raise ConfigError(msg, param="attainment")
@@ -174,13 +191,18 @@ def verify_and_repair(
         if key not in seen:
             fleet = Fleet(tuple(replace(p, replicas=counts[p.pool_id]) for p in base.pools),
                           base.routes)
-            seen[key] = simulate(window, fleet, perf, slos=slos, source="the plan")
+            seen[key] = simulate(window, fleet, perf, slos=slos, options=options,
+                                 source="the plan")
         return seen[key]
+
+    infeasible = find_infeasible(run(replicas), _shapes(plan, base), perf, slos, modes,
+                                 options, str(plan.settings.get("precision", "bf16")))
+    excluded = frozenset(infeasible["request_id"].to_list())
 
     for iteration in range(max_iterations):
         replay = run(replicas)
-        attained = _attained(replay, modes)
-        pools = _pool_attainment(replay, modes)
+        attained = _attained(replay, modes, excluded)
+        pools = _pool_attainment(replay, modes, excluded)
         ok = attained >= target
         if ok:
             last_good = dict(replicas)
@@ -193,7 +215,7 @@ def verify_and_repair(
             cut = [k for k in replicas if replicas[k] < last_good[k]]
             frozen.update(cut)
             replicas = dict(last_good)
-            slack = _slack(replicas, frozen, used, run(replicas), plan, modes)
+            slack = _slack(replicas, frozen, used, run(replicas), plan, modes, excluded)
             if not slack:
                 break
             replicas[slack[0]] -= 1
@@ -209,7 +231,7 @@ def verify_and_repair(
             if not missing or all(k in stuck for k in missing):
                 break
             continue
-        slack = _slack(replicas, frozen, used, replay, plan, modes)
+        slack = _slack(replicas, frozen, used, replay, plan, modes, excluded)
         if not slack:
             break
         replicas[slack[0]] -= 1
@@ -221,8 +243,9 @@ def verify_and_repair(
     # per-token provider keeps its shapes (the reshaper does not know provider routes).
     reshaped = Reshaped(None, []) if any(map(is_provider_pool, plan.fleet["pool_id"])) else \
         reshape(plan, window, runs, chosen,
-                lambda rows, fleet: simulate(rows, fleet, perf, slos=slos, source="the plan"),
-                target, modes)
+                lambda rows, fleet: simulate(rows, fleet, perf, slos=slos, options=options,
+                                             source="the plan"),
+                target, modes, excluded)
     shapes = [{"model_id": o.model_id, "fleet": o.label, "usd_per_hour": o.usd_per_hour,
                "attainment": o.met / o.held if o.held else 1.0,
                "result": "met" if o.met >= target * o.held else "missed"}
@@ -231,19 +254,25 @@ def verify_and_repair(
     fitted, replay = plan.with_replicas(chosen), run(chosen)
     if reshaped.plan is not None:
         fleet = Fleet.from_plan_json(reshaped.plan.to_json(), source="the plan")
-        again = simulate(window, fleet, perf, slos=slos, source="the plan")
-        if _attained(again, modes) >= target or last_good is None:
+        again = simulate(window, fleet, perf, slos=slos, options=options, source="the plan")
+        if _attained(again, modes, excluded) >= target or last_good is None:
             fitted, replay = reshaped.plan, again
             final = Step(len(history), {p.pool_id: p.replicas for p in fleet.pools},
-                         reshaped.plan.usd_per_hour, _attained(again, modes), "reshaped")
-    met = _attained(replay, modes) >= target
+                         reshaped.plan.usd_per_hour, _attained(again, modes, excluded),
+                         "reshaped")
+    met = _attained(replay, modes, excluded) >= target
+    held = _held(replay, modes).height
     summary = {
         **replay.to_json(),
         "target": target,
         "modes": modes,
         "attainment_target_met": met,
-        "attained": _attained(replay, modes),
-        "verdict": "" if met else _verdict(replay, target, final, modes),
+        "attained": _attained(replay, modes, excluded),
+        "attained_with_infeasible": _attained(replay, modes),
+        "infeasible_by_slo": {"requests": infeasible.height, "held": held,
+                              "why": explain(infeasible, held),
+                              "rows": infeasible.to_dicts()},
+        "verdict": "" if met else _verdict(replay, target, final, modes, excluded),
         "window": {"name": "whole trace" if whole else "busiest hour",
                    "start_s": lo, "end_s": hi, "requests": window.height},
         "iterations": [{"iteration": s.iteration, "replicas": s.replicas,
@@ -254,4 +283,21 @@ def verify_and_repair(
     }
     name = window_name or ("whole trace" if whole else "busiest hour")
     ledger = note_provider_requests(attach_replay(fitted.ledger, replay.requests, name))
-    return replace(fitted, replay=summary, ledger=ledger)
+    assumptions = {**fitted.assumptions, "replay_engine": options.describe()}
+    return replace(fitted, replay=summary, ledger=ledger,
+                   assumptions=assumptions)  # type: ignore[arg-type]
+
+
+def _shapes(plan: Plan, base: Fleet) -> dict[str, list[Shape]]:
+    """Per model, the replica shapes that prefill among the plan's candidate routes (the
+    fleet's own pools when the plan keeps no candidates)."""
+    found: dict[str, set[Shape]] = {}
+    if plan.context is not None:
+        for routes in plan.context.routes.values():
+            for r in routes:
+                device, model, size, role = r.prefill_pool
+                found.setdefault(model, set()).add((device, size, role))
+    for p in base.pools:
+        if p.role != "decode":
+            found.setdefault(p.model_id, set()).add((p.device_id, p.devices_per_replica, p.role))
+    return {m: sorted(v) for m, v in found.items()}

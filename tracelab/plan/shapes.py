@@ -23,7 +23,7 @@ ones, within the fleet's pool limit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,9 +66,14 @@ def fleet_of(replicas: Mapping[Pool, int], fractions: Mapping[str, Sequence[tupl
     return Fleet(pools, routes)
 
 
-def met_held(replay: Replay, modes: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Per model: (requests held to ``modes`` that met the SLO, requests held)."""
-    rows = replay.requests.filter(pl.col("slo_mode").is_in(list(modes)))
+def met_held(replay: Replay, modes: Sequence[str],
+             excluded: Collection[str] = ()) -> dict[str, tuple[int, int]]:
+    """Per model: (requests held to ``modes`` that met the SLO, requests held), less the
+    ``excluded`` request ids (infeasible by their SLO)."""
+    held = pl.col("slo_mode").is_in(list(modes))
+    if excluded:
+        held &= ~pl.col("request_id").is_in(sorted(excluded))
+    rows = replay.requests.filter(held)
     counts = rows.group_by("model_id").agg(pl.col("meets_slo").sum().alias("met"),
                                            pl.len().alias("held")).sort("model_id")
     return {str(m): (int(a), int(b)) for m, a, b in counts.iter_rows()}
@@ -219,10 +224,11 @@ class Reshaped:
 
 def reshape(plan: Plan, window: pl.DataFrame, runs: Sequence[tuple[Mapping[str, int], Replay]],
             chosen: Mapping[str, int], replay: Callable[[pl.DataFrame, Fleet], Replay],
-            target: float, modes: Sequence[str]) -> Reshaped:
+            target: float, modes: Sequence[str], excluded: Collection[str] = ()) -> Reshaped:
     """Cheaper shapes for ``plan`` by replay (see the module docstring). ``runs``: the
     count repair's whole-fleet replays (replicas by pool id, replay); ``chosen``: the
-    replicas it settled on; ``replay(requests, fleet)`` runs the simulator."""
+    replicas it settled on; ``replay(requests, fleet)`` runs the simulator; ``excluded``:
+    request ids no fleet can serve in time, not counted as held."""
     ctx = plan.context
     if ctx is None:
         return Reshaped(None, [])
@@ -252,7 +258,7 @@ def reshape(plan: Plan, window: pl.DataFrame, runs: Sequence[tuple[Mapping[str, 
             options[option.model_id].append(option)
 
     for counts, run in runs:
-        scores = met_held(run, modes)
+        scores = met_held(run, modes, excluded)
         for m in models:
             replicas = {by_id[p]: n for p, n in counts.items() if by_id[p][1] == m}
             fractions = {c: sol.fractions[c] for c in sorted(model_of) if model_of[c] == m}
@@ -271,7 +277,7 @@ def reshape(plan: Plan, window: pl.DataFrame, runs: Sequence[tuple[Mapping[str, 
         fresh = [c for c in found if key_of(m, c[0], c[1]) not in seen]
         for replicas, fractions, usd, label in fresh[:MAX_SHAPE_REPLAYS]:
             met, held = met_held(replay(requests, fleet_of(replicas, fractions, precision)),
-                                 modes).get(m, (0, 0))
+                                 modes, excluded).get(m, (0, 0))
             option = Option(m, replicas, fractions, usd, met, held, label)
             tried.append(option)
             add(option)

@@ -2,9 +2,12 @@
 
 One step of a replica (as vLLM's scheduler builds it): every running decode sequence
 advances one token; running prefills, in admission order, then waiting requests (FCFS,
-admitted while ``max_num_seqs`` and the KV capacity allow) fill the prefill budget of the
-step, ``min(chunk, max_num_batched_tokens - decoders)`` tokens. A request's first token comes
-at the end of the step that finishes its prefill. Admission reserves the request's whole
+admitted while ``max_num_seqs``, ``max_num_partial_prefills`` and the KV capacity allow)
+fill the prefill budget of the step, ``min(chunk, max_num_batched_tokens - decoders)``
+tokens, each taking at most ``long_prefill_token_threshold`` (``Prefills``), so a prompt
+behind a long one gets budget in the same step; when ``max_long_partial_prefills`` long
+prompts are prefilling, the first short prompt waiting behind a long one goes ahead of it.
+A request's first token comes at the end of the step that finishes its prefill. Admission reserves the request's whole
 context in KV; each decode step adds a token per sequence; when the next step would
 overflow, the most recently admitted running request is preempted (its KV freed, recomputed
 later as a prefill of its context and the tokens it had generated: vLLM's recompute mode).
@@ -12,7 +15,8 @@ later as a prefill of its context and the tokens it had generated: vLLM's recomp
 Event to event: a step changes nothing but token counts unless a prefill or a sequence
 finishes, the KV fills, or a request arrives. So the loop asks how many steps ``k`` pass
 before the next such event (the nearest decode finish, the KV headroom over the decoders,
-the whole chunks left in the one prefill of the step), runs them as one segment and sums
+the whole chunks left in the one prefill of the step, when its chunk is the step's whole
+budget or its cap), runs them as one segment and sums
 their times in closed form (``StepModel.span_s``: exact, the context grows by the batch
 each step). A segment crossing an arrival at that replica is cut at the first step
 boundary after it. A prefill chunk is charged its attention to the prompt before it
@@ -27,30 +31,13 @@ from collections import deque
 from heapq import heappop, heappush
 from typing import Any
 
+from tracelab.simulate.state import NAN, PoolState, Prefills
 from tracelab.simulate.steps import StepModel
 
+__all__ = ["INF", "NAN", "PoolState", "Prefills", "Replica"]
+
 INF = math.inf
-NAN = math.nan
 
-
-
-class PoolState:
-    """Per-request arrays of one pool (indexed by the pool's request number)."""
-
-    def __init__(self, n: int, bucket_s: float) -> None:
-        self.pre_left = [0] * n  # prefill tokens still to compute
-        self.pre0 = [0] * n  # prefill tokens to recompute if preempted while prefilling
-        self.kvr = [0] * n  # KV tokens reserved on admission
-        self.dec_left = [0] * n  # tokens still to generate in this pool
-        self.c0 = [0] * n  # KV tokens when decoding started
-        self.s0 = [0] * n  # step counter when decoding started
-        self.dec_end = [-1] * n  # step counter at which decoding ends (-1: not decoding)
-        self.start = [NAN] * n  # first scheduled
-        self.first = [NAN] * n  # first token
-        self.done = [NAN] * n  # left the pool
-        self.rep = [-1] * n
-        self.npre = [0] * n
-        self.bucket_s = bucket_s
 
 
 class Replica:
@@ -60,6 +47,7 @@ class Replica:
         "batch_area",
         "budget",
         "busy",
+        "cap",
         "chunk",
         "clock",
         "fresh_first",
@@ -69,6 +57,8 @@ class Replica:
         "kv_area",
         "kv_cap",
         "kv_pre",
+        "max_long",
+        "max_partial",
         "max_seqs",
         "max_span",
         "n_dec",
@@ -85,10 +75,16 @@ class Replica:
     )
 
     def __init__(self, idx: int, pool: PoolState, step: StepModel, kv_cap: float,
-                 max_seqs: int, chunk: int, budget: int, max_span: int = 1 << 62) -> None:
+                 max_seqs: int, chunk: int, budget: int, max_span: int = 1 << 62,
+                 prefills: Prefills | None = None) -> None:
         self.idx, self.pool, self.step = idx, pool, step
         self.max_span = max_span  # steps per segment at most (1: step by step, to check)
         self.kv_cap, self.max_seqs, self.chunk, self.budget = kv_cap, max_seqs, chunk, budget
+        prefills = prefills or Prefills()
+        # 1 << 62: no limit (vLLM's 0 / its V1 scheduler, which reads neither count)
+        self.cap = prefills.long_prefill_token_threshold or 1 << 62
+        self.max_partial = prefills.max_num_partial_prefills or 1 << 62
+        self.max_long = prefills.max_long_partial_prefills or 1 << 62
         self.clock = 0.0
         self.s = 0  # steps run
         self.waiting: deque[int] = deque()
@@ -166,11 +162,12 @@ class Replica:
         self.pending = -INF
         p = self.pool
         pre_left, kvr, dec_left, dec_end = p.pre_left, p.kvr, p.dec_left, p.dec_end
-        c0, s0, start, first, done = p.c0, p.s0, p.start, p.first, p.done
+        c0, s0, start, first, done, pre0 = p.c0, p.s0, p.start, p.first, p.done, p.pre0
         waiting, running, prefilling, heap = self.waiting, self.running, self.prefilling, self.heap
         span_s, step_s, parts = self.step.span_s, self.step.step_s, self.step.parts
         fs, bs, memo = self.step.fs, self.step.bs, self.step.packed
         cap, max_seqs, budget, chunk = self.kv_cap, self.max_seqs, self.budget, self.chunk
+        lim, max_partial, max_long = self.cap, self.max_partial, self.max_long
         max_span = self.max_span
         width = p.bucket_s
         busy, batch_area, kv_area = self.busy, self.batch_area, self.kv_area
@@ -197,7 +194,7 @@ class Replica:
                 for j in prefilling:
                     if used >= p_avail:
                         break
-                    take = pre_left[j]
+                    take = pre_left[j] if pre_left[j] < lim else lim
                     if take > p_avail - used:
                         take = p_avail - used
                     takes.append((j, take))
@@ -206,13 +203,24 @@ class Replica:
                     j = waiting[0]
                     need = kvr[j]
                     if pre_left[j] > 0:
-                        if used >= p_avail or kv_pre + kv_dec + need + n_dec > cap:
+                        if used >= p_avail or len(prefilling) >= max_partial:
                             break
-                        waiting.popleft()
+                        if pre_left[j] > lim and max_long < max_partial and sum(
+                                1 for x in prefilling if pre0[x] > lim) >= max_long:
+                            j = next((x for x in waiting if pre_left[x] <= lim), -1)
+                            if j < 0:
+                                break
+                            need = kvr[j]
+                        if kv_pre + kv_dec + need + n_dec > cap:
+                            break
+                        if j == waiting[0]:
+                            waiting.popleft()
+                        else:
+                            waiting.remove(j)  # a short prompt past the long ones (rare)
                         running[j] = None
                         prefilling.append(j)
                         kv_pre += need
-                        take = pre_left[j]
+                        take = pre_left[j] if pre_left[j] < lim else lim
                         if take > p_avail - used:
                             take = p_avail - used
                         takes.append((j, take))
@@ -243,8 +251,8 @@ class Replica:
                     if room < k:
                         k = room
                 if used:
-                    if len(takes) == 1 and used == p_avail:
-                        full = pre_left[takes[0][0]] // p_avail
+                    if len(takes) == 1 and used == (lim if lim < p_avail else p_avail):
+                        full = pre_left[takes[0][0]] // used
                         if full < k:
                             k = full
                     else:
@@ -343,8 +351,13 @@ class Replica:
                 done[j] = t1
                 del running[j]
                 self.in_sys -= 1
-            while prefilling and pre_left[prefilling[0]] == 0:
-                j = prefilling.popleft()
+            for j, _ in takes:
+                if pre_left[j]:
+                    continue
+                if prefilling[0] == j:
+                    prefilling.popleft()
+                else:  # a shorter prompt finished beside a capped long one
+                    prefilling.remove(j)
                 kv_pre -= kvr[j]
                 if first[j] != first[j]:
                     first[j] = t1

@@ -12,21 +12,22 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from tracelab.simulate.batching import INF, PoolState, Replica
+from tracelab.simulate.batching import INF, PoolState, Prefills, Replica
 from tracelab.simulate.steps import StepModel
 
 
 def run_pool(arrival: list[float], session: list[int], state: PoolState, replicas: int,
              step: StepModel, kv_cap: float, max_seqs: int, chunk: int,
              budget: int, max_span: int = 1 << 62,
-             available: Sequence[tuple[float, int]] = ()) -> list[Replica]:
+             available: Sequence[tuple[float, int]] = (),
+             prefills: Prefills | None = None) -> list[Replica]:
     """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
     over its replicas (fewest requests in the system, then the lowest index), a session's
     later requests on the replica its first went to (``session`` < 0: none). The state's
     arrays must be filled; requests whose ``rep`` is already set (-2) are skipped.
     ``available``: replicas in service over time (see the module docstring; empty: all
-    ``replicas`` always)."""
-    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span)
+    ``replicas`` always); ``prefills``: how a step shares its prefill budget (``Prefills``)."""
+    reps = [Replica(r, state, step, kv_cap, max_seqs, chunk, budget, max_span, prefills)
             for r in range(replicas)]
     if not reps:
         return reps

@@ -24,7 +24,7 @@ from tracelab.hardware import roofline as rf
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.ledger import route_unit
 from tracelab.plan.slo import Slo, load_slos
-from tracelab.simulate.batching import PoolState, Replica
+from tracelab.simulate.batching import PoolState, Prefills, Replica
 from tracelab.simulate.dispatch import run_pool
 from tracelab.simulate.fleet import Fleet, PoolSpec
 from tracelab.simulate.result import Replay, build_replay
@@ -36,15 +36,18 @@ REQUEST_COLUMNS = ("request_id", "arrival_s", "class_id", "model_id", "prefill_t
 
 @dataclass(frozen=True)
 class SimOptions:
-    """Scheduler settings of every replica (vLLM's names).
+    """Scheduler settings of every replica (vLLM's names; ``describe`` gives the sources).
 
     ``max_num_seqs``: running sequences per replica (vLLM's default 256, recalled).
     ``chunk_tokens``: prefill tokens a colocated step carries beside its decodes (512: the
     planner's ``CHUNK_TOKENS``, vLLM's first chunked-prefill default, vllm-project/vllm#4580).
     ``max_num_batched_tokens``: tokens per step in all (decode + prefill; a prefill-only
-    pool's chunk), 8192. ``bucket_s``: width of the utilisation timeline's buckets.
-    ``max_span_steps``: steps one segment of the loop may run at once (default: as many as
-    pass before the next event; 1 replays step by step, to check the bulk advance).
+    pool's chunk), 8192. ``long_prefill_token_threshold``: prefill tokens one request may
+    take in a step (0: up to the step's budget, FCFS); ``max_num_partial_prefills`` and
+    ``max_long_partial_prefills``: requests prefilling at once, and long ones (prompt above
+    the threshold) among them (0: no limit). ``bucket_s``: width of the utilisation
+    timeline's buckets. ``max_span_steps``: steps one segment of the loop may run at once
+    (default: as many as pass before the next event; 1 replays step by step, to check).
     """
 
     max_num_seqs: int = 256
@@ -52,16 +55,57 @@ class SimOptions:
     max_num_batched_tokens: int = 8192
     bucket_s: float = 60.0
     max_span_steps: int = 1 << 62
+    long_prefill_token_threshold: int = 0
+    max_num_partial_prefills: int = 0
+    max_long_partial_prefills: int = 0
 
     def check(self) -> None:
         if min(self.max_num_seqs, self.chunk_tokens, self.max_span_steps) < 1 or \
                 self.bucket_s <= 0:
             msg = "max_num_seqs, chunk_tokens and max_span_steps must be >= 1 and bucket_s > 0"
             raise ConfigError(msg)
+        if min(self.long_prefill_token_threshold, self.max_num_partial_prefills,
+               self.max_long_partial_prefills) < 0:
+            msg = ("long_prefill_token_threshold, max_num_partial_prefills and "
+                   "max_long_partial_prefills must be >= 0 (0: no limit)")
+            raise ConfigError(msg)
         if self.max_num_batched_tokens <= self.max_num_seqs:
             msg = (f"max_num_batched_tokens {self.max_num_batched_tokens} must exceed "
                    f"max_num_seqs {self.max_num_seqs}, or decodes leave no room for prefill")
             raise ConfigError(msg)
+
+    def describe(self) -> dict[str, object]:
+        """The settings and what each models, for a plan's assumptions."""
+        return {
+            "engine": "iteration-level continuous batching as vLLM's scheduler runs it: running "
+                      "requests first (every decode one token, then running prefills in "
+                      "admission order), then waiting requests FCFS, within one token budget "
+                      "a step (vllm/v1/core/sched/scheduler.py, schedule(); recalled)",
+            "max_num_seqs": self.max_num_seqs,
+            "max_num_batched_tokens": self.max_num_batched_tokens,
+            "chunk_tokens": {"value": self.chunk_tokens, "source": "prefill tokens a colocated "
+                             "step may carry: vLLM's first chunked-prefill default "
+                             "max_num_batched_tokens, 512 (vllm-project/vllm#4580; recalled)"},
+            "long_prefill_token_threshold": {
+                "value": self.long_prefill_token_threshold,
+                "source": "vLLM SchedulerConfig: a request's prefill chunk is capped at it, so "
+                          "requests behind a long prompt get budget in the same step "
+                          "(docs.vllm.ai/en/stable/api/vllm/config/scheduler); 0: no cap"},
+            "max_num_partial_prefills": {
+                "value": self.max_num_partial_prefills,
+                "source": "vLLM SchedulerConfig (default 1, read by its V0 scheduler; the V1 "
+                          "scheduler sets no such limit); 0 here: no limit"},
+            "max_long_partial_prefills": {
+                "value": self.max_long_partial_prefills,
+                "source": "vLLM SchedulerConfig: long prompts prefilling at once; a short one "
+                          "waiting behind them goes first (V0 PartialPrefillMetadata); 0: no "
+                          "limit"},
+        }
+
+    def prefills(self) -> Prefills:
+        """The replicas' prefill sharing (``tracelab.simulate.batching.Prefills``)."""
+        return Prefills(self.long_prefill_token_threshold, self.max_num_partial_prefills,
+                        self.max_long_partial_prefills)
 
 
 def read_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -178,7 +222,7 @@ def _run(spec: PoolSpec, perf: PerfModel, options: SimOptions, arrival: np.ndarr
     chunk = options.chunk_tokens if spec.role == "colocated" else options.max_num_batched_tokens
     reps = run_pool(arrival.tolist(), session.tolist(), state, spec.replicas, step, cap,
                     options.max_num_seqs, chunk, options.max_num_batched_tokens,
-                    options.max_span_steps, spec.available)
+                    options.max_span_steps, spec.available, options.prefills())
     return state, reps, cap
 
 

@@ -124,8 +124,9 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return [{k: clean(v) for k, v in row.items()} for row in frame.to_dicts()]
 
 
-def _budget(slos: Mapping[str, Slo], modes: Sequence[str | None], name: str) -> pl.Expr:
-    """Per request, the SLO field ``name`` of its mode (0: no target)."""
+def slo_field(slos: Mapping[str, Slo], modes: Sequence[str | None], name: str) -> pl.Expr:
+    """Per request, the SLO field ``name`` of its ``label_mode`` (0: no target); ``modes``:
+    every label mode the frame holds, None included."""
     return lookup("label_mode", [(m, getattr(slo_for(dict(slos), m), name)) for m in modes],
                   pl.Float64, getattr(slo_for(dict(slos), None), name))
 
@@ -146,9 +147,9 @@ def _stats(frame: pl.DataFrame, key: str) -> pl.DataFrame:
 def _per_request(frame: pl.DataFrame, slos: Mapping[str, Slo]) -> pl.DataFrame:
     modes = [*sorted(set(frame["label_mode"].drop_nulls()) | set(slos)), None]
     disagg = pl.col("pool_prefill") != pl.col("pool_decode")
-    ttft_budget = _budget(slos, modes, "ttft_s") + _budget(
+    ttft_budget = slo_field(slos, modes, "ttft_s") + slo_field(
         slos, modes, "ttft_s_per_ktoken") * pl.col("context_tokens") / 1000.0
-    tpot_budget, deadline = _budget(slos, modes, "tpot_s"), _budget(slos, modes, "deadline_s")
+    tpot_budget, deadline = slo_field(slos, modes, "tpot_s"), slo_field(slos, modes, "deadline_s")
     served = pl.col("done").is_not_nan()
     out = frame.with_columns(
         pl.col("done").alias("finish_s"),
