@@ -53,3 +53,12 @@ def test_a_budget_below_the_prompts_own_prefill_is_infeasible_by_slo():
                            SimOptions()).height == 1
     assert find_infeasible(again, faster, perf_model(), slack, ["interactive"],
                            SimOptions()).height == 0
+
+
+def test_the_report_says_which_requests_were_left_out():
+    from tracelab.report.fmt import infeasible_note
+
+    assert infeasible_note({"infeasible_by_slo": {"requests": 0, "why": "none"}}) == ""
+    assert infeasible_note({}) == ""
+    note = infeasible_note({"infeasible_by_slo": {"requests": 2, "why": "2 of 9 requests ..."}})
+    assert note == " Infeasible by their SLO: 2 of 9 requests ...."

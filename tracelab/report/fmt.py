@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 def _missing(value: float | None) -> bool:
@@ -66,3 +67,12 @@ def seconds(value: float | None) -> str:
     if value < 7200:
         return f"{value / 60:.1f} min"
     return f"{value / 3600:.1f} h"
+
+
+def infeasible_note(replay: Any) -> str:
+    """A sentence (leading space) on the requests a replay summary left out of its
+    attainment as infeasible by their SLO (``tracelab.plan.feasible``), else ""."""
+    found = replay.get("infeasible_by_slo") if hasattr(replay, "get") else None
+    if not found or not found.get("requests"):
+        return ""
+    return f" Infeasible by their SLO: {found['why']}."

@@ -195,7 +195,8 @@ def replay(s: Summary) -> Section | None:
         f"Replayed the **{w['name']}**{where} ({fmt.num(w['requests'])} requests) through the "
         f"recommended fleet, request by request: {fmt.pct(r['attained'], 2)} of "
         f"{'/'.join(r['modes']) or 'latency-bound'} requests meet both TTFT and TPOT "
-        f"(target {fmt.pct(r['target'])})." + (f" {r['verdict']}." if r["verdict"] else ""))]
+        f"(target {fmt.pct(r['target'])})." + (f" {r['verdict']}." if r["verdict"] else "")
+        + fmt.infeasible_note(r))]
     rows = [[d["slo_mode"], fmt.num(d["requests"]),
              fmt.seconds(d["ttft_target_s"]) if d["ttft_target_s"] else "—",
              " / ".join(fmt.seconds(d[k]) for k in ("p50_ttft_s", "p90_ttft_s", "p99_ttft_s")),

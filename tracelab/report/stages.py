@@ -150,7 +150,7 @@ def summarize_replay(replay: Mapping[str, Any]) -> ReplaySection:
     pool_keys = ("pool_id", "role", "replicas", "utilisation", "requests", "attainment",
                  "p99_ttft_s", "p99_tpot_s")
     window = replay["window"]
-    return {
+    section: ReplaySection = {
         "window": {"name": str(window["name"]), "start_s": float(window["start_s"]),
                    "end_s": float(window["end_s"]), "requests": int(window["requests"])},
         "target": float(replay["target"]),
@@ -167,6 +167,9 @@ def summarize_replay(replay: Mapping[str, Any]) -> ReplaySection:
                       "busy": float(b["busy"])} for b in replay.get("timeline", [])],
         "not_modelled": list(replay.get("not_modelled", NOT_MODELLED)),
     }
+    if "infeasible_by_slo" in replay:
+        section["infeasible_by_slo"] = dict(replay["infeasible_by_slo"])
+    return section
 
 
 def summarize_cache(result: Any, capacity_blocks: int | None,

@@ -268,6 +268,8 @@ class ReplaySection(TypedDict):
     pools: list[ReplayPool]
     timeline: list[ReplayBucket]
     not_modelled: list[str]
+    # requests no fleet can serve in time (tracelab.plan.feasible): count, held, why, rows
+    infeasible_by_slo: NotRequired[dict[str, JSONValue]]
 
 
 class ScheduleRow(TypedDict):

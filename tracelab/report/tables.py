@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tracelab.report.fmt import infeasible_note
+
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.table import Table
@@ -88,7 +90,8 @@ def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:
     window = replay["window"]
     table = Table(title=f"Replay of the {window['name']} ({window['requests']:,} requests): "
                         f"{replay['attained']:.2%} of {'/'.join(replay['modes'])} requests "
-                        f"meet TTFT and TPOT (target {replay['target']:.0%})")
+                        f"meet TTFT and TPOT (target {replay['target']:.0%})"
+                        + infeasible_note(replay))
     for col in ("pool", "replicas", "attainment", "TTFT fluid", "TTFT p99", "TPOT fluid",
                 "TPOT p99", "utilisation"):
         table.add_column(col, justify="left" if col == "pool" else "right")
