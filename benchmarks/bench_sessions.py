@@ -55,23 +55,6 @@ def stages(path: Path, credit: bool) -> str:
     return done.stdout + done.stderr.strip().splitlines()[-1] + f"  ({gib})\n"
 
 
-def model_names(rows: int = 2000) -> str:
-    """`tracelab label` on ``rows`` requests with as many distinct model names."""
-    import polars as pl
-
-    from tracelab.synth import generate_trace
-
-    path = DATA / f"models-{rows}.parquet"
-    generate_trace(rows, seed=1).drop("synth_workload").with_columns(
-        (pl.lit("ft:llama-3.1-8b:org:") + pl.int_range(pl.len()).cast(pl.String)).alias("model")
-    ).write_parquet(path)
-    tracelab = str(Path(sys.executable).parent / "tracelab")
-    command = ["/usr/bin/time", "-f", "wall %e s, user %U s, peak RSS %M KB", tracelab,
-               "label", str(path), "-o", str(DATA / "models-out.parquet")]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    return done.stderr.strip().splitlines()[-1] + "\n"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1m,10m")
@@ -82,8 +65,11 @@ def main() -> None:
             print(f"## {kind} {size}", flush=True)
             print(stages(trace(kind, size), args.credit_session_reuse and kind == "sessions"),
                   flush=True)  # fmt: skip
-    print("## 2,000 model names, tracelab label")
-    print(model_names())
+    print("## 2,000 model names, tracelab label (benchmarks/bench_model_names.py)")
+    sys.path.insert(0, str(HERE))
+    from bench_model_names import label, write_traces
+
+    print(label(write_traces(DATA, 2000)["distinct names"], DATA / "models-out.parquet"))
 
 
 if __name__ == "__main__":

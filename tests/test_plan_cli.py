@@ -62,3 +62,18 @@ def test_infeasible_slo_is_exit_2(runner):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("Error: no device in the catalog can serve")
+
+
+def test_plan_by_cluster_replays_its_cluster_classes(runner, tmp_path):
+    """The replay reads the frame the plan was fitted on: with --by cluster, the clustered
+    one (it read the unclustered features and refused the plan)."""
+    pytest.importorskip("tracelab.hardware.perf", reason="the performance model is not merged yet")
+    from tracelab.resources import default_sample_trace
+
+    if not default_sample_trace().exists():
+        pytest.skip("the bundled sample trace has not been generated yet")
+    result = invoke(runner, ["plan", "--by", "cluster", "-o", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["replay"]["requests"] > 0
+    assert 0 <= doc["replay"]["attained"] <= 1

@@ -155,3 +155,14 @@ def test_cli_unknown_commitment_is_one_line_exit_2(runner):
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert "commitment" in result.stderr
+
+
+def test_a_replica_the_repair_adds_to_a_committed_pool_runs_every_hour_on_demand():
+    plan = _fit_day(2, commitment="1y")
+    pool = plan.fleet["pool_id"][0]
+    more = plan.with_replicas({pool: 4})
+    row = more.fleet.row(0, named=True)
+    assert (row["replicas"], row["reserved"], row["burst"]) == (4, 1, 3)
+    assert more.usd_per_hour == pytest.approx(64 / 24 + 4.0)
+    fewer = plan.with_replicas({pool: 0}).fleet.row(0, named=True)
+    assert (fewer["reserved"], fewer["burst"]) == (0, 0)

@@ -182,7 +182,7 @@ def test_the_report_shows_the_schedule_line_table_and_chart() -> None:
                         "attained_without_lag": 0.9989}}
     summary = {"plan": {"schedule": block}}
     line = schedule_line(block)
-    assert "$41.58/h on average against $60.48/h static (31.2% less)" in line
+    assert "$41.58/h on average against $60.48/h static, both on demand (31.2% less)" in line
     assert "99.89% meet the SLO" in line
     section = schedule_section(summary)  # type: ignore[arg-type]
     assert section is not None
@@ -210,3 +210,15 @@ def test_a_trace_over_the_replay_cap_is_sized_not_replayed(monkeypatch) -> None:
                                    "replay takes"}
     assert fitted.table is not None
     assert fitted.table["hour"].n_unique() == 24
+
+
+def test_the_schedule_block_meets_the_plan_schema() -> None:
+    import jsonschema
+
+    from tracelab.resources import schema_path
+
+    plan, _, _ = _day_plan()
+    schema = json.loads(schema_path("plan.schema.json").read_text())
+    doc = json.loads(json.dumps(plan.to_json(), default=str))
+    jsonschema.validate(doc, schema)
+    jsonschema.validate(doc["schedule"], schema["properties"]["schedule"])

@@ -182,3 +182,18 @@ def test_the_labelled_window_is_the_window_of_every_request(hour_s, max_requests
     assert got_about == about
     assert 0 < got.height < labeled.select(pl.len()).collect().item() or hour_s > 3600
     assert_frame_equal(got, want)
+
+
+def test_a_burst_over_the_budget_within_one_second_replays_its_first_requests() -> None:
+    """The window stops shrinking at 1 s; a burst of more than ``max_requests`` inside one
+    second (a session-heavy synth day put 57,289 requests in its last second, replayed 40
+    times: 267 CPU-s) replays its first ``max_requests`` requests, and says so."""
+    arrival = [float(t) for t in range(7200)] + list(np.linspace(4000.0, 4000.5, 500))
+    window, about = busiest_window(_frame(sorted(arrival)), max_requests=100)
+    assert about["requests"] == window.height == 100
+    assert about["name"] == "the first 100 of the 501 requests of the busiest 1.0 s"
+    assert about["start_s"] <= 4000.0 < about["end_s"]
+    assert window["arrival_s"].is_sorted()
+    at_once = busiest_window(_frame([float(t) for t in range(7200)] + [4000.0] * 300),
+                             max_requests=100)[0]
+    assert at_once.height == 100  # equal arrivals cannot be cut by time

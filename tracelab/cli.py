@@ -103,12 +103,21 @@ class Terminated(BaseException):
     Exception, so nothing on the way catches it as an error)."""
 
 
+_CALLBACK_PACKAGES = ("polars", "pyarrow")
+
+
 def _terminated(signum: int, frame: types.FrameType | None) -> None:
     # Never raise inside the import machinery: an exception there can leave an import
     # lock held, and the next import (the background loader's or this thread's) then
     # waits forever. Ask again a moment later, once the import is done.
+    # Nor inside a package whose native code calls back into Python (polars computing a
+    # schema, pyarrow): an exception raised in such a callback makes the native side panic
+    # and print its backtrace. Both return to Python within moments.
+    native = tuple(m.__file__.rpartition(os.sep)[0] + os.sep for name in _CALLBACK_PACKAGES
+                   if (m := sys.modules.get(name)) is not None and m.__file__)
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
+        name = frame.f_code.co_filename
+        if name.startswith("<frozen importlib") or (native and name.startswith(native)):
             threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
             return
         frame = frame.f_back

@@ -123,7 +123,7 @@ class Pipeline:
                      else found.frame)
             fitted, self._credit = stages.bound_credit(stages.plan(frame, self.settings), frame,
                                                        self.cache(), self.settings)
-            self._plan = stages.schedule(stages.verify(fitted, found, self.settings), frame,
+            self._plan = stages.schedule(stages.verify(fitted, frame, self.settings), frame,
                                          self.settings)
         return self._plan
 

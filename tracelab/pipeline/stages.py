@@ -284,7 +284,7 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
                     commitment=options.commitment, spot=options.spot)
 
 
-def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
+def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings) -> Plan:
     """The slot for replaying ``fitted`` on the trace's requests and repairing it.
 
     The contract between simulator, planner and pipeline: ``tracelab.plan.repair.
@@ -295,7 +295,8 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     shows it) and its ledger carrying the final replay's per-request times. The requests handed over are the busiest hour's, or, when that hour holds
     more than ``MAX_REPLAY_REQUESTS``, its busiest shorter window
     (``tracelab.simulate.requests.busiest_labeled_window``); the replay's ``window`` says which.
-    A no-op returning ``fitted`` unless ``options.verify``; ``prepare`` has already refused
+    ``frame``: the labelled requests the plan was fitted on (with clusters when its classes
+    are clusters). A no-op returning ``fitted`` unless ``options.verify``; ``prepare`` has already refused
     ``verify`` when the repair loop is not installed.
     """
     if not settings.options.verify:
@@ -303,7 +304,7 @@ def verify(fitted: Plan, found: Features, settings: Settings) -> Plan:
     from tracelab.simulate.requests import busiest_labeled_window
 
     repair = importlib.import_module(REPAIR_MODULE)
-    window, about = busiest_labeled_window(found.frame, settings.options.by)
+    window, about = busiest_labeled_window(frame, settings.options.by)
     repaired: Plan = repair.verify_and_repair(fitted, window, settings.perf_model(),
                                               settings.slos, target=settings.options.attainment,
                                               window_name=about["name"])

@@ -4,10 +4,11 @@ A static fleet sized for the busiest window pays for the peak all day. With comm
 MILP (``tracelab.plan.milp``) splits each pool's ``n_k`` replicas into ``r_k`` reserved ones
 (the device's 1- or 3-year price, paid for every hour of the span) and burst ones bought per
 hour at the on-demand price (or the spot price, when allowed), only in the hours that need
-them. The hours come from the trace: per model, each hour's demand level is the busiest
-window of its latency-bound classes in that hour over the rate the pools are sized for
-(``max(percentile, mean)`` of the model's windowed total, as ``plan/pooled.py``), at most 1;
-hours without requests are 0. Classes planned at their mean (a deadline longer than a
+them. The hours come from the trace: per model and phase, each hour's demand level is the
+tokens its latency-bound classes send in that hour over those of its busiest hour (the
+trace's own daily shape, as the schedule reads it): the pools are sized for the busiest
+windows, which the busiest hour holds, and an hour at level f needs f of that, its bursts
+shaped as the busiest hour's. Hours without requests are 0. Classes planned at their mean (a deadline longer than a
 window) are flat: level 1 in every hour. The hours are sorted into at most MAX_LEVELS
 bins (a load-duration curve; each bin at its busiest hour, so a bin never under-covers).
 
@@ -79,28 +80,22 @@ class Commitments:
         return f"{base}{self.burst_term(device)} by the hour"
 
 
-def hour_levels(window_tokens: pl.DataFrame, classes: pl.DataFrame, models: pl.DataFrame,
+def hour_levels(window_tokens: pl.DataFrame, classes: pl.DataFrame,
                 window_s: float, windows: int, flat: Sequence[str],
                 ) -> tuple[dict[str, tuple[Level, ...]], dict[str, tuple[float, ...]]]:
     """(levels per class, bin weights per model) from the demand's busy windows
-    (``window_tokens``: class_id, window, p, d tokens), its ``classes`` (class_id, model_id)
-    and ``models`` (model_id and its ``pct_*``/``mean_*`` windowed-total rates); ``flat``:
-    the classes planned at their mean."""
+    (``window_tokens``: class_id, window, p, d tokens) and its ``classes`` (class_id,
+    model_id); ``flat``: the classes planned at their mean."""
     hours = int((windows - 1) * window_s // BURST_WINDOW_S) + 1
     bound = classes.filter(~pl.col("class_id").is_in(list(flat))).select("class_id", "model_id")
     per_hour = (
         window_tokens.join(bound, on="class_id")
-        .group_by("model_id", "window").agg(pl.col("p", "d").sum() / window_s)
         .with_columns((pl.col("window") * window_s // BURST_WINDOW_S).cast(pl.Int64).alias("hour"))
-        .group_by("model_id", "hour").agg(pl.col("p", "d").max())
-        .join(models.select("model_id", pl.max_horizontal("pct_prefill_tokens_per_s",
-                                                          "mean_prefill_tokens_per_s").alias("rp"),
-                            pl.max_horizontal("pct_decode_tokens_per_s",
-                                              "mean_decode_tokens_per_s").alias("rd")),
-              on="model_id", how="left")
-        .select("model_id", *[pl.min_horizontal(pl.lit(1.0), pl.when(pl.col(f"r{v}") > 0)
-                                  .then(pl.col(v) / pl.col(f"r{v}")).otherwise(0.0)).alias(v)
-                              for v in ("p", "d")])
+        .group_by("model_id", "hour").agg(pl.col("p", "d").sum())
+        .select("model_id", *[pl.when(pl.col(v).max().over("model_id") > 0)
+                              .then(pl.col(v) / pl.col(v).max().over("model_id")).otherwise(0.0)
+                              .alias(v) for v in ("p", "d")])
+        .sort("model_id", "p", "d")
     )
     weights: dict[str, tuple[float, ...]] = {}
     levels_of: dict[str, tuple[Level, ...]] = {}
@@ -247,16 +242,15 @@ def fit_commitments(devices: Sequence[CommitDevice], term: str, spot: bool, dema
     classes = demand.classes
     flat = classes.filter(pl.col(MODE).is_in(list(smooth_modes)))["class_id"].to_list()
     assert demand.window_tokens is not None
-    assert demand.models is not None
-    levels, weights = hour_levels(demand.window_tokens, classes, demand.models,
-                                  demand.window_s, demand.windows, flat)
+    levels, weights = hour_levels(demand.window_tokens, classes, demand.window_s,
+                                  demand.windows, flat)
     return Commitments(term, spot, reserved, spot_ratio if spot else {}, levels, weights)
 
 
 def commit_fleet(fleet: pl.DataFrame, chosen: Solution, commit: Commitments) -> pl.DataFrame:
     """``fleet`` with, per pool, its ``reserved`` and ``burst`` (peak) replicas, the
-    ``price_term`` it is bought at and its ``usd_per_hour`` averaged over the span; per-token
-    pools say "per-token"."""
+    ``price_term`` it is bought at, its ``usd_per_hour`` averaged over the span and its
+    ``burst_usd_per_replica_hour``; per-token pools say "per-token"."""
     by_id = {pool_id(k): k for k in chosen.replicas}
     rows = [(by_id[p], p) for p in fleet["pool_id"]]
     reserved = [chosen.reserved.get(k, 0) for k, _ in rows]
@@ -267,6 +261,9 @@ def commit_fleet(fleet: pl.DataFrame, chosen: Solution, commit: Commitments) -> 
                                  for k, _ in rows], pl.String),
         pl.Series("usd_per_hour", [chosen.pool_usd.get(k, n) for (k, _), n in zip(
             rows, fleet["usd_per_hour"], strict=True)], pl.Float64),
+        (pl.col("usd_per_replica_hour") * pl.Series(
+            [commit.burst.get(k[0], 1.0) if commit.spot else 1.0 for k, _ in rows],
+            dtype=pl.Float64)).alias("burst_usd_per_replica_hour"),
     )
 
 
@@ -289,8 +286,9 @@ def commitment_assumptions(commit: Commitments, devices: Sequence[CommitDevice])
         "term": commit.term,
         "spot": commit.spot,
         "burst_window_s": BURST_WINDOW_S,
-        "levels": "per model, each hour's busiest window of its latency-bound classes over the "
-                  "rate the pools are sized for (at most 1), hours sorted into at most "
+        "levels": "per model and phase, each hour's tokens of its latency-bound classes over "
+                  "its busiest hour's (the pools are sized for the busiest windows; an hour at "
+                  "level f needs f of them), hours in at most "
                   f"{MAX_LEVELS} bins each at its busiest hour; mean-planned classes flat",
         "prices": [{"device_id": d.id, "reserved_share": commit.reserved.get(d.id),
                     "spot_share": commit.burst.get(d.id),

@@ -312,13 +312,13 @@ class Plan:
 
 def _recommit(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
     """A committed fleet with new replica counts (``after``): a replica added or removed is
-    a burst one running every hour at its burst price (``usd_per_replica_hour``); reserved
+    a burst one running every hour at its burst price (``burst_usd_per_replica_hour``); reserved
     replicas stay, unless the pool drops below them."""
     delta = pl.col("replicas") - before["replicas"]
     return after.with_columns(
         (pl.col("replicas") * pl.col("devices_per_replica")).alias("devices"),
         pl.when(pl.col("role") == API_ROLE).then(pl.col("usd_per_hour")).otherwise(
-            (pl.col("usd_per_hour") + delta * pl.col("usd_per_replica_hour")).clip(0.0))
+            (pl.col("usd_per_hour") + delta * pl.col("burst_usd_per_replica_hour")).clip(0.0))
         .alias("usd_per_hour"),
         pl.min_horizontal("reserved", "replicas").alias("reserved"),
     ).with_columns((pl.col("replicas") - pl.col("reserved")).alias("burst"))

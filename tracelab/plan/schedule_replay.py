@@ -48,6 +48,8 @@ from tracelab.simulate import Fleet, Replay, simulate
 MAX_ITERATIONS = 8
 # The whole trace is replayed; beyond this many requests the schedule is sized, not replayed.
 MAX_SCHEDULE_REPLAY_REQUESTS = 200_000
+PRICED_AT = ("each pool's on-demand (burst) price per replica-hour, static and scheduled "
+             "alike; a committed base is not priced under the schedule")
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ def fit_schedule(
         "window_s": window_s, "windows": hours, "floor": floor,
         "static_usd_per_hour": static, "scheduled_usd_per_hour": scheduled,
         "saving": 1.0 - scheduled / static if static > 0 else 0.0,
+        "priced_at": PRICED_AT,
         "prewarm_usd_per_hour": prewarm_usd_per_hour(
             counts, hours, price, {k: v.lead_s for k, v in leads.items()}),
         "lead_times": [v.to_json() for v in leads.values()],

@@ -294,6 +294,7 @@ class ScheduleSection(TypedDict):
     static_usd_per_hour: NotRequired[float]
     scheduled_usd_per_hour: NotRequired[float]
     saving: NotRequired[float]
+    priced_at: NotRequired[str]
     prewarm_usd_per_hour: NotRequired[float]
     lead_times: NotRequired[list[dict[str, JSONValue]]]
     replay: NotRequired[dict[str, JSONValue]]
