@@ -34,7 +34,7 @@ class Rows:
         self.vals.append(val)
 
 
-def _polish(x: np.ndarray, n_pool: int, matrix: Any, n_class: int,
+def polish(x: np.ndarray, n_pool: int, matrix: Any, n_class: int,
             linear: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """With the replicas of ``x`` fixed, the route fractions of least linear cost (the
     tie-break, as one LP) over the routes whose two pools (``ends``: pool indices per route)

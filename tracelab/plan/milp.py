@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tracelab.plan.limits import Limits, indicator_counts, indicator_rows
-from tracelab.plan.lp import Rows
-from tracelab.plan.lp import _polish as polish
+from tracelab.plan.lp import Rows, polish
 from tracelab.plan.routes import Pool, Route, pool_id
 
 if TYPE_CHECKING:
@@ -163,7 +162,7 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
     n_var = n_pool + n_route + n_u + n_y + n_c
 
     # A large component leaves the tie-break out of the MILP (its 1e-7 costs slow HiGHS's
-    # search several-fold) and applies it afterwards: ``_polish`` re-routes on the fleet found.
+    # search several-fold) and applies it afterwards: ``polish`` re-routes on the fleet found.
     large = n_route > LARGE_ROUTES and block is None
     linear = np.array([r.linear_usd_per_hour for _, r in flat])
     cost = np.zeros(n_var)
