@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_array
 
 
 class Rows:
@@ -34,7 +37,7 @@ class Rows:
         self.vals.append(val)
 
 
-def polish(x: np.ndarray, n_pool: int, matrix: Any, n_class: int,
+def polish(x: np.ndarray, n_pool: int, matrix: csr_array, n_class: int,
             linear: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """With the replicas of ``x`` fixed, the route fractions of least linear cost (the
     tie-break, as one LP) over the routes whose two pools (``ends``: pool indices per route)
