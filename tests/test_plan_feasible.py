@@ -3,10 +3,17 @@ named as infeasible by their SLO, with both numbers; the rest are not."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sim_fixtures import DEVICE, MODEL, colocated, perf_model, requests
 
-from tracelab.plan.feasible import explain, find_infeasible, per_step_tokens, unloaded_prefill_s
+from tracelab.plan.feasible import (
+    explain,
+    find_infeasible,
+    per_step_tokens,
+    unloaded_prefill_many,
+    unloaded_prefill_s,
+)
 from tracelab.plan.slo import load_slos
 from tracelab.simulate import SimOptions, simulate
 from tracelab.simulate.steps import StepModel
@@ -18,6 +25,18 @@ def test_unloaded_prefill_is_its_chunks_alone():
     expect = (step.step_s(0, 0, 512, 512 * 100, 100) + step.step_s(0, 0, 512, 512 * 612, 612)
               + step.step_s(0, 0, 176, 176 * 1124, 1124))
     assert unloaded_prefill_s(step, 1200, 100, 512) == pytest.approx(expect, rel=1e-12)
+
+
+@pytest.mark.parametrize(("model", "devices", "per_step"),
+                         [(MODEL, 1, 512), (MODEL, 1, 8192), ("llama-3.1-70b", 4, 512)])
+def test_unloaded_prefill_of_many_prompts_is_the_scalars_exactly(model, devices, per_step):
+    step = StepModel(perf_model(), DEVICE, model, "bf16", devices)
+    grid = [1, 2, 511, 512, 513, 1024, 1200, 6000, 8191, 8192, 8193, 40_000, 131_072]
+    prefill = np.array([p for p in grid for _ in (0, 100, 30_000)], dtype=np.int64)
+    cached = np.array([c for _ in grid for c in (0, 100, 30_000)], dtype=np.int64)
+    many = unloaded_prefill_many(step, prefill, cached, per_step)
+    scalar = [unloaded_prefill_s(step, int(p), int(c), per_step) for p, c in zip(prefill, cached, strict=True)]
+    assert many.tolist() == scalar  # the same operations: equal, not approximately
 
 
 def test_per_step_tokens_follow_the_role_and_the_threshold():

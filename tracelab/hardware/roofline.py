@@ -15,10 +15,14 @@ batch whose step meets a time limit, relying on step time never falling as the b
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, overload
 
 from tracelab.hardware.catalog import Device
 from tracelab.hardware.profile import Efficiency
 from tracelab.hardware.registry import ModelSpec
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5}
 # KV cache bytes relative to bf16: fp8 (and fp4) serving keeps an fp8 KV cache.
@@ -53,8 +57,15 @@ def _time(
     return max(flops / (t * peak * 1e12 * eff.mfu), nbytes / (t * dev.mem_bw_tbs * 1e12 * eff.mbu))
 
 
-def comm_s(dev: Device, model: ModelSpec, eff: Efficiency, tokens: int, t: int) -> float:
-    """Time the group spends communicating in one forward of ``tokens`` tokens."""
+@overload
+def comm_s(dev: Device, model: ModelSpec, eff: Efficiency, tokens: int, t: int) -> float: ...
+@overload
+def comm_s(dev: Device, model: ModelSpec, eff: Efficiency, tokens: np.ndarray,
+           t: int) -> np.ndarray | float: ...
+def comm_s(dev: Device, model: ModelSpec, eff: Efficiency, tokens: int | np.ndarray,
+           t: int) -> float | np.ndarray:
+    """Time the group spends communicating in one forward of ``tokens`` tokens (an int, or
+    an int array: each element's time, or one float for all when it does not depend on them)."""
     if t <= 1:
         return 0.0
     if dev.tier == "sram":

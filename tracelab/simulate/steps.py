@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tracelab.errors import ConfigError
 from tracelab.hardware import roofline as rf
 from tracelab.hardware.perf import PerfModel
@@ -74,6 +76,19 @@ class StepModel:
             ba = self.kvb * tokens / self.bytes_s
             found = self._memo[key] = (const, fa, ba)
         return found
+
+    def prefill_parts(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``parts(0, p)`` of each of ``p`` (positive ints), the same operations in the same
+        order (so equal, element by element), as arrays."""
+        model, eff = self.model, self.eff
+        per_param = rf.BYTES_PER_PARAM[self.precision]
+        n_active = model.active_params_b * 1e9
+        read = np.minimum(model.params_b * 1e9 * per_param,
+                          n_active * per_param * np.maximum(p, 1))
+        gemm = np.maximum(2 * n_active * p / self.flops_s, read / self.bytes_s)
+        overhead = eff.t_step_s + model.n_layers * eff.t_layer_prefill_s
+        const = gemm + overhead + rf.comm_s(self.dev, model, eff, p, self.devices)
+        return const, 2 * self._nl_h * p**2 / self.flops_s, self.kvb * p / self.bytes_s
 
     def step_s(self, n: int, total_ctx: float, p: int, cross: float = 0.0,
                prefix: float = 0.0) -> float:
