@@ -148,6 +148,10 @@ def test_a_committed_schedule_pays_its_reserved_base_every_hour_and_bursts_the_r
     assert table["usd"].to_list() == pytest.approx(expected.to_series().to_list())
     assert block["scheduled_usd_per_hour"] == pytest.approx(table["usd"].sum() / 24)
     # The replayed schedule is the plan's: the same counts as on demand.
+    from tracelab.report.schedule import schedule_line
+
+    assert ("$30.38/h on average against $29.12/h static, both a reserved base plus burst by "
+            "the hour (no saving: keep the static fleet)") in schedule_line(block)
     on_demand, _, _ = _day_plan()
     assert_frame_equal(table.select("hour", "pool_id", "replicas"),
                        on_demand.schedule_table.select("hour", "pool_id", "replicas"))

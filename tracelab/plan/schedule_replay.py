@@ -8,7 +8,9 @@ the target (or than the static fleet, replayed over the same requests, does ther
 that is less: it was verified on its busiest window, and a burst elsewhere can beat it)
 gets replicas in proportion to the shortfall (at least one, at most up to the pool's static
 count), and the trace is replayed again, at most ``max_iterations`` times. So in every
-window the schedule costs at most what the static fleet does and attains, per pool, what
+window the schedule costs at most what the static fleet does (on demand; under a commitment
+the static fleet already bursts by the hour on its hours' token levels, and the schedule,
+priced by the same rule on its replayed counts, can cost more) and attains, per pool, what
 the target or the static fleet does. A last replay with the added replicas
 warmed up ahead (no lag) says what the lag costs in attainment; warming them costs the
 boot seconds (``prewarm_usd_per_hour``).
