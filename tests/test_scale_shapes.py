@@ -99,6 +99,21 @@ def test_session_heavy_mix_shape() -> None:
     assert sessions["grows"].all()
 
 
+def test_session_heavy_busiest_second_is_near_the_mean_rate() -> None:
+    # issue 16 item 2: sessions longer than the span were squeezed into it, so every long
+    # session's last turn landed in the span's last second (455x the mean rate here)
+    trace = generate_trace(100_000, seed=3, span_s=3600, mix="sessions")
+    per_second = trace.group_by(pl.col("arrival_ts").dt.truncate("1s")).len()["len"]
+    mean = trace.height / 3600
+    assert per_second.max() <= 3 * mean  # type: ignore[operator]
+    assert trace.height == 100_000
+    sessions = trace.group_by("session_id").agg(
+        pl.col("arrival_ts").is_sorted().alias("in_order"), pl.col("input_tokens").is_sorted())
+    assert sessions["in_order"].all()
+    assert sessions["input_tokens"].all()
+    assert sessions.height > 100_000 / 6  # the window cuts sessions into their logged parts
+
+
 def test_large_session_trace_interleaves_chunks_and_is_sorted(tmp_path: Path) -> None:
     from tracelab.synth import write_large_trace
 

@@ -6,6 +6,15 @@ Arrivals follow a non-homogeneous Poisson process over the span: a diurnal facto
 every 15 minutes, 30–120 s long, 4× the rate). Conditional on the count, Poisson arrivals
 are i.i.d. with density ∝ rate, so they are drawn by inverting the rate's CDF on a grid.
 Sessions are handled with segmented cumulative sums, not per-row loops.
+
+A workload whose sessions outlast the span (``Workload.cut_by_window``: hour-apart turns)
+is a stationary process that the log's window cuts: sessions start all the time, the window
+sees some begin before it and some end after it, and logs only the turns inside it. The day
+is taken as periodic, so a session starts at a clock-drawn instant in the window and a turn
+that would fall past the window's end, ``lap`` spans later, is logged ``lap`` spans earlier
+as a turn of a different session (one that began before the window). The window thus holds
+exactly the requested rows, each session's turns in order, and no second collects the ends
+of long sessions.
 """
 
 from __future__ import annotations
@@ -69,24 +78,31 @@ def arrivals(
     turn: np.ndarray,
     first: np.ndarray,
     e2e: np.ndarray,
-) -> np.ndarray:
-    """Arrival offsets (s): sessions chain turns by latency + think time; batch jobs burst."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Arrival offsets (s) and session numbers per row.
+
+    Sessions chain turns by latency + think time; batch jobs burst. The session numbers
+    are ``session`` unless the window cuts sessions (the module docstring): the part of
+    session ``s`` logged ``lap`` spans back is session ``lap · len(lengths) + s``.
+    """
     n = len(session)
     if w.batch_job_size:
         jobs = max(1, round(n / w.batch_job_size))
         job = np.sort(rng.integers(jobs, size=n))
         job_start = rng.uniform(0.0, max(clock.span_s - 10.0, 0.0), size=jobs)
-        return job_start[job] + rng.uniform(0.0, min(5.0, clock.span_s), size=n)
+        return job_start[job] + rng.uniform(0.0, min(5.0, clock.span_s), size=n), session
     if not w.sessions:
-        return clock.sample(rng, n)
+        return clock.sample(rng, n), session
     median, sigma = w.think_s
     think = rng.lognormal(np.log(median), sigma, size=n)
     gap = np.where(turn > 0, np.roll(e2e, 1) + think, 0.0)
     within = segmented_cumsum(gap, first)
+    if w.cut_by_window:
+        at = clock.sample(rng, len(lengths))[session] + within
+        lap = np.floor(at / clock.span_s).astype(np.int64)
+        offsets = np.minimum(at - lap * clock.span_s, np.nextafter(clock.span_s, 0))
+        return offsets, lap * len(lengths) + session
     duration = np.maximum.reduceat(within, np.cumsum(lengths) - lengths)
-    if w.fit_span:
-        squeeze = np.minimum(1.0, np.nextafter(clock.span_s, 0) / np.maximum(duration, 1e-9))
-        within, duration = within * squeeze[session], duration * squeeze
     room = np.maximum(clock.span_s - duration, 0.0)
     start = clock.sample(rng, len(lengths)) * room / clock.span_s
-    return start[session] + within
+    return start[session] + within, session

@@ -86,13 +86,13 @@ def draw_workload(
     no_output = is_error | is_timeout
     no_ttft = no_output | (is_cancel & (output == 0)) | (not w.streaming)
 
-    offsets = arrivals(w, rng, clock, lengths, session, turn, first, e2e)
+    offsets, session_no = arrivals(w, rng, clock, lengths, session, turn, first, e2e)
     sys_start, sys_count, new_start, new_count = _blocks(
         w, lengths, session, agent, input_tokens, block_base
     )
     return {
         "offset_s": offsets,
-        "session_no": session,
+        "session_no": session_no,
         "turn": turn,
         "model": model,
         "tenant_id": tenant,

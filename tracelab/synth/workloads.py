@@ -28,8 +28,10 @@ Every token distribution is a lognormal given by its median and log-standard-dev
   belongs to a conversation of long turns (geometric, mean 6 turns; a 3,000-token first
   prompt and 600-token later messages, so contexts reach tens of thousands of tokens),
   turns about an hour apart (think time median 3,600 s), sessions interleaved over the whole
-  span (use ``--span-s 86400`` for a day; a session longer than the span is squeezed
-  into it), 50 tenants, four models, no prefix blocks and no cached-token counts: reuse
+  span (use ``--span-s 86400`` for a day) as in a window cut from a log that never stops:
+  sessions that began before the window or end after it show only their turns inside it
+  (``tracelab.synth.arrivals``), so the rate is the clock's, with no pile-up at either
+  end; 50 tenants, four models, no prefix blocks and no cached-token counts: reuse
   can only be inferred from the sessions. The shape of issue reports of logs with a
   ``session_id`` on every row; the sizes are assumptions.
 * Batch summarisation — documents follow CNN/DailyMail (See et al., ACL'17: articles 781
@@ -77,8 +79,9 @@ class Workload:
     ``input_tokens`` is the whole prompt of single-turn requests and the first turn of a
     session; ``turn_tokens`` the tokens a later turn adds besides the previous answer
     (a user message, a tool result). ``think_s`` is the gap between a turn's end and the
-    next turn's arrival: (median, sigma) of a lognormal in seconds. ``fit_span``: a session
-    longer than the span has its turn offsets scaled down to fit it (hour-apart turns).
+    next turn's arrival: (median, sigma) of a lognormal in seconds. ``cut_by_window``: the
+    sessions outlast the span (hour-apart turns), so the span is a window cut from a
+    stationary stream of sessions (``tracelab.synth.arrivals``) rather than holding whole ones.
     ``logs_cached`` False: the log has no cached-token counts (null), as many gateways.
     """
 
@@ -95,7 +98,7 @@ class Workload:
     think_s: tuple[float, float] = (0.0, 0.0)
     system_prompt_blocks: tuple[int, ...] = ()
     batch_job_size: int = 0
-    fit_span: bool = False
+    cut_by_window: bool = False
     logs_cached: bool = True
     failure_rates: dict[str, float] = field(
         default_factory=lambda: {"error": 0.015, "cancelled": 0.008, "timeout": 0.004}
@@ -195,7 +198,7 @@ SESSIONS = Workload(
     turns_mean=6.0,
     turn_tokens=LogNormal(600, 1.0, hi=16_384),
     think_s=(3600.0, 0.7),  # turns about an hour apart; assumption
-    fit_span=True,
+    cut_by_window=True,
     logs_cached=False,
 )
 
