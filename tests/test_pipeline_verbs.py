@@ -71,18 +71,6 @@ def test_the_verify_slot_hands_the_plan_and_replay_requests_to_the_repair_loop(m
     assert set(REQUEST_COLUMNS) <= set(calls[0])
 
 
-def test_verify_without_the_repair_loop_fails_before_reading(monkeypatch):
-    import importlib.util
-
-    from tracelab.errors import ConfigError
-    from tracelab.pipeline import Pipeline, PipelineOptions
-
-    if importlib.util.find_spec("tracelab.plan.repair") is not None:
-        pytest.skip("the repair loop is installed: the verify stage runs it")
-    with pytest.raises(ConfigError, match="repair loop"):
-        Pipeline(["no-such-file.parquet"], PipelineOptions(verify=True))
-
-
 def test_simulate_replays_the_prefill_tokens_the_plan_charged(runner, tmp_path, label_config):
     options = ["--assume-model", "llama-3.1-8b", "--config", str(label_config)]
     planned = invoke(runner, ["plan", str(MOONCAKE), *options, "-o", str(tmp_path / "p")])

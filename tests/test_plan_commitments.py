@@ -157,12 +157,27 @@ def test_cli_unknown_commitment_is_one_line_exit_2(runner):
     assert "commitment" in result.stderr
 
 
-def test_a_replica_the_repair_adds_to_a_committed_pool_runs_every_hour_on_demand():
+def test_a_pool_the_repair_resizes_is_repriced_by_the_milps_rule():
+    # The spiky day's pool (3 replicas: 1 reserved at $2/h, 2 on demand at $4/h in the 2 peak
+    # hours) keeps its hours' shape when the repair makes it 4: the peak hours need 4, the
+    # other 22 (level 0.3 of the peak) ceil(4 × 0.3) = 2. Per day:
+    #   r=0: (2 × 4 + 22 × 2) × $4 = $208;   r=1: 24 × $2 + (2 × 3 + 22 × 1) × $4 = $160;
+    #   r=2: 24 × $4 + 2 × 2 × $4 = $112;    r=3: 24 × $6 + 2 × 1 × $4 = $152;  r=4: $192.
+    # So 2 reserved and 2 burst in the peak hours: $112 / 24 h (not $64/24 + one more
+    # on-demand replica all day, $160/24, as a 24 h burst would price it).
     plan = _fit_day(2, commitment="1y")
     pool = plan.fleet["pool_id"][0]
+    hours = plan.hours[pool]
+    assert hours.weights == pytest.approx((2 / 24, 22 / 24))
+    assert (hours.reserved_usd, hours.burst_usd) == (2.0, 4.0)
+    assert hours.needs(4) == [4, 2]
     more = plan.with_replicas({pool: 4})
     row = more.fleet.row(0, named=True)
-    assert (row["replicas"], row["reserved"], row["burst"]) == (4, 1, 3)
-    assert more.usd_per_hour == pytest.approx(64 / 24 + 4.0)
+    assert (row["replicas"], row["reserved"], row["burst"]) == (4, 2, 2)
+    assert more.usd_per_hour == pytest.approx(112 / 24)
+    # Back to the MILP's size: its own price again.
+    same = more.with_replicas({pool: 3}).fleet.row(0, named=True)
+    assert (same["reserved"], same["burst"]) == (1, 2)
+    assert same["usd_per_hour"] == pytest.approx(64 / 24)
     fewer = plan.with_replicas({pool: 0}).fleet.row(0, named=True)
-    assert (fewer["reserved"], fewer["burst"]) == (0, 0)
+    assert (fewer["reserved"], fewer["burst"], fewer["usd_per_hour"]) == (0, 0, 0.0)

@@ -110,6 +110,13 @@ def test_bundled_table_is_sourced_and_dated_and_a_file_overrides_it(tmp_path):
     assert by_id["groq/llama-3.1-8b"].usd_per_m_output == 0.07
     assert by_id["groq/llama-3.1-8b"].usd_per_m_input == 0.05  # the bundled figure stays
     assert by_id["mine/llama-3.1-8b"].priced
+    # Google Vertex AI publishes a price for the 405B only (the smaller Llama 3.1 models are
+    # in Preview there): priced, but with no published latency it serves no latency target.
+    vertex = by_id["vertex/llama-3.1-405b"]
+    assert (vertex.usd_per_m_input, vertex.usd_per_m_output) == (5.0, 16.0)
+    assert vertex.priced
+    assert vertex.ttft_s is None
+    assert not any(p.provider == "vertex" and p.model_id != "llama-3.1-405b" for p in table)
 
 
 def test_bad_provider_file_is_one_line_naming_the_entry(tmp_path):

@@ -10,6 +10,7 @@ from functools import cache
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from sim_fixtures import DEVICE, MODEL, colocated, perf_model, requests
 
 from tracelab.cli import app
@@ -84,9 +85,10 @@ def test_a_replica_out_of_service_takes_no_request_and_drains_what_it_holds() ->
 
 
 @cache
-def _day_plan():
+def _day_plan(commitment: str = "none"):
     """A day/night synthetic day: 8,000 chat requests over 24 h (diurnal amplitude 0.9: the
-    15:00 UTC peak 19× the 03:00 trough), one model with long prompts, planned on H100s."""
+    15:00 UTC peak 19× the 03:00 trough), one model with long prompts, planned on H100s
+    (with ``commitment``, a reserved base plus burst by the hour)."""
     from tracelab.pipeline import Pipeline, PipelineOptions
 
     frame = generate_trace(8000, seed=1, start="2026-01-05T00:00:00Z", span_s=86400,
@@ -99,7 +101,7 @@ def _day_plan():
     folder = Path(tempfile.mkdtemp())
     path = folder / "day.parquet"
     frame.write_parquet(path)
-    options = PipelineOptions(only=("h100-sxm",), verify=True).validate()
+    options = PipelineOptions(only=("h100-sxm",), verify=True, commitment=commitment).validate()
     pipe = Pipeline([path], options)
     return pipe.plan(), path, pipe
 
@@ -124,6 +126,35 @@ def test_on_a_day_night_trace_the_schedule_costs_less_at_the_target() -> None:
     assert per_hour[3] < per_hour[15]
     mean = table["usd"].sum() / 24
     assert block["scheduled_usd_per_hour"] == pytest.approx(mean)
+
+
+def test_a_committed_schedule_pays_its_reserved_base_every_hour_and_bursts_the_rest() -> None:
+    plan, _, _ = _day_plan("1y")
+    block = plan.schedule
+    pool = plan.fleet["pool_id"][0]
+    hours = plan.hours[pool]
+    # The static fleet as the plan bought it: 2 replicas, 1 reserved ($2.38 × 8 GPUs per
+    # hour), the second on demand ($3.78 × 8) in the hours its shape needs it.
+    row = plan.fleet.row(0, named=True)
+    assert (row["replicas"], row["reserved"], row["burst"]) == (2, 1, 1)
+    assert (hours.reserved_usd, hours.burst_usd) == pytest.approx((2.38 * 8, 3.78 * 8))
+    assert block["static_usd_per_hour"] == pytest.approx(plan.usd_per_hour)
+    assert block["priced_at"].startswith("the static fleet as the plan bought it")
+    # The schedule runs 1 or 2 replicas: the floor, 1, is reserved; the second bursts.
+    table = plan.schedule_table
+    assert block["reserved"] == {pool: 1}
+    assert set(table["replicas"]) == {1, 2}
+    expected = table.select(hours.reserved_usd + (pl.col("replicas") - 1) * hours.burst_usd)
+    assert table["usd"].to_list() == pytest.approx(expected.to_series().to_list())
+    assert block["scheduled_usd_per_hour"] == pytest.approx(table["usd"].sum() / 24)
+    # The replayed schedule is the plan's: the same counts as on demand.
+    from tracelab.report.schedule import schedule_line
+
+    assert ("$30.38/h on average against $29.12/h static, both a reserved base plus burst by "
+            "the hour (no saving: keep the static fleet)") in schedule_line(block)
+    on_demand, _, _ = _day_plan()
+    assert_frame_equal(table.select("hour", "pool_id", "replicas"),
+                       on_demand.schedule_table.select("hour", "pool_id", "replicas"))
 
 
 def test_plan_writes_the_schedule_and_a_short_trace_has_none(runner, tmp_path) -> None:

@@ -137,3 +137,18 @@ def test_plan_on_mixed_bases_says_how_they_were_aligned(runner, mixed):
     result = invoke(runner, ["plan", str(mixed), "--assume-model", "llama-3.1-8b", "--json"])
     assert result.exit_code == 0, result.output
     assert "note: mixed time bases aligned: the 2 rows with calendar times" in result.stderr
+
+
+def test_the_tours_report_on_every_sample_aligns_time_bases_and_says_so(runner, tmp_path):
+    """The README tour's ``tracelab report sample_traces/ -o out/``: calendar, relative and
+    untimed rows in one run (its replay once hit a polars panic on the several files'
+    unevenly chunked columns)."""
+    from tests.conftest import REPO_ROOT
+
+    out = tmp_path / "out"
+    result = invoke(runner, ["report", str(REPO_ROOT / "sample_traces"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["workload"]["requests"] == summary["input"]["rows_accepted"]
+    assert summary["time"]["note"].startswith("mixed time bases aligned: ")
+    assert summary["plan"]["replay"]["window"]["requests"] > 0

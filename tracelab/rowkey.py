@@ -23,7 +23,10 @@ def is_fallback_id() -> pl.Expr:
     """True where ``request_id`` looks like ingest's ``FILE:ROW`` fallback: it ends with
     ``:source_row`` (the labelled frame no longer carries ``source_file``; a logged id that
     happens to end so is keyed by content too, which is as deterministic)."""
-    suffix = pl.format(":{}", pl.col("source_row"))
+    # concat_str, not pl.format: polars 2.1's streaming engine panics on pl.format of a
+    # filtered frame whose columns are chunked differently (the labelled frame of several
+    # input files is).
+    suffix = pl.concat_str([pl.lit(":"), pl.col("source_row").cast(pl.String)])
     return pl.col("request_id").cast(pl.String).str.ends_with(suffix).fill_null(False)
 
 

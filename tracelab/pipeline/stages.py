@@ -13,7 +13,6 @@ needs, so the same trace and options give the same numbers from every verb.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from tracelab.errors import ConfigError, ParamError
+from tracelab.errors import ParamError
 from tracelab.pipeline.options import PipelineOptions
 
 if TYPE_CHECKING:
@@ -39,8 +38,6 @@ PathsLike = str | Path | Sequence[str | Path]
 # The LRU capacity credited to the plan when none is given: the smallest cache reaching this
 # share of the achievable (infinite-cache) hits (tracelab.cache knees).
 DEFAULT_CACHE_KNEE = 0.8
-# Where the verify stage's repair loop lives (planner's; contract: simulate ↔ plan).
-REPAIR_MODULE = "tracelab.plan.repair"
 
 
 @dataclass(frozen=True)
@@ -87,9 +84,6 @@ def prepare(options: PipelineOptions) -> Settings:
     if not set(options.only or ids) - set(options.exclude or ()):
         raise ParamError(param="exclude", value=",".join(options.exclude or ()),
                          reason="leaves no device to plan on")
-    if options.verify and importlib.util.find_spec(REPAIR_MODULE) is None:
-        msg = f"verifying a plan needs the repair loop ({REPAIR_MODULE}), not in this tracelab"
-        raise ConfigError(msg)
     from tracelab.plan.providers import read_providers_option
 
     return Settings(options=options, slos=slos, catalog=catalog,
@@ -296,16 +290,15 @@ def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings) -> Plan:
     more than ``MAX_REPLAY_REQUESTS``, its busiest shorter window
     (``tracelab.simulate.requests.busiest_labeled_window``); the replay's ``window`` says which.
     ``frame``: the labelled requests the plan was fitted on (with clusters when its classes
-    are clusters). A no-op returning ``fitted`` unless ``options.verify``; ``prepare`` has already refused
-    ``verify`` when the repair loop is not installed.
+    are clusters). A no-op returning ``fitted`` unless ``options.verify``.
     """
     if not settings.options.verify:
         return fitted
+    from tracelab.plan.repair import verify_and_repair
     from tracelab.simulate.requests import busiest_labeled_window
 
-    repair = importlib.import_module(REPAIR_MODULE)
     window, about = busiest_labeled_window(frame, settings.options.by)
-    repaired: Plan = repair.verify_and_repair(fitted, window, settings.perf_model(),
+    repaired: Plan = verify_and_repair(fitted, window, settings.perf_model(),
                                               settings.slos, target=settings.options.attainment,
                                               window_name=about["name"])
     if repaired.replay is None:

@@ -32,6 +32,7 @@ import polars as pl
 
 from tracelab.errors import ConfigError
 from tracelab.plan.demand import MODE
+from tracelab.plan.hours import PoolHours, hourly_tokens
 from tracelab.plan.routes import Pool, Route, pool_id
 
 if TYPE_CHECKING:
@@ -89,18 +90,17 @@ def hour_levels(window_tokens: pl.DataFrame, classes: pl.DataFrame,
     hours = int((windows - 1) * window_s // BURST_WINDOW_S) + 1
     bound = classes.filter(~pl.col("class_id").is_in(list(flat))).select("class_id", "model_id")
     per_hour = (
-        window_tokens.join(bound, on="class_id")
-        .with_columns((pl.col("window") * window_s // BURST_WINDOW_S).cast(pl.Int64).alias("hour"))
-        .group_by("model_id", "hour").agg(pl.col("p", "d").sum())
+        hourly_tokens(window_tokens.join(bound, on="class_id"), pl.col("window") * window_s,
+                      "p", "d", BURST_WINDOW_S)
         .select("model_id", *[pl.when(pl.col(v).max().over("model_id") > 0)
                               .then(pl.col(v) / pl.col(v).max().over("model_id")).otherwise(0.0)
-                              .alias(v) for v in ("p", "d")])
-        .sort("model_id", "p", "d")
+                              .alias(v) for v in ("prefill", "decode")])
+        .sort("model_id", "prefill", "decode").collect()
     )
     weights: dict[str, tuple[float, ...]] = {}
     levels_of: dict[str, tuple[Level, ...]] = {}
     for model in sorted({str(m) for m in classes["model_id"].drop_nulls()}):
-        busy = per_hour.filter(pl.col("model_id") == model).select("p", "d").to_numpy()
+        busy = per_hour.filter(pl.col("model_id") == model).select("prefill", "decode").to_numpy()
         curve = np.r_[busy.reshape(-1, 2), np.zeros((max(0, hours - len(busy)), 2))]
         groups = _bins(curve)
         # Each bin at its busiest hour per phase, so a bin never under-covers an hour in it.
@@ -267,6 +267,38 @@ def commit_fleet(fleet: pl.DataFrame, chosen: Solution, commit: Commitments) -> 
     )
 
 
+def pool_hours(chosen: Solution, commit: Commitments) -> dict[str, PoolHours]:
+    """Per committed pool id of ``chosen``: its bins' demand (``Σ_c z·load·level``, the
+    MILP's row) as shares of its busiest bin's, the bins' weights, and its reserved and burst
+    prices per replica-hour; what pricing the pool at another size takes
+    (``tracelab.plan.hours.PoolHours.price``)."""
+    need: dict[Pool, np.ndarray] = {}
+    for c, picked in chosen.fractions.items():
+        for route, z in picked:
+            for pool, load, phase in ((route.prefill_pool, route.prefill_load, 0),
+                                      (route.decode_pool, route.decode_load, 1)):
+                if not committed(pool):
+                    continue
+                weights = commit.weights.get(pool[1], (1.0,))
+                level = commit.levels.get(c, ((1.0, 1.0),) * len(weights))
+                row = need.setdefault(pool, np.zeros(len(weights)))
+                row += z * load * np.array([lv[phase] for lv in level])
+    out: dict[str, PoolHours] = {}
+    for k in chosen.replicas:
+        if not committed(k):
+            continue
+        weights = commit.weights.get(k[1], (1.0,))
+        row = need.get(k, np.zeros(len(weights)))
+        top = float(row.max()) if len(row) else 0.0
+        price = chosen.pool_usd_per_hour[k]
+        share = commit.reserved.get(k[0])
+        out[pool_id(k)] = PoolHours(
+            tuple(float(v) / top for v in row) if top > 0 else (1.0,) * len(weights),
+            tuple(weights), None if share is None else price * share,
+            price * (commit.burst.get(k[0], 1.0) if commit.spot else 1.0))
+    return out
+
+
 def ledger_scale(chosen: Solution) -> dict[str, float]:
     """Per committed pool id: what a running replica-hour cost (its $/h over the replicas
     running on average) as a share of the on-demand price the routes carry, so the ledger
@@ -297,5 +329,7 @@ def commitment_assumptions(commit: Commitments, devices: Sequence[CommitDevice])
                    for d in devices if d.id in commit.reserved or d.id in commit.burst],
         "no_reserved_price": "a device without one is bought on demand, by the hour",
         "spot_preemption": SPOT_PREEMPTION if commit.spot else "spot not allowed",
-        "repair": "replicas the replay's repair adds run every hour at the burst price",
+        "repair": "a pool the replay's repair resizes keeps its hours' shape (an hour at level f "
+                  "of its busiest needs f of its replicas, rounded up) and is repriced by the "
+                  "MILP's rule: the cheapest reserved base, the rest burst by the hour",
     }

@@ -15,6 +15,7 @@ from tracelab.plan.commit import (
     commitment_assumptions,
     fit_commitments,
     ledger_scale,
+    pool_hours,
 )
 from tracelab.plan.demand import compute_demand, slo_of_class
 from tracelab.plan.explain import raise_infeasible, route_reason
@@ -309,6 +310,7 @@ def fit_plan(
             models=demand.models,
             context=PlanContext(main, chosen, build, limits),
             per_token=per_token,
+            hours=None if commit is None else pool_hours(chosen, commit),
         )
 
     return build(solution)

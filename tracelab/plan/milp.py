@@ -19,9 +19,12 @@ Classes that share no pool (different models never do: a pool names its model) a
 independent programs; ``solve_programs`` splits every program (the plan's and its
 baselines') into those components and solves them, WORKERS at a time on threads. When the
 components' union breaks a limit (the limits couple the models), the program is solved again
-as one, with the limits. A component without any fleet falls back to rounding up the LP
-optimum (every class on its cheapest route), so a plan always has a fleet. The relative gap
-to the proven lower bound is reported with the solution.
+as one, with the limits; a large one on the device types its components' fleets use and a few
+more (``tracelab.plan.narrow``: a 10M-request trace's re-solve took 20 CPU-s on all 21 types
+and ran into the safety limit on a loaded machine). A component without any fleet falls back
+to rounding up the LP optimum (every class on its cheapest route), so a plan always has a
+fleet. The relative gap to the proven lower bound is reported with the solution, and whether
+HiGHS stopped at the safety limit (``Solution.timed_out``).
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tracelab.plan.limits import Limits, indicator_counts, indicator_rows
 from tracelab.plan.lp import Rows, polish
+from tracelab.plan.narrow import components, narrow
 from tracelab.plan.routes import Pool, Route, pool_id
 
 if TYPE_CHECKING:
@@ -47,8 +51,8 @@ POOL_TIE = 1e-7
 MIN_FRACTION = 1e-9
 # Relative optimality gap HiGHS must close. Small programs (hand cases, baselines, the
 # property tests) are solved to optimality; a large component (one model of a long trace:
-# ~20 classes × ~40 routes) stops within LARGE_GAP of its optimum or when its share of the
-# plan's deadline runs out. The gap reached is reported with the plan.
+# ~20 classes × ~40 routes) stops within LARGE_GAP of its optimum or at NODE_LIMIT nodes.
+# The gap reached is reported with the plan.
 EXACT_GAP = 1e-9
 LARGE_GAP = 1e-3
 LARGE_ROUTES = 500
@@ -74,35 +78,13 @@ class Solution:
     reserved: dict[Pool, int] = field(default_factory=dict)
     pool_usd: dict[Pool, float] = field(default_factory=dict)
     running: dict[Pool, float] = field(default_factory=dict)
+    # HiGHS stopped at SAFETY_TIME_S: the fleet then depends on the machine's speed and load.
+    timed_out: bool = False
 
     @property
     def usd_per_hour(self) -> float:
         return float(sum(self.pool_usd.get(k, n * self.pool_usd_per_hour[k])
                          for k, n in self.replicas.items()))
-
-
-def components(routes: Mapping[str, Sequence[Route]]) -> list[list[str]]:
-    """Classes grouped into independent programs: two classes are together when their routes
-    reach a common pool (union-find over pools); each group sorted, groups by first class."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    owner: dict[Pool, str] = {}
-    for c in sorted(routes):
-        find(c)
-        for r in routes[c]:
-            for pool in (r.prefill_pool, r.decode_pool):
-                other = owner.setdefault(pool, c)
-                parent[find(other)] = find(c)
-    groups: dict[str, list[str]] = {}
-    for c in sorted(routes):
-        groups.setdefault(find(c), []).append(c)
-    return sorted(groups.values(), key=lambda g: g[0])
 
 
 @dataclass(frozen=True)
@@ -115,6 +97,7 @@ class _Part:
     reserved: dict[Pool, int] = field(default_factory=dict)
     pool_usd: dict[Pool, float] = field(default_factory=dict)
     running: dict[Pool, float] = field(default_factory=dict)
+    timed_out: bool = False
 
 
 def _rounded_lp(routes: Mapping[str, Sequence[Route]]) -> _Part:
@@ -182,10 +165,11 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
         a.extend(class_row[c], col, 1.0)
         # Linking rows, one per (class, pool its routes name): Σ_{r of c on k} z_cr − n_k ≤ 0,
         # so every pool a chosen route names is bought (plan.json's routes name its pools),
-        # even for a class that puts no load on it.
+        # even for a class that puts no load on it; under a limit, − u_k (``plan.limits``).
         for pool in sorted({r.prefill_pool, r.decode_pool}):
             if (c, pool) not in links:
-                links[(c, pool)] = a.add([(pool_ix[pool], -1.0)], -np.inf, 0.0)
+                links[(c, pool)] = a.add([(pool_ix[pool] + (n_pool + n_route if n_u else 0),
+                                           -1.0)], -np.inf, 0.0)
             a.extend(links[(c, pool)], col, 1.0)
     for terms, lower, upper in indicator_rows(limits, routes, pool_list, n_pool + n_route):
         a.add(terms, lower, upper)
@@ -204,8 +188,9 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
         options={"mip_rel_gap": LARGE_GAP if large else EXACT_GAP,
                  "node_limit": NODE_LIMIT, "time_limit": SAFETY_TIME_S, "presolve": True},
     )
+    timed_out = result.status == 1 and "Time limit" in result.message
     if result.x is None:
-        fallback = _rounded_lp(routes)
+        fallback = replace(_rounded_lp(routes), timed_out=timed_out)
         return fallback if limits is None or limits.allow(fallback.replicas) else _Part(
             {}, {}, {}, math.inf, fallback.bound)
     held: tuple[dict[Pool, int], dict[Pool, float], dict[Pool, float]] = (
@@ -231,7 +216,7 @@ def _solve_part(routes: Mapping[str, Sequence[Route]], limits: Limits | None = N
     usd, running = ({k: v for k, v in d.items() if k in replicas} for d in held[1:])
     return _Part(replicas, {k: pools[k] for k in replicas}, fractions, objective,
                  objective if bound is None or not math.isfinite(bound) else float(bound),
-                 reserved, usd, running)
+                 reserved, usd, running, timed_out)
 
 
 # One HiGHS run: (program index, the component's classes, whether it carries the limits).
@@ -270,10 +255,25 @@ def solve_programs(programs: Sequence[Mapping[str, Sequence[Route]]],
     for (i, _, _), part in zip(jobs, _run_jobs(programs, jobs, limits, commit), strict=True):
         parts.setdefault(i, []).append(part)
     solved = {i: _solution(ps) for i, ps in parts.items()}
-    again: list[_Job] = [(i, sorted(programs[i]), True) for i, sol in solved.items()
-                         if limits is not None and not limits.allow(sol.replicas)]
-    for (i, _, _), part in zip(again, _run_jobs(programs, again, limits, commit), strict=True):
-        solved[i] = _solution([part])
+    again = [i for i, sol in solved.items() if limits is not None and not limits.allow(sol.replicas)]
+    # A large program is re-solved on the device types its components' fleets use (and a
+    # few more, ``plan.narrow``) against their bound; on all its routes if that has no fleet.
+    narrowed = {i: narrow(programs[i], {k[0] for k in solved[i].replicas}) for i in again
+                if sum(map(len, programs[i].values())) > LARGE_ROUTES}
+    narrowed = {i: p for i, p in narrowed.items()
+                if sum(map(len, p.values())) < sum(map(len, programs[i].values()))}
+    for on_narrowed in (True, False):
+        batch = [i for i in again if (i in narrowed) == on_narrowed]
+        runs = [narrowed[i] if on_narrowed else programs[i] for i in batch]
+        retry: list[_Job] = [(j, sorted(programs[i]), True) for j, i in enumerate(batch)]
+        for i, part in zip(batch, _run_jobs(runs, retry, limits, commit), strict=True):
+            if not on_narrowed:
+                solved[i] = _solution([part])
+            elif math.isfinite(part.objective):
+                solved[i] = _solution([replace(part, bound=math.fsum(p.bound for p in parts[i]))])
+                again.remove(i)
+            else:  # no fleet on the narrowed routes
+                del narrowed[i]
     return [solved[i] if i in solved and solved[i].replicas else None
             for i in range(len(programs))]
 
@@ -290,6 +290,7 @@ def _solution(parts: Sequence[_Part]) -> Solution:
         reserved={k: n for p in parts for k, n in p.reserved.items()},
         pool_usd={k: v for p in parts for k, v in p.pool_usd.items()},
         running={k: v for p in parts for k, v in p.running.items()},
+        timed_out=any(p.timed_out for p in parts),
     )
 
 

@@ -15,6 +15,7 @@ from tracelab.plan.routes import Pool, pool_id
 API_ROLE = "api"
 
 if TYPE_CHECKING:
+    from tracelab.plan.hours import PoolHours
     from tracelab.plan.limits import Limits
     from tracelab.plan.milp import Solution
     from tracelab.plan.providers import ProviderAssumptions
@@ -198,6 +199,9 @@ class Plan:
     # summary (plan.json's ``schedule``) and the table (None when nothing is scheduled).
     schedule: dict[str, object] | None = None
     schedule_table: pl.DataFrame | None = None
+    # With commitments: per committed pool id, its hours as the MILP planned them and its
+    # reserved and burst prices (``tracelab.plan.hours.PoolHours``), to reprice a resized pool.
+    hours: Mapping[str, PoolHours] | None = None
     context: PlanContext | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -251,7 +255,7 @@ class Plan:
             pl.col("pool_id").replace_strict(dict(replicas), default=pl.col("replicas"),
                                              return_dtype=pl.Int64).alias("replicas"))
         if "reserved" in fleet.columns:
-            return replace(self, fleet=_recommit(self.fleet, fleet),
+            return replace(self, fleet=_recommit(self.fleet, fleet, self.hours or {}),
                            replay=replay if replay is not None else self.replay)
         per_token = pl.col("role") == API_ROLE  # priced by the tokens sent, not by replicas
         fleet = fleet.with_columns(
@@ -310,17 +314,31 @@ class Plan:
         return out
 
 
-def _recommit(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
-    """A committed fleet with new replica counts (``after``): a replica added or removed is
-    a burst one running every hour at its burst price (``burst_usd_per_replica_hour``); reserved
-    replicas stay, unless the pool drops below them."""
+def _recommit(before: pl.DataFrame, after: pl.DataFrame,
+              hours: Mapping[str, PoolHours]) -> pl.DataFrame:
+    """A committed fleet with new replica counts (``after``). A resized pool with ``hours``
+    is repriced by the MILP's rule (``PoolHours.price``: its hours keep their shape, the
+    cheapest reserved base, the rest burst by the hour); one without (never the case for a
+    pool the MILP committed) has its added or removed replicas burst every hour."""
+    was = dict(zip(before["pool_id"], before["replicas"], strict=True))
+    repriced = {k: hours[k].price(n) for k, n in zip(after["pool_id"], after["replicas"],
+                                                       strict=True)
+                if k in hours and n != was.get(k)}
     delta = pl.col("replicas") - before["replicas"]
+    kept = pl.col("pool_id").is_in(list(repriced)).not_()
     return after.with_columns(
         (pl.col("replicas") * pl.col("devices_per_replica")).alias("devices"),
-        pl.when(pl.col("role") == API_ROLE).then(pl.col("usd_per_hour")).otherwise(
+        pl.when(pl.col("role") == API_ROLE).then(pl.col("usd_per_hour"))
+        .when(kept).then(
             (pl.col("usd_per_hour") + delta * pl.col("burst_usd_per_replica_hour")).clip(0.0))
+        .otherwise(pl.col("pool_id").replace_strict(
+            {k: usd for k, (_, usd) in repriced.items()}, default=None,
+            return_dtype=pl.Float64))
         .alias("usd_per_hour"),
-        pl.min_horizontal("reserved", "replicas").alias("reserved"),
+        pl.when(kept).then(pl.min_horizontal("reserved", "replicas"))
+        .otherwise(pl.col("pool_id").replace_strict(
+            {k: r for k, (r, _) in repriced.items()}, default=None, return_dtype=pl.Int64))
+        .alias("reserved"),
     ).with_columns((pl.col("replicas") - pl.col("reserved")).alias("burst"))
 
 

@@ -20,7 +20,10 @@ of the day (hourly by default), from the trace's own daily shape:
 
 Cost: a window's $ is its replicas × their price for the window; the mean over the day's
 windows is the schedule's $/h, against the static fleet's (its device pools; per-token
-providers are charged per token either way).
+providers are charged per token either way). Under a commitment each pool keeps a reserved
+base (``reserved_base``: the MILP's rule on its counts, so at least the floor the day never
+goes under, where reserving is the cheaper), paid in every window, and buys the window's
+replicas beyond it by the hour, on demand or spot.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import polars as pl
 from tracelab.errors import ConfigError
 from tracelab.hardware import roofline as rf
 from tracelab.hardware.perf import PerfModel
+from tracelab.plan.hours import cheapest_base, hourly_tokens
 from tracelab.resources import data_path
 from tracelab.simulate.fleet import PoolSpec
 
@@ -110,13 +114,13 @@ def window_of_day(arrival_s: pl.Expr, offset_s: float, window_s: float) -> pl.Ex
 def daily_shape(requests: pl.DataFrame | pl.LazyFrame, offset_s: float,
                 window_s: float) -> pl.DataFrame:
     """Per ``model_id`` and window of the day (``hour``), the most prefill and output
-    tokens any day brought in it (columns ``prefill``, ``decode``)."""
-    absolute = ((pl.col("arrival_s") + offset_s) // window_s).cast(pl.Int64).alias("_abs")
-    return (requests.lazy().group_by("model_id", absolute, window_of_day(pl.col("arrival_s"),
-                                                                 offset_s, window_s))
-            .agg(pl.col("prefill_tokens").sum().cast(pl.Float64).alias("prefill"),
-                 pl.col("output_tokens").sum().cast(pl.Float64).alias("decode"))
-            .group_by("model_id", "hour").agg(pl.col("prefill", "decode").max())
+    tokens any day brought in it (columns ``prefill``, ``decode``): the trace's windows
+    (``tracelab.plan.hours.hourly_tokens``) folded onto the day."""
+    per_day = round(DAY_S / window_s)
+    return (hourly_tokens(requests, pl.col("arrival_s"), "prefill_tokens", "output_tokens",
+                          window_s, offset_s)
+            .group_by("model_id", (pl.col("window") % per_day).alias("hour"))
+            .agg(pl.col("prefill", "decode").max())
             .sort("model_id", "hour").collect())
 
 
@@ -172,13 +176,36 @@ def availability(counts: Mapping[int, int], span_s: float, offset_s: float, wind
     return tuple(steps)
 
 
+def reserved_base(counts: Mapping[str, Mapping[int, int]], hours: Sequence[int],
+                  reserved_usd: Mapping[str, float | None],
+                  burst_usd: Mapping[str, float]) -> dict[str, int]:
+    """Per pool, the reserved replicas of its schedule under a commitment: the MILP's rule
+    (``tracelab.plan.hours.cheapest_base``) on its counts, each window of the day an equal
+    share. The floor (the fewest any window runs) is reserved whenever a reserved
+    replica-hour is the cheaper; a replica above it too when the windows that run it are
+    more than the reserved-to-burst price ratio of the day. A pool without a reserved price
+    (``reserved_usd`` None or absent) has none."""
+    share = [1.0 / len(hours)] * len(hours) if hours else []
+    return {k: cheapest_base([by_hour[h] for h in hours], share, reserved_usd.get(k),
+                             burst_usd[k])[0] for k, by_hour in counts.items()}
+
+
 def schedule_table(counts: Mapping[str, Mapping[int, int]], pools: Sequence[PoolSpec],
-                   usd_per_replica_hour: Mapping[str, float], window_s: float) -> pl.DataFrame:
+                   usd_per_replica_hour: Mapping[str, float], window_s: float,
+                   base: Mapping[str, tuple[int, float]] | None = None) -> pl.DataFrame:
     """One row per window of the day and pool: ``hour``, ``pool_id``, ``replicas``,
-    ``devices``, ``usd`` (the window's cost)."""
+    ``devices``, ``usd`` (the window's cost). ``usd_per_replica_hour``: the price of a
+    replica bought by the hour; ``base``: per committed pool, its reserved replicas and their
+    price per replica-hour, paid in every window (the window's replicas beyond them at the
+    hourly price)."""
     size = {p.pool_id: p.devices_per_replica for p in pools}
-    rows = [{"hour": h, "pool_id": k, "replicas": n, "devices": n * size[k],
-             "usd": n * usd_per_replica_hour[k] * window_s / 3600.0}
+    held = base or {}
+
+    def usd(k: str, n: int) -> float:
+        r, reserved = held.get(k, (0, 0.0))
+        return (r * reserved + max(n - r, 0) * usd_per_replica_hour[k]) * window_s / 3600.0
+
+    rows = [{"hour": h, "pool_id": k, "replicas": n, "devices": n * size[k], "usd": usd(k, n)}
             for k, by_hour in counts.items() for h, n in by_hour.items()]
     return pl.DataFrame(rows, schema=TABLE_SCHEMA).sort("hour", "pool_id")
 
@@ -206,4 +233,4 @@ def mean_usd_per_hour(table: pl.DataFrame, window_s: float) -> float:
 
 __all__ = ["DEFAULT_FLOOR", "SCHEDULES", "SCHEDULE_CHOICES", "LeadTime", "LoadFigures",
            "availability", "daily_shape", "first_counts", "lead_time", "load_figures",
-           "schedule_table", "windows_covered"]
+           "reserved_base", "schedule_table", "windows_covered"]

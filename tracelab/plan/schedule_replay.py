@@ -8,7 +8,9 @@ the target (or than the static fleet, replayed over the same requests, does ther
 that is less: it was verified on its busiest window, and a burst elsewhere can beat it)
 gets replicas in proportion to the shortfall (at least one, at most up to the pool's static
 count), and the trace is replayed again, at most ``max_iterations`` times. So in every
-window the schedule costs at most what the static fleet does and attains, per pool, what
+window the schedule costs at most what the static fleet does (on demand; under a commitment
+the static fleet already bursts by the hour on its hours' token levels, and the schedule,
+priced by the same rule on its replayed counts, can cost more) and attains, per pool, what
 the target or the static fleet does. A last replay with the added replicas
 warmed up ahead (no lag) says what the lag costs in attainment; warming them costs the
 boot seconds (``prewarm_usd_per_hour``).
@@ -38,6 +40,7 @@ from tracelab.plan.schedule import (
     load_figures,
     mean_usd_per_hour,
     prewarm_usd_per_hour,
+    reserved_base,
     schedule_table,
     window_of_day,
     windows_covered,
@@ -48,8 +51,13 @@ from tracelab.simulate import Fleet, Replay, simulate
 MAX_ITERATIONS = 8
 # The whole trace is replayed; beyond this many requests the schedule is sized, not replayed.
 MAX_SCHEDULE_REPLAY_REQUESTS = 200_000
-PRICED_AT = ("each pool's on-demand (burst) price per replica-hour, static and scheduled "
-             "alike; a committed base is not priced under the schedule")
+PRICED_AT = "each pool's on-demand price per replica-hour, static and scheduled alike"
+PRICED_COMMITTED = (
+    "the static fleet as the plan bought it (reserved base + burst by the hour); the "
+    "schedule per pool: a reserved base by the MILP's rule on its hourly counts (at least "
+    "the floor it never goes under, where reserving is the cheaper), paid every hour, and "
+    "the hour's replicas beyond it at the burst price (on demand, or spot); an hour below "
+    "the base still pays it, and the replay does not count those idle reserved replicas")
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,12 @@ def fit_schedule(
         return _nothing("every class goes to a per-token provider: nothing to schedule",
                         window_s)
     offset_s = offset_s % DAY_S
-    price = dict(zip(plan.fleet["pool_id"], plan.fleet["usd_per_replica_hour"], strict=True))
+    pool_ids = plan.fleet["pool_id"]
+    committed = plan.hours or {}
+    # A replica the schedule buys by the hour: the burst price under a commitment.
+    price = {k: committed[k].burst_usd if k in committed else float(usd) for k, usd in zip(
+        pool_ids, plan.fleet["usd_per_replica_hour"], strict=True)}
+    reserved_usd = {k: v.reserved_usd for k, v in committed.items()}
     hours = windows_covered(span_s, offset_s, window_s)
     counts = first_counts(base.pools, daily_shape(lazy, offset_s, window_s), hours, floor)
     replayable = replay and n <= MAX_SCHEDULE_REPLAY_REQUESTS
@@ -140,7 +153,14 @@ def fit_schedule(
     figures = load_figures()
     leads = {p.pool_id: lead_time(perf, p, figures) for p in base.pools}
     modes = sorted(m for m, s in slos.items() if s.ttft_s > 0 or s.tpot_s > 0)
-    static = math.fsum(p.replicas * price[p.pool_id] for p in base.pools)
+    fleet_usd = dict(zip(pool_ids, plan.fleet["usd_per_hour"], strict=True))
+    static = math.fsum(fleet_usd[p.pool_id] for p in base.pools)
+
+    def table_of(chosen: Mapping[str, Mapping[int, int]]) -> pl.DataFrame:
+        """The schedule table of ``chosen``, a committed pool's reserved base paid hourly."""
+        held = reserved_base(chosen, hours, reserved_usd, price) if committed else {}
+        return schedule_table(chosen, base.pools, price, window_s,
+                              {k: (r, reserved_usd[k] or 0.0) for k, r in held.items()})
     static_n = {p.pool_id: p.replicas for p in base.pools}
 
     def run(chosen: Mapping[str, Mapping[int, int]], lag: bool) -> Replay:
@@ -178,8 +198,7 @@ def fit_schedule(
             missing = per.join(goal, on=["pool_id", "hour"], how="left").filter(
                 pl.col("attainment") < pl.col("goal").fill_null(target) - 1e-9)
             history.append({"iteration": iteration, "attainment": overall,
-                            "usd_per_hour": mean_usd_per_hour(
-                                schedule_table(counts, base.pools, price, window_s), window_s),
+                            "usd_per_hour": mean_usd_per_hour(table_of(counts), window_s),
                             "windows_missed": missing.height})
             grow = [(k, h, a) for k, h, a, *_ in missing.iter_rows()
                     if (k, h) not in stuck and k in counts and h in counts[k]
@@ -202,19 +221,21 @@ def fit_schedule(
                     "static_attained": still,
                     "static_windows_missed": short,
                     "worst_window": worst, "iterations": history}
-    table = schedule_table(counts, base.pools, price, window_s)
+    table = table_of(counts)
     scheduled = mean_usd_per_hour(table, window_s)
     summary: dict[str, object] = {
         "window_s": window_s, "windows": hours, "floor": floor,
         "static_usd_per_hour": static, "scheduled_usd_per_hour": scheduled,
         "saving": 1.0 - scheduled / static if static > 0 else 0.0,
-        "priced_at": PRICED_AT,
+        "priced_at": PRICED_COMMITTED if committed else PRICED_AT,
         "prewarm_usd_per_hour": prewarm_usd_per_hour(
             counts, hours, price, {k: v.lead_s for k, v in leads.items()}),
         "lead_times": [v.to_json() for v in leads.values()],
         "replay": verified,
         "note": "",
     }
+    if committed:
+        summary["reserved"] = reserved_base(counts, hours, reserved_usd, price)
     return Schedule(table, summary)
 
 

@@ -26,7 +26,9 @@ def schedule_line(block: Mapping[str, Any]) -> str:
     hours = block["window_s"] / 3600
     line = (f"Schedule ({hours:g} h windows, at least {block['floor']} replica per pool): "
             f"{fmt.usd(block['scheduled_usd_per_hour'])}/h on average against "
-            f"{fmt.usd(block['static_usd_per_hour'])}/h static, both on demand "
+            f"{fmt.usd(block['static_usd_per_hour'])}/h static, "
+            + ("both a reserved base plus burst by the hour " if "reserved" in block
+               else "both on demand ")
             + (f"({fmt.pct(block['saving'])} less)" if block["saving"] >= 5e-4 else
                "(no saving: keep the static fleet)"))
     replay = block.get("replay") or {}
