@@ -50,7 +50,8 @@ def _arrivals(requests: pl.DataFrame) -> tuple[Any, Any]:
     """Sorted arrival seconds and the running sum of their prefill + output tokens."""
     import numpy as np
 
-    frame = requests.sort("arrival_s")
+    # A log is usually in arrival order already: checking is O(n), sorting 10M rows ~0.9 CPU-s.
+    frame = requests if requests["arrival_s"].is_sorted() else requests.sort("arrival_s")
     work = np.cumsum((frame["prefill_tokens"] + frame["output_tokens"]).to_numpy(), dtype=float)
     return frame["arrival_s"].to_numpy(), work
 
