@@ -99,3 +99,15 @@ def test_write_report_into_a_file_is_an_error(tmp_path, summary):
         write_report(summary, blocker)
     with pytest.raises(TracelabError, match=r"file: cannot write \(File exists\)"):
         write_report(summary, blocker / "out")
+
+
+@pytest.mark.parametrize(("timed_out", "says"), [
+    (False, "its node limit on a large program: the same fleet every run"),
+    (True, "its wall-clock safety limit: on a loaded machine the fleet can differ"),
+])
+def test_a_gap_says_what_stopped_the_solver(summary, timed_out, says):
+    settings = {**summary["plan"]["settings"], "optimality_gap": 0.025,
+                "solver_timed_out": timed_out}
+    page = render_markdown(dict(summary, plan={**summary["plan"], "settings": settings}), [])
+    assert "stopped within 2.5% of the cheapest possible fleet" in " ".join(page.split())
+    assert says in " ".join(page.split())

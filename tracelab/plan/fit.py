@@ -250,7 +250,8 @@ def fit_plan(
         "by": by, "window_s": window_s, "percentile": percentile, "growth": growth,
         "precision": precision, "only": list(only or []), "exclude": list(exclude or []),
         "reference_device": reference, "windows": demand.windows,
-        "optimality_gap": solution.gap, "max_device_types": limits.max_device_types,
+        "optimality_gap": solution.gap, "solver_timed_out": solution.timed_out,
+        "max_device_types": limits.max_device_types,
         "max_pools": limits.max_pools, "headroom": headroom,
     }
     baselines: dict[str, Baseline | None] = {

@@ -58,6 +58,7 @@ class PlanSettings(TypedDict):
     reference_device: str
     windows: int
     optimality_gap: float
+    solver_timed_out: bool  # HiGHS stopped at its wall-clock safety limit, not by its nodes
     max_device_types: int | None
     max_pools: int | None
     headroom: bool

@@ -132,10 +132,11 @@ def fleet(s: Summary) -> Section:
         )
     gap = _number(settings.get("optimality_gap")) or 0.0
     if gap > 1e-6:
-        lines.append(
-            f"The optimiser stopped within {fmt.pct(gap)} of the cheapest possible fleet "
-            "(its time limit on a large program)."
-        )
+        stop = ("its wall-clock safety limit: on a loaded machine the fleet can differ from "
+                "run to run" if settings.get("solver_timed_out")
+                else "its node limit on a large program: the same fleet every run")
+        lines.append(f"The optimiser stopped within {fmt.pct(gap)} of the cheapest possible "
+                     f"fleet ({stop}).")
     savings = plan["savings"]
     names = {"h100": "everything on H100", "best_single": "the best single device"}
     for key, base in sorted(plan["baselines"].items()):
