@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from tracelab.strformat import format_str
+
 # What a request is, for rows without a logged id (columns of the canonical record).
 CONTENT_COLUMNS = (
     "arrival_ts", "model", "tenant_id", "session_id", "input_tokens", "cached_input_tokens",
@@ -23,10 +25,7 @@ def is_fallback_id() -> pl.Expr:
     """True where ``request_id`` looks like ingest's ``FILE:ROW`` fallback: it ends with
     ``:source_row`` (the labelled frame no longer carries ``source_file``; a logged id that
     happens to end so is keyed by content too, which is as deterministic)."""
-    # concat_str, not pl.format: polars 2.1's streaming engine panics on pl.format of a
-    # filtered frame whose columns are chunked differently (the labelled frame of several
-    # input files is).
-    suffix = pl.concat_str([pl.lit(":"), pl.col("source_row").cast(pl.String)])
+    suffix = format_str(":{}", "source_row")  # not pl.format: see tracelab.strformat
     return pl.col("request_id").cast(pl.String).str.ends_with(suffix).fill_null(False)
 
 

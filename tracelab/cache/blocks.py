@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from tracelab.strformat import format_str
+
 # vLLM's default KV block size on CUDA (CacheConfig.block_size = 16), used to cut
 # session prompts into blocks when the trace has no block ids of its own.
 SESSION_BLOCK_TOKENS = 16
@@ -158,7 +160,7 @@ def prefix_reason_text(code: pl.Expr, block_tokens: int, n_blocks: pl.Expr) -> p
         .then(pl.lit("prefix_block_tokens is below 1"))
         .when(code == 3)
         .then(
-            pl.format(
+            format_str(
                 "prefix_block_tokens {} differs from the trace's {} tokens per block",
                 pl.col("prefix_block_tokens"),
                 pl.lit(block_tokens),
@@ -166,7 +168,7 @@ def prefix_reason_text(code: pl.Expr, block_tokens: int, n_blocks: pl.Expr) -> p
         )
         .when(code == 4)
         .then(
-            pl.format(
+            format_str(
                 "{} prefix blocks for {} input tokens: more than input_tokens/{}+1",
                 n_blocks,
                 pl.col("input_tokens"),

@@ -32,6 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from tracelab.errors import ConfigError, InputFileError
+from tracelab.strformat import format_str
 
 TARGETS = ("mooncake", "aiperf", "guidellm")
 BLOCK_TOKENS = 512
@@ -61,7 +62,7 @@ def _blocks(frame: pl.DataFrame) -> pl.Series:
         pl.col("prefix_hash_blocks").is_null().alias("_fresh"),
     ).explode("_key").with_columns(
         pl.int_range(pl.len()).over("_row").alias("_pos"),
-        pl.when(pl.col("_fresh")).then(pl.format("u{}-{}", "_row", "_key"))
+        pl.when(pl.col("_fresh")).then(format_str("u{}-{}", "_row", "_key"))
         .otherwise(pl.col("_key")).alias("_key"),
     )
     used = keys.filter(pl.col("_key").is_not_null())

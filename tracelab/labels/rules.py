@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tracelab.labels.config import LabelConfig
+from tracelab.strformat import format_str
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _num(expr: pl.Expr, digits: int = 1) -> pl.Expr:
 
 
 def _pct(expr: pl.Expr) -> pl.Expr:
-    return pl.format("{}%", (expr * 100).round(0).cast(pl.Int64))
+    return format_str("{}%", (expr * 100).round(0).cast(pl.Int64))
 
 
 def _pct_lit(value: float) -> str:
@@ -53,9 +54,9 @@ def phase_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     cfg = ctx.config
     share = pl.col("prefill_work_share")
     model = pl.when(pl.col("work_model_assumed")).then(
-        pl.format("{} assumed", pl.col("work_model_id"))
+        format_str("{} assumed", pl.col("work_model_id"))
     ).otherwise(pl.col("work_model_id"))
-    evidence = pl.format(
+    evidence = format_str(
         "prefill {} of device-time ({} ms vs {} ms on {}, {})",
         _pct(share), _num(pl.col("prefill_device_s") * 1000), _num(pl.col("decode_device_s") * 1000),
         pl.col("work_device"), model,
@@ -67,9 +68,9 @@ def phase_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
         .when(share.is_not_null()).then(ctx.label("balanced"))
     )
     reason = (
-        pl.when(share >= hi).then(pl.format("{} ≥ {} → prefill-heavy", evidence, pl.lit(_pct_lit(hi))))
-        .when(share <= lo).then(pl.format("{} ≤ {} → decode-heavy", evidence, pl.lit(_pct_lit(lo))))
-        .when(share.is_not_null()).then(pl.format(
+        pl.when(share >= hi).then(format_str("{} ≥ {} → prefill-heavy", evidence, pl.lit(_pct_lit(hi))))
+        .when(share <= lo).then(format_str("{} ≤ {} → decode-heavy", evidence, pl.lit(_pct_lit(lo))))
+        .when(share.is_not_null()).then(format_str(
             "{} between {} and {} → balanced", evidence, pl.lit(_pct_lit(lo)), pl.lit(_pct_lit(hi))))
         .otherwise(pl.lit("token counts missing → no phase"))
     )
@@ -90,7 +91,7 @@ def context_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     for name, op, limit, cond in reversed(bands):
         label = pl.when(cond).then(ctx.label(name)).otherwise(label)
         reason = pl.when(cond).then(
-            pl.format("context {} tokens {} {} → {}", tokens, pl.lit(op), pl.lit(limit), pl.lit(name))
+            format_str("context {} tokens {} {} → {}", tokens, pl.lit(op), pl.lit(limit), pl.lit(name))
         ).otherwise(reason)
     return label, reason
 
@@ -100,7 +101,7 @@ def _human_session(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     median = pl.col("session_think_median_s")
     cond = (pl.col("session_gaps") >= cfg.human_session_min_gaps) & median.is_between(
         cfg.human_think_min_s, cfg.human_think_max_s)
-    why = pl.format(
+    why = format_str(
         "turn {} of a session whose median think time {} s over {} gap(s) is human ({}–{} s) "
         "→ interactive", pl.col("turn_index"), _num(median),
         pl.col("session_gaps"), pl.lit(f"{cfg.human_think_min_s:g}"),
@@ -113,7 +114,7 @@ def _agentic_session(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     median, grew = pl.col("session_think_median_s"), pl.col("session_growing_share")
     cond = ((pl.col("session_gaps") >= cfg.agentic_min_gaps)
             & (median < cfg.human_think_min_s) & (grew >= cfg.agentic_growing_min_share))
-    why = pl.format(
+    why = format_str(
         "turn {} of a session whose median think time {} s over {} gap(s) is machine speed "
         "(< {} s) and whose context grew after {} of them (≥ {}) → agentic",
         pl.col("turn_index"), _num(median, 2), pl.col("session_gaps"),
@@ -127,7 +128,7 @@ def _off_hours_burst(cfg: LabelConfig) -> tuple[pl.Expr, pl.Expr]:
     hour, n = pl.col("hour_utc"), pl.col("co_submitted")
     cond = ((n >= cfg.batch_co_submitted_weak_min)
             & hour.is_between(cfg.off_hours_start_utc, cfg.off_hours_end_utc, closed="left"))
-    why = pl.format(
+    why = format_str(
         "{} non-streaming requests of one tenant in the same second (≥ {}, below {}) at {} h "
         "UTC, in the off-hours {}–{} h (weak evidence, only with the burst) → batch",
         n, pl.lit(cfg.batch_co_submitted_weak_min), pl.lit(cfg.batch_co_submitted_min), hour,
@@ -159,16 +160,16 @@ def mode_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
         (agentic, "agentic", agentic_why),
         (pl.col("is_streaming"), "interactive", pl.lit("streamed response → interactive")),
         (pl.col("has_ttft"), "interactive",
-         pl.format("TTFT logged ({} s) → interactive", _num(pl.col("ttft_s"), 3))),
+         format_str("TTFT logged ({} s) → interactive", _num(pl.col("ttft_s"), 3))),
         (person, "interactive", person_why),
-        (human, "interactive", pl.format(
+        (human, "interactive", format_str(
             "turn {} of session after {} s think time (human range {}–{} s) → interactive",
             pl.col("turn_index"), _num(think), pl.lit(f"{cfg.human_think_min_s:g}"),
             pl.lit(f"{cfg.human_think_max_s:g}"))),
-        (fanout, "batch", pl.format(
+        (fanout, "batch", format_str(
             "{} non-streaming requests of one tenant in the same second ≥ {} → batch",
             pl.col("co_submitted"), pl.lit(cfg.batch_co_submitted_min))),
-        (submitted, "batch", pl.format(
+        (submitted, "batch", format_str(
             "{} requests of one tenant in this file with no arrival time, not streamed (a job "
             "handed over whole) ≥ {} → batch", pl.col("submission_requests"),
             pl.lit(cfg.batch_submission_min))),
@@ -195,12 +196,12 @@ def model_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     reason = (
         pl.when(active.is_null() & pl.col("model").is_null()).then(
             pl.lit("model not logged → unknown"))
-        .when(active.is_null()).then(pl.format(
+        .when(active.is_null()).then(format_str(
             "model '{}' not in the registry → unknown", pl.col("model")))
-        .when(active <= cfg.small_max_active_params_b).then(pl.format(
+        .when(active <= cfg.small_max_active_params_b).then(format_str(
             "{} B active parameters ({}) ≤ {} B → small", _num(active), pl.col("model_id"),
             pl.lit(limit)))
-        .otherwise(pl.format(
+        .otherwise(format_str(
             "{} B active parameters ({}) > {} B → large", _num(active), pl.col("model_id"),
             pl.lit(limit)))
     )
@@ -216,22 +217,22 @@ def placement_rule(ctx: RuleContext) -> tuple[pl.Expr, pl.Expr]:
     devices = ctx.edge_devices.sort(["mem_gb", "device"]).rows()
     need_gb = (pl.col("weight_bytes") + pl.col("kv_bytes")) / 1e9
     largest = max((float(mem) for _, mem in devices), default=0.0) * cfg.edge_memory_usable_share
-    fit_reason: pl.Expr = pl.format(
+    fit_reason: pl.Expr = format_str(
         "weights + KV {} GB > {} GB usable on the largest edge device → datacenter",
         _num(need_gb), pl.lit(f"{largest:.1f}"))
     for device, mem in reversed(devices):
         usable = float(mem) * cfg.edge_memory_usable_share
-        fit_reason = pl.when(need_gb <= usable).then(pl.format(
+        fit_reason = pl.when(need_gb <= usable).then(format_str(
             "small model, short context, interactive; weights + KV {} GB ≤ {} GB usable on {} "
             "→ edge-eligible", _num(need_gb), pl.lit(f"{usable:.1f}"), pl.lit(device),
         )).otherwise(fit_reason)
     fits = need_gb <= largest
     checks = (
-        (pl.col("label_model") != "small", pl.format("model is {} → datacenter", pl.col("label_model"))),
+        (pl.col("label_model") != "small", format_str("model is {} → datacenter", pl.col("label_model"))),
         (pl.col("label_context") != "short",
-         pl.format("context is {} → datacenter", pl.col("label_context").fill_null("unknown"))),
+         format_str("context is {} → datacenter", pl.col("label_context").fill_null("unknown"))),
         (pl.col("label_mode") != "interactive",
-         pl.format("use is {}, not interactive → datacenter", pl.col("label_mode"))),
+         format_str("use is {}, not interactive → datacenter", pl.col("label_mode"))),
         (pl.lit(not devices), pl.lit("no edge device in the catalog → datacenter")),
         (fits.not_(), fit_reason),
     )
