@@ -39,6 +39,22 @@ def test_batch_one_with_poisson_arrivals_is_m_d_1(rho):
     check_little(replay)
 
 
+def test_logs_a_year_apart_keep_the_timeline_to_the_buckets_that_ran():
+    """Two bursts a year apart (files with calendar times years apart are one axis): the
+    timeline holds the buckets the replica stepped in and one idle bucket after each run,
+    not a bucket per minute of the year, and every arrival is counted."""
+    year_s = 365 * 86_400.0
+    arrival = [*poisson(50, 5.0, seed=3), *(year_s + poisson(50, 5.0, seed=4))]
+    replay = simulate(requests(arrival, 500, 20), colocated(1), perf_model())
+    t = replay.timeline
+    assert t.height < 20
+    assert t["arrivals"].sum() == 100
+    idle = t.filter(pl.col("busy") == 0)
+    assert idle.height == 1
+    assert idle["t_s"][0] < year_s
+    assert replay.pools["utilisation"][0] > 0
+
+
 def test_an_over_provisioned_fleet_does_not_queue():
     arrival = poisson(400, 2.0, seed=2)
     replay = simulate(requests(arrival, 800, 50), colocated(16), perf_model())

@@ -97,10 +97,11 @@ class Replica:
         self.in_sys = 0
         self.preemptions = 0
         self.fresh_first: list[int] = []  # decode-only admissions awaiting their first step
-        # Per timeline bucket: seconds stepping, decoders × seconds, KV tokens × seconds.
-        self.busy: list[float] = []
-        self.batch_area: list[float] = []
-        self.kv_area: list[float] = []
+        # Per timeline bucket the replica stepped in (sparse: a replay of logs months apart
+        # touches few of its buckets): seconds stepping, decoders × seconds, KV tokens × s.
+        self.busy: dict[int, float] = {}
+        self.batch_area: dict[int, float] = {}
+        self.kv_area: dict[int, float] = {}
         self.pending = -INF  # end of the planned, unexecuted segment (-INF: none planned)
         self.plan: tuple[Any, ...] | None = None  # that segment, ready to run
 
@@ -140,15 +141,10 @@ class Replica:
         busy, batch_area, kv_area = self.busy, self.batch_area, self.kv_area
         b = int(t0 // width)
         while True:
-            if len(busy) <= b:
-                grow = [0.0] * (b + 1 - len(busy))
-                busy.extend(grow)
-                batch_area.extend(grow)
-                kv_area.extend(grow)
             part = min(t1, (b + 1) * width) - t0
-            busy[b] += part
-            batch_area[b] += batch * part
-            kv_area[b] += kv * part
+            busy[b] = busy.get(b, 0.0) + part
+            batch_area[b] = batch_area.get(b, 0.0) + batch * part
+            kv_area[b] = kv_area.get(b, 0.0) + kv * part
             if t1 <= (b + 1) * width:
                 return
             t0, b = (b + 1) * width, b + 1
@@ -327,7 +323,7 @@ class Replica:
             clock = t1 = t0 + dt
             kv_mean = kv_pre + kv_dec + n_dec * (k - 1) / 2
             b = int(t0 // width)
-            if len(busy) <= b or t1 > (b + 1) * width:
+            if b not in busy or t1 > (b + 1) * width:
                 self._add_busy(t0, t1, n_dec, kv_mean)
             else:
                 busy[b] += dt

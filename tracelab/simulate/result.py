@@ -175,6 +175,27 @@ def _per_request(frame: pl.DataFrame, slos: Mapping[str, Slo]) -> pl.DataFrame:
     return out.select(REQUEST_OUTPUT)
 
 
+def _buckets(reps: Sequence[Replica], arrivals: pl.Series, width: float
+             ) -> dict[int, tuple[float, float, float]]:
+    """The timeline's buckets of one pool: (seconds stepping, decoders × s, KV tokens × s)
+    summed over its replicas, for every bucket a replica stepped in or a request arrived in,
+    and the first idle bucket after each such run (so a step chart falls to zero), up to
+    the last: a long idle stretch is one zero bucket, not one per bucket of the calendar."""
+    cells: dict[int, list[float]] = {}
+    for r in reps:
+        for b, used in r.busy.items():
+            cell = cells.setdefault(b, [0.0, 0.0, 0.0])
+            cell[0] += used
+            cell[1] += r.batch_area[b]
+            cell[2] += r.kv_area[b]
+    for t in arrivals:
+        cells.setdefault(round(t / width), [0.0, 0.0, 0.0])
+    last = max(cells, default=-1)
+    for b in [b + 1 for b in cells if b + 1 not in cells and b < last]:
+        cells[b] = [0.0, 0.0, 0.0]
+    return {b: (c[0], c[1], c[2]) for b, c in cells.items()}
+
+
 def build_replay(frame: pl.DataFrame,
                  runs: Mapping[str, tuple[PoolSpec, list[Replica], float]],
                  slos: Mapping[str, Slo], options: SimOptions, skipped: int) -> Replay:
@@ -188,26 +209,27 @@ def build_replay(frame: pl.DataFrame,
         requests.filter(pl.col("pool_prefill") != pl.col("pool_decode")).with_columns(
             pl.col("pool_decode").alias("pool_id")),
     ])
+    arrivals = by_pool.group_by("pool_id", (pl.col("arrival_s") // options.bucket_s
+                                            * options.bucket_s).alias("t_s")).len("arrivals")
     pool_rows, timeline = [], []
     for pool_id, (spec, reps, cap) in sorted(runs.items()):
-        busy = sum(sum(r.busy) for r in reps)
+        busy = sum(sum(r.busy.values()) for r in reps)
         replica_s = max(spec.replicas, 1) * horizon
         pool_rows.append({"pool_id": pool_id, "role": spec.role, "device_id": spec.device_id,
                           "model_id": spec.model_id, "replicas": spec.replicas,
                           "devices_per_replica": spec.devices_per_replica,
                           "kv_capacity_tokens": cap,
                           "utilisation": busy / replica_s,
-                          "mean_batch": sum(sum(r.batch_area) for r in reps) / busy if busy
-                          else 0.0,
-                          "kv_share": sum(sum(r.kv_area) for r in reps) / (replica_s * cap)
+                          "mean_batch": sum(sum(r.batch_area.values()) for r in reps) / busy
+                          if busy else 0.0,
+                          "kv_share": sum(sum(r.kv_area.values()) for r in reps)
+                          / (replica_s * cap)
                           if cap else 0.0,
                           "loop_preemptions": sum(r.preemptions for r in reps)})
         width = options.bucket_s
-        buckets = max((len(r.busy) for r in reps), default=0)
-        for b in range(buckets):
-            cells = [(r.busy[b], r.batch_area[b], r.kv_area[b]) for r in reps if b < len(r.busy)]
-            used, batch, kv = (sum(c[i] for c in cells) for i in range(3))
-            per = max(spec.replicas, 1) * width
+        per = max(spec.replicas, 1) * width
+        for b, (used, batch, kv) in sorted(_buckets(reps, arrivals.filter(
+                pl.col("pool_id") == pool_id)["t_s"], width).items()):
             timeline.append({"pool_id": pool_id, "t_s": b * width, "busy": used / per,
                              "batch": batch / per, "kv_share": kv / (per * cap) if cap else 0.0})
     pool_frame = pl.DataFrame(pool_rows, schema={
@@ -216,8 +238,6 @@ def build_replay(frame: pl.DataFrame,
         "utilisation": pl.Float64, "mean_batch": pl.Float64, "kv_share": pl.Float64,
         "loop_preemptions": pl.Int64})
     pools = pool_frame.join(_stats(by_pool, "pool_id"), on="pool_id", how="left")
-    arrivals = by_pool.group_by("pool_id", (pl.col("arrival_s") // options.bucket_s
-                                            * options.bucket_s).alias("t_s")).len("arrivals")
     timeline_frame = pl.DataFrame(timeline, schema={
         "pool_id": pl.String, "t_s": pl.Float64, "busy": pl.Float64, "batch": pl.Float64,
         "kv_share": pl.Float64}).join(
