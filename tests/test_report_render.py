@@ -111,3 +111,24 @@ def test_a_gap_says_what_stopped_the_solver(summary, timed_out, says):
     page = render_markdown(dict(summary, plan={**summary["plan"], "settings": settings}), [])
     assert "stopped within 2.5% of the cheapest possible fleet" in " ".join(page.split())
     assert says in " ".join(page.split())
+
+
+def test_a_fleet_the_replay_grew_says_so_beside_its_unreplayed_baselines(summary):
+    """Idle capacity the repair added is explained by the replay, and a baseline the
+    program sized (never replayed) is not read as a saving of -500%."""
+    replay = {"fluid_usd_per_hour": 2.0, "fluid_attained": 0.345}
+    plan = {**summary["plan"], "usd_per_hour": 60.0, "fleet_usd": 60.0, "idle_usd": 55.0,
+            "replay": replay, "savings": {"best_single": None, "h100": -2.0}}
+    from tracelab.report.sections import Para, fleet
+
+    def text(s: dict) -> str:
+        return " ".join(b.text for b in fleet(s).blocks if isinstance(b, Para))
+
+    page = text(dict(summary, plan=plan))
+    assert "the fleet the program sized ($2.00/hour) met the SLO for 34.5%" in page
+    assert "as the program sized it, not replayed: $20.00/hour" in page
+    assert "costs 3x as much (this plan's own fleet cost $2.00/hour before its replay)" in page
+    assert "saves -" not in page
+    unreplayed = text(summary)
+    assert "→ saves 50.0%" in unreplayed
+    assert "not replayed" not in unreplayed

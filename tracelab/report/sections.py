@@ -123,7 +123,20 @@ def fleet(s: Summary) -> Section:
     ]
     fleet_usd, idle_usd = plan["fleet_usd"], plan["idle_usd"]
     settings = plan["settings"]
-    if fleet_usd > 0 and idle_usd / fleet_usd > 0.5:
+    replay = plan.get("replay")
+    fluid = replay.get("fluid_usd_per_hour") if replay else None
+    grown = fluid is not None and plan["usd_per_hour"] > fluid * (1 + 1e-9)
+    if grown and fleet_usd > 0 and idle_usd / fleet_usd > 0.5:
+        lines.append(
+            f"{fmt.pct(idle_usd / fleet_usd)} of the fleet's cost is idle by the ledger, and "
+            f"the replay says it is needed: the fleet the program sized "
+            f"({fmt.usd(fluid)}/hour) met the SLO for "
+            f"{fmt.pct(replay.get('fluid_attained') if replay else None)} of the replayed "
+            "requests, so the repair grew it until the replay met the target (requests "
+            "queue within the window); the ledger charges only the device-time each "
+            "request uses."
+        )
+    elif fleet_usd > 0 and idle_usd / fleet_usd > 0.5:
         lines.append(
             f"{fmt.pct(idle_usd / fleet_usd)} of the fleet's cost is idle capacity: at this "
             "load each model's pools need at least one whole replica (and the plan covers the "
@@ -143,10 +156,15 @@ def fleet(s: Summary) -> Section:
         if not base:
             lines.append(f"Against {names.get(key, key)}: no feasible fleet (cannot serve it).")
             continue
+        saving = savings.get(key)
+        versus = f"saves {fmt.pct(saving)}" if saving is None or saving >= 0 else (
+            f"costs {fmt.num(plan['usd_per_hour'] / base['usd_per_hour'])}x as much")
+        sized = " as the program sized it, not replayed" if replay else ""
         lines.append(
-            f"Against {base['label']}: {fmt.usd(base['usd_per_hour'])}/hour, "
-            f"{fmt.usd(base['usd_per_mtok'])} per 1M tokens → saves "
-            f"{fmt.pct(savings.get(key))}."
+            f"Against {base['label']}{sized}: {fmt.usd(base['usd_per_hour'])}/hour, "
+            f"{fmt.usd(base['usd_per_mtok'])} per 1M tokens → {versus}"
+            + (f" (this plan's own fleet cost {fmt.usd(fluid)}/hour before its replay)."
+               if grown and saving is not None and saving < 0 else ".")
         )
     # With commitments each row also says its reserved and burst replicas and price terms.
     terms = bool(plan["fleet"]) and "reserved" in plan["fleet"][0]

@@ -169,6 +169,10 @@ def summarize_replay(replay: Mapping[str, Any]) -> ReplaySection:
     }
     if "infeasible_by_slo" in replay:
         section["infeasible_by_slo"] = dict(replay["infeasible_by_slo"])
+    first = (replay.get("iterations") or [None])[0]
+    if first is not None:  # the repair's first replay is of the fleet the program sized
+        section["fluid_usd_per_hour"] = float(first["usd_per_hour"])
+        section["fluid_attained"] = float(first["attainment"])
     return section
 
 

@@ -270,6 +270,9 @@ class ReplaySection(TypedDict):
     not_modelled: list[str]
     # requests no fleet can serve in time (tracelab.plan.feasible): count, held, why, rows
     infeasible_by_slo: NotRequired[dict[str, JSONValue]]
+    # the fleet the program sized before any replay ($/h) and the share it attained
+    fluid_usd_per_hour: NotRequired[float]
+    fluid_attained: NotRequired[float]
 
 
 class ScheduleRow(TypedDict):
