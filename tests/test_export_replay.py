@@ -147,3 +147,16 @@ def test_export_errors_are_one_line(tmp_path, runner, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_label_that_selects_nothing_says_so_not_that_arrivals_are_missing(tmp_path, runner):
+    """No hand-made row is 'batch', and they have arrival times: the Azure 2023 trace's
+    'export --label mode=interactive' (no row is) once blamed missing arrival times."""
+    trace = _trace(tmp_path, ROWS)
+    result = invoke(runner, ["export", str(trace), "--label", "mode=batch",
+                             "-o", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 2
+    assert "--label mode=batch matches none of the requests" in result.output
+    assert "arrival time" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "x.jsonl").exists()

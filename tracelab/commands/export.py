@@ -10,7 +10,7 @@ import typer
 
 from tracelab.commands._boundary import boundary
 from tracelab.commands._options import Format, Inputs, OutputFile, Strict, load_inputs
-from tracelab.errors import ConfigError
+from tracelab.errors import ConfigError, InputFileError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -78,7 +78,13 @@ def export(
 
     path = output or Path(f"{to}.jsonl")
     trace = load_inputs(inputs, fmt, strict)
-    result = compute_replay(_selected(trace.frame, label, cluster), to, rate_scale)
+    try:
+        result = compute_replay(_selected(trace.frame, label, cluster), to, rate_scale)
+    except InputFileError as exc:
+        if exc.param == "selection" and (label or cluster is not None):
+            chosen = f"--label {label}" if label else f"--cluster {cluster}"
+            exc.hint = f"{chosen} matches none of the requests; see `tracelab label` for those present"
+        raise
     write_replay(result, path)
     left = f" ({result.dropped:,} without an arrival time left out)" if result.dropped else ""
     sys.stderr.write(f"wrote {result.frame.height:,} requests{left} to {path}; replay with: "

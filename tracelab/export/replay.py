@@ -87,6 +87,9 @@ def compute_replay(frame: pl.LazyFrame, target: str, rate_scale: float = 1.0) ->
     rows = frame.select(
         "arrival_ts", "input_tokens", "output_tokens", "prefix_hash_blocks", "session_id"
     ).collect()
+    if rows.height == 0:
+        msg = "no request to replay: the selection holds no rows"
+        raise InputFileError(msg, param="selection")
     timed = rows.filter(pl.col("arrival_ts").is_not_null()).sort("arrival_ts", maintain_order=True)
     if timed.height == 0:
         msg = "no request has an arrival time, so there is no schedule to replay"
