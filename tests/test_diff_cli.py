@@ -91,3 +91,23 @@ def test_corrupt_summary_exits_2(runner, pair, tmp_path):
     result = invoke(runner, ["diff", pair[0], str(bad)])
     assert result.exit_code == 2
     assert "not a tracelab summary.json" in result.stderr
+
+
+def test_a_trace_is_priced_as_its_report_prices_it(runner, tmp_path, shared_dir):
+    """diff TRACE once priced the program's fleet before the replay ($1.85/h on the Azure
+    2023 code trace) while report and plan price the replayed, repaired one ($5.55/h): a
+    trace and its own report's summary.json must not differ in cost."""
+    trace = str(shared_dir / "traces" / "azure-2023" / "AzureLLMInferenceTrace_code.csv")
+    model = ["--assume-model", "llama-3.1-8b"]
+    report = invoke(runner, ["report", trace, *model, "-o", str(tmp_path / "rep")])
+    assert report.exit_code == 0, report.output
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    # the case that tells the two prices apart: the replay grew the fleet
+    assert summary["plan"]["replay"]["fluid_usd_per_hour"] < summary["plan"]["usd_per_hour"]
+    result = invoke(runner, ["diff", trace, str(tmp_path / "rep"), *model, "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    # summary.json rounds to 6 significant digits
+    assert metrics["usd_per_mtok"]["base"] == pytest.approx(metrics["usd_per_mtok"]["current"],
+                                                            rel=1e-5)
+    assert metrics["usd_per_hour"]["base"] == pytest.approx(summary["plan"]["usd_per_hour"])

@@ -23,6 +23,7 @@ from tracelab.commands._options import (
     Price,
     Profile,
     RandomState,
+    Replay,
     Slo,
     Strict,
     WindowS,
@@ -79,6 +80,7 @@ def diff(
     percentile: Percentile = 95.0,
     growth: Growth = 1.0,
     window_s: WindowS = 60.0,
+    replay: Replay = True,
 ) -> None:
     """Compare two traces or summaries; gates exit 1 when crossed."""
     from tracelab.report.diff import compute_shifts
@@ -92,6 +94,7 @@ def diff(
         fmt=fmt, strict=strict, config=config, k=k, random_state=random_state,
         model_map=model_map, assume_model=assume_model, catalog=catalog, price=price,
         profile=profile, slo=slo, percentile=percentile, growth=growth, window_s=window_s,
+        verify=replay,  # a trace is priced as `tracelab report` prices it: replayed, repaired
     )
     before = _load(base, options)
     after = _load(current, options)
