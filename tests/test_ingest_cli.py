@@ -105,6 +105,12 @@ def test_inspect_unknown_format(runner, tmp_path: Path) -> None:  # type: ignore
     _assert_error(invoke(runner, ["inspect", str(source)]), "pass --format")
 
 
+def test_inspect_empty_jsonl_says_it_is_empty(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "x.jsonl"
+    source.write_text("\n\n")
+    _assert_error(invoke(runner, ["inspect", str(source)]), "x.jsonl: the file holds no records")
+
+
 def test_formats(runner) -> None:  # type: ignore[no-untyped-def]
     result = invoke(runner, ["formats", "--json"])
     assert result.exit_code == 0

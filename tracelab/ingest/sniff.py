@@ -13,6 +13,9 @@ def detect_format(sample: Sample) -> Adapter:
         adapter = FORMATS[name]
         if adapter.detect(sample):
             return adapter
+    if not sample.columns and not sample.records:
+        msg = f"{sample.path}: the file holds no records, so its format cannot be recognised"
+        raise InputFileError(msg, param="format")
     shown = ", ".join(sorted(sample.columns)[:8]) or "none"
     msg = (
         f"{sample.path}: unknown format (columns/keys: {shown}); "
