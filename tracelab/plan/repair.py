@@ -45,6 +45,7 @@ from tracelab.plan.providers import (
 from tracelab.plan.shapes import Reshaped, reshape
 from tracelab.plan.slo import Slo
 from tracelab.simulate import Fleet, Replay, SimOptions, simulate
+from tracelab.simulate.memo import PoolRuns
 from tracelab.simulate.requests import busiest_hour
 
 DEFAULT_TARGET = 0.99
@@ -185,6 +186,7 @@ def verify_and_repair(
     last_good: dict[str, int] | None = None
     previous: dict[str, float] = {}
     seen: dict[tuple[int, ...], Replay] = {}
+    memo = PoolRuns()  # pools whose inputs a replay repeats are replayed once
 
     def run(counts: Mapping[str, int]) -> Replay:
         key = tuple(counts[p.pool_id] for p in base.pools)
@@ -192,7 +194,7 @@ def verify_and_repair(
             fleet = Fleet(tuple(replace(p, replicas=counts[p.pool_id]) for p in base.pools),
                           base.routes)
             seen[key] = simulate(window, fleet, perf, slos=slos, options=options,
-                                 source="the plan")
+                                 source="the plan", memo=memo)
         return seen[key]
 
     infeasible = find_infeasible(run(replicas), _shapes(plan, base), perf, slos, modes,
@@ -244,7 +246,7 @@ def verify_and_repair(
     reshaped = Reshaped(None, []) if any(map(is_provider_pool, plan.fleet["pool_id"])) else \
         reshape(plan, window, runs, chosen,
                 lambda rows, fleet: simulate(rows, fleet, perf, slos=slos, options=options,
-                                             source="the plan"),
+                                             source="the plan", memo=memo),
                 target, modes, excluded)
     shapes = [{"model_id": o.model_id, "fleet": o.label, "usd_per_hour": o.usd_per_hour,
                "attainment": o.met / o.held if o.held else 1.0,
@@ -254,7 +256,8 @@ def verify_and_repair(
     fitted, replay = plan.with_replicas(chosen), run(chosen)
     if reshaped.plan is not None:
         fleet = Fleet.from_plan_json(reshaped.plan.to_json(), source="the plan")
-        again = simulate(window, fleet, perf, slos=slos, options=options, source="the plan")
+        again = simulate(window, fleet, perf, slos=slos, options=options, source="the plan",
+                         memo=memo)
         if _attained(again, modes, excluded) >= target or last_good is None:
             fitted, replay = reshaped.plan, again
             final = Step(len(history), {p.pool_id: p.replicas for p in fleet.pools},

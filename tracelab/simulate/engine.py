@@ -13,7 +13,7 @@ any wait for a decode slot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +24,10 @@ from tracelab.hardware import roofline as rf
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.ledger import route_unit
 from tracelab.plan.slo import Slo, load_slos
-from tracelab.simulate.batching import PoolState, Prefills, Replica
+from tracelab.simulate.batching import PoolState, Prefills
 from tracelab.simulate.dispatch import run_pool
 from tracelab.simulate.fleet import Fleet, PoolSpec
+from tracelab.simulate.memo import PoolRun, PoolRuns, ReplicaUse, canonical_sessions
 from tracelab.simulate.result import Replay, build_replay
 from tracelab.simulate.steps import StepModel
 
@@ -204,14 +205,16 @@ def transfer_s(perf: PerfModel, pre: PoolSpec, dec: PoolSpec) -> float:
 
 def _run(spec: PoolSpec, perf: PerfModel, options: SimOptions, arrival: np.ndarray,
          pre: np.ndarray, ctx: np.ndarray, out: np.ndarray,
-         session: np.ndarray) -> tuple[PoolState, list[Replica], float]:
+         session: np.ndarray) -> PoolRun:
     """Replay one pool on its requests (sorted by ``arrival``)."""
+    n = len(arrival)
     if spec.replicas == 0:
-        return PoolState(len(arrival), options.bucket_s), [], 0.0
+        return PoolRun(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan),
+                       np.full(n, -1, np.int64), np.zeros(n, np.int64), (), 0.0)
     step = StepModel(perf, spec.device_id, spec.model_id, spec.precision, spec.devices_per_replica)
     cap = perf.kv_capacity_tokens(spec.device_id, spec.model_id, spec.precision,
                                   spec.devices_per_replica)
-    state = PoolState(len(arrival), options.bucket_s)
+    state = PoolState(n, options.bucket_s)
     kvr = np.maximum(ctx, pre)
     need = kvr + (out if spec.role != "prefill" else 0)
     state.pre_left = pre.tolist()
@@ -223,18 +226,36 @@ def _run(spec: PoolSpec, perf: PerfModel, options: SimOptions, arrival: np.ndarr
     reps = run_pool(arrival.tolist(), session.tolist(), state, spec.replicas, step, cap,
                     options.max_num_seqs, chunk, options.max_num_batched_tokens,
                     options.max_span_steps, spec.available, options.prefills())
-    return state, reps, cap
+    return PoolRun(np.asarray(state.start, np.float64), np.asarray(state.first, np.float64),
+                   np.asarray(state.done, np.float64), np.asarray(state.rep, np.int64),
+                   np.asarray(state.npre, np.int64),
+                   tuple(ReplicaUse(r.busy, r.batch_area, r.kv_area, r.preemptions)
+                         for r in reps), cap)
+
+
+def _run_pool(spec: PoolSpec, perf: PerfModel, options: SimOptions, memo: PoolRuns | None,
+              arrival: np.ndarray, pre: np.ndarray, ctx: np.ndarray, out: np.ndarray,
+              session: np.ndarray) -> PoolRun:
+    """``_run``, or the run ``memo`` holds for the same inputs (``tracelab.simulate.memo``)."""
+    session = canonical_sessions(session)
+    if memo is None:
+        return _run(spec, perf, options, arrival, pre, ctx, out, session)
+    key = (spec, options, arrival.tobytes(), pre.tobytes(), ctx.tobytes(), out.tobytes(),
+           session.tobytes())
+    return memo.get(key, perf, lambda: _run(spec, perf, options, arrival, pre, ctx, out,
+                                            session))
 
 
 def simulate(requests: pl.DataFrame | pl.LazyFrame, fleet: Fleet, perf: PerfModel, *,
              slos: Mapping[str, Slo] | None = None, options: SimOptions | None = None,
-             source: str = "the plan") -> Replay:
+             source: str = "the plan", memo: PoolRuns | None = None) -> Replay:
     """Replay ``requests`` (columns: ``REQUEST_COLUMNS``; ``arrival_s`` in seconds from the
     window's start, ``prefill_tokens`` already net of cache hits) through ``fleet``, step
     times from ``perf``, SLOs per ``label_mode`` from ``slos`` (default: the bundled ones).
     A fleet that does not fit the requests (a model without a pool, a class without a route)
     is a ConfigError naming ``source``; a fleet too small is a Replay that says how far
-    behind it fell."""
+    behind it fell. ``memo``: pool replays kept from earlier calls on the same ``perf``, to
+    reuse for pools whose inputs did not change (``tracelab.simulate.memo``)."""
     options = options or SimOptions()
     options.check()
     slos = dict(slos) if slos is not None else load_slos()
@@ -260,7 +281,7 @@ def simulate(requests: pl.DataFrame | pl.LazyFrame, fleet: Fleet, perf: PerfMode
     replica = np.full(n, -1, dtype=np.int64)
     replica_p = np.full(n, -1, dtype=np.int64)
     preempted = np.zeros(n, dtype=np.int64)
-    runs: dict[str, tuple[PoolSpec, list[Replica], float]] = {}
+    runs: dict[str, tuple[PoolSpec, Sequence[ReplicaUse], float]] = {}
     for spec in sorted(fleet.pools, key=lambda p: (p.role == "decode", p.pool_id)):
         if spec.role == "decode":
             idx = np.flatnonzero(dec_pool == spec.pool_id)
@@ -272,25 +293,25 @@ def simulate(requests: pl.DataFrame | pl.LazyFrame, fleet: Fleet, perf: PerfMode
             order = np.argsort(t_in, kind="stable")
             idx, t_in = idx[order], t_in[order]
             times["arrive_d"][idx] = t_in
-            state, reps, cap = _run(spec, perf, options, t_in, np.zeros(len(idx), np.int64),
-                                    ctx[idx], out[idx], session[idx])
-            times["start_d"][idx] = state.start
-            times["first"][idx] = state.first
-            times["done"][idx] = state.done
-            replica[idx] = state.rep
+            run = _run_pool(spec, perf, options, memo, t_in, np.zeros(len(idx), np.int64),
+                            ctx[idx], out[idx], session[idx])
+            times["start_d"][idx] = run.start
+            times["first"][idx] = run.first
+            times["done"][idx] = run.done
+            replica[idx] = run.rep
         else:
             idx = np.flatnonzero(pre_pool == spec.pool_id)
-            state, reps, cap = _run(spec, perf, options, arrival[idx], pre[idx], ctx[idx],
-                                    out[idx], session[idx])
-            times["start_p"][idx] = state.start
-            times["done_p"][idx] = state.done
-            replica_p[idx] = state.rep
+            run = _run_pool(spec, perf, options, memo, arrival[idx], pre[idx], ctx[idx],
+                            out[idx], session[idx])
+            times["start_p"][idx] = run.start
+            times["done_p"][idx] = run.done
+            replica_p[idx] = run.rep
             if spec.role == "colocated":
-                times["first"][idx] = state.first
-                times["done"][idx] = state.done
-                replica[idx] = state.rep
-        preempted[idx] += np.asarray(state.npre, dtype=np.int64)
-        runs[spec.pool_id] = (spec, reps, cap)
+                times["first"][idx] = run.first
+                times["done"][idx] = run.done
+                replica[idx] = run.rep
+        preempted[idx] += run.npre
+        runs[spec.pool_id] = (spec, run.replicas, run.cap)
     frame = frame.with_columns(
         pl.Series("pool_prefill", pre_pool.tolist(), pl.String),
         pl.Series("pool_decode", dec_pool.tolist(), pl.String),

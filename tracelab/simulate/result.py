@@ -29,9 +29,9 @@ from tracelab.plan.slo import Slo, slo_for
 from tracelab.simulate.distributions import NOT_MODELLED, compute_distributions
 
 if TYPE_CHECKING:
-    from tracelab.simulate.batching import Replica
     from tracelab.simulate.engine import SimOptions
     from tracelab.simulate.fleet import PoolSpec
+    from tracelab.simulate.memo import ReplicaUse
 
 QUANTILES = (50, 90, 99)
 UNKNOWN_MODE = "unknown"
@@ -175,7 +175,7 @@ def _per_request(frame: pl.DataFrame, slos: Mapping[str, Slo]) -> pl.DataFrame:
     return out.select(REQUEST_OUTPUT)
 
 
-def _buckets(reps: Sequence[Replica], arrivals: pl.Series, width: float
+def _buckets(reps: Sequence[ReplicaUse], arrivals: pl.Series, width: float
              ) -> dict[int, tuple[float, float, float]]:
     """The timeline's buckets of one pool: (seconds stepping, decoders × s, KV tokens × s)
     summed over its replicas, for every bucket a replica stepped in or a request arrived in,
@@ -197,7 +197,7 @@ def _buckets(reps: Sequence[Replica], arrivals: pl.Series, width: float
 
 
 def build_replay(frame: pl.DataFrame,
-                 runs: Mapping[str, tuple[PoolSpec, list[Replica], float]],
+                 runs: Mapping[str, tuple[PoolSpec, Sequence[ReplicaUse], float]],
                  slos: Mapping[str, Slo], options: SimOptions, skipped: int) -> Replay:
     """Assemble the Replay from the engine's per-request times and per-pool replicas."""
     requests = _per_request(frame, slos)
