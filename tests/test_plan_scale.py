@@ -1,5 +1,5 @@
 """The plan at scale: lazy ledger and its groups, exact quantiles from counts, the MILP split
-into independent components under one budget, and a quiet stdout while HiGHS runs."""
+into independent components, and a quiet stdout while HiGHS runs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from plan_fakes import FakeDevice, FakePerf, labeled_frame, two_devices
 from polars.testing import assert_frame_equal
 
-from tracelab.plan import budget, compute_demand, fit_plan, milp
+from tracelab.plan import compute_demand, fit_plan, milp
 from tracelab.plan.demand import quantile_from_counts
 from tracelab.plan.ledger import compute_ledger, compute_ledger_groups
 from tracelab.plan.routes import ClassSpec, Link, compute_routes
@@ -143,16 +143,6 @@ def test_large_path_without_tie_break_gives_the_same_plan(monkeypatch):
     large = fit_plan(labeled_frame(ROWS), two_devices(), window_s=60.0)
     assert large.usd_per_hour == pytest.approx(exact.usd_per_hour)
     assert_frame_equal(large.routes, exact.routes)
-
-
-def test_deadline_stretches_cpu_shares_on_a_loaded_machine():
-    clock = budget.Deadline(1.0)
-    assert clock.wall_limit(0.5) == pytest.approx(0.5)
-    clock.observe(wall_s=2.0, cpu_s=1.0)
-    assert clock.wall_limit(0.5) == pytest.approx(1.0)
-    clock.observe(wall_s=10.0, cpu_s=0.1)
-    assert clock.cpu_fraction == budget.MIN_CPU_FRACTION
-    assert clock.part(0.3).cpu_fraction == budget.MIN_CPU_FRACTION
 
 
 def test_the_cli_silences_native_stdout_while_the_library_runs(capfd):

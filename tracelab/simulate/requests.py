@@ -50,10 +50,14 @@ def _arrivals(requests: pl.DataFrame) -> tuple[Any, Any]:
     """Sorted arrival seconds and the running sum of their prefill + output tokens."""
     import numpy as np
 
-    # A log is usually in arrival order already: checking is O(n), sorting 10M rows ~0.9 CPU-s.
-    frame = requests if requests["arrival_s"].is_sorted() else requests.sort("arrival_s")
-    work = np.cumsum((frame["prefill_tokens"] + frame["output_tokens"]).to_numpy(), dtype=float)
-    return frame["arrival_s"].to_numpy(), work
+    t = requests["arrival_s"].to_numpy()
+    work = (requests["prefill_tokens"] + requests["output_tokens"]).to_numpy()
+    # A log is usually in arrival order already: checking is O(n). Otherwise one argsort
+    # of the arrivals (10M: 0.3 s stable, against 0.9 s to sort the frame's columns).
+    if not requests["arrival_s"].is_sorted():
+        order = np.argsort(t, kind="stable")
+        t, work = t[order], work[order]
+    return t, np.cumsum(work, dtype=float)
 
 
 def _busiest(t: Any, work: Any, hour_s: float) -> tuple[float, float]:
