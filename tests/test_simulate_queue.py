@@ -16,6 +16,7 @@ from sim_fixtures import (
     requests,
 )
 
+from tracelab.errors import ConfigError
 from tracelab.simulate import SimOptions, simulate
 from tracelab.simulate.engine import transfer_s
 from tracelab.simulate.steps import StepModel
@@ -113,6 +114,22 @@ def test_join_shortest_queue_and_session_affinity():
     assert plain.requests["replica"].to_list() == [0, 1, 0]  # both idle: the lowest index
     busy = requests([0.0, 0.0, 0.01], 500, 10, session=["a", "b", "b"])
     assert simulate(busy, colocated(2), perf_model()).requests["replica"].to_list() == [0, 1, 1]
+
+
+def test_the_queue_is_measured_in_tokens_so_a_long_prompt_does_not_hide_its_load():
+    # Replica 0 takes a 60K-token prompt, replica 1 two short chats; the next short request
+    # waits behind the long prefill if the queue is counted in requests (1 < 2), not in tokens.
+    frame = requests([0.0, 0.001, 0.002, 0.003], [60_000, 300, 300, 300], 50)
+    perf = perf_model()
+    tokens = simulate(frame, colocated(2), perf)
+    count = simulate(frame, colocated(2), perf, options=SimOptions(dispatch="requests"))
+    assert tokens.requests["replica"].to_list() == [0, 1, 1, 1]
+    assert count.requests["replica"].to_list() == [0, 1, 0, 1]
+    assert tokens.requests["ttft_s"][2] < count.requests["ttft_s"][2] / 5
+    for replay in (tokens, count):
+        check_little(replay)
+    with pytest.raises(ConfigError, match="dispatch 'random'"):
+        SimOptions(dispatch="random").check()
 
 
 def test_a_disaggregated_request_pays_the_transfer_and_a_decode_step():

@@ -65,6 +65,10 @@ def simulate(
     max_long_partial_prefills: Annotated[int, typer.Option(
         "--max-long-partial-prefills", min=0,
         help="Prompts above the threshold prefilling at once (0: no limit).")] = 0,
+    dispatch: Annotated[str, typer.Option(
+        "--dispatch", help="What join-shortest-queue measures a replica's queue in: tokens "
+                           "(the KV its requests will hold) or requests (their number).")
+    ] = "tokens",
     catalog: Catalog = None,
     price: Price = None,
     profile: Profile = None,
@@ -88,7 +92,8 @@ def simulate(
     options = SimOptions(max_num_seqs, chunk_tokens, max_num_batched_tokens,
                          long_prefill_token_threshold=long_prefill_token_threshold,
                          max_num_partial_prefills=max_num_partial_prefills,
-                         max_long_partial_prefills=max_long_partial_prefills)
+                         max_long_partial_prefills=max_long_partial_prefills,
+                         dispatch=dispatch)
     options.check()
     planned = read_plan(plan)
     # The same stages and options as ``tracelab plan`` (cache credit, --config), so the

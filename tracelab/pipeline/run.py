@@ -121,10 +121,15 @@ class Pipeline:
             self._step(3)
             frame = (self.labeled().frame if self.settings.options.by == "cluster"
                      else found.frame)
-            fitted, self._credit = stages.bound_credit(stages.plan(frame, self.settings), frame,
-                                                       self.cache(), self.settings)
-            self._plan = stages.schedule(stages.verify(fitted, frame, self.settings), frame,
-                                         self.settings)
+            # The replay's window depends on the requests, not on the fleet: it is cut on a
+            # second thread while the program is solved (HiGHS leaves a core free).
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracelab-window") as side:
+                window = side.submit(stages.replay_window, frame, self.settings)
+                fitted, self._credit, planned = stages.bound_credit(
+                    stages.plan(frame, self.settings), frame, self.cache(), self.settings)
+                cut = window.result() if planned is frame else None
+            self._plan = stages.schedule(stages.verify(fitted, planned, self.settings, cut),
+                                         planned, self.settings)
         return self._plan
 
     def report(self, *, executor: Executor | None = None, preload: Sequence[str] = (),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -178,10 +178,12 @@ def _provider_counts(trace: Trace) -> bool:
 
 
 def bound_credit(fitted: Plan, frame: pl.LazyFrame, credit: CacheCredit,
-                 settings: Settings) -> tuple[Plan, CacheCredit]:
+                 settings: Settings) -> tuple[Plan, CacheCredit, pl.LazyFrame]:
     """No more cache credit than ``fitted``'s fleet holds (``tracelab.cache.credit``): when
     the credited capacity is larger, its hits at the bound replace those in ``frame`` and
-    the plan is fitted again; the tier advice is cut to the fleet either way."""
+    the plan is fitted again; the tier advice is cut to the fleet either way. Returns the
+    plan, the credit and the requests it was fitted on (``frame`` itself unless the hits
+    were replaced), which the replay must take."""
     from tracelab.cache.credit import (
         bound_tiers,
         compute_plan_bound,
@@ -191,18 +193,19 @@ def bound_credit(fitted: Plan, frame: pl.LazyFrame, credit: CacheCredit,
     from tracelab.labels.materialise import TRACE_ROW
 
     if credit.capacity_blocks is None:
-        return fitted, credit
+        return fitted, credit, frame
     bound = compute_plan_bound(credit.reuse, fitted, settings.perf_model(), frame)
     capacity, bounded = credit_capacity(credit.capacity_blocks, bound)
     reuse = bound_tiers(credit.reuse, bound)
     if bounded is None:
         how = f"{credit.capacity_how}; fits the recommended fleet's memory ({bound.describe()})"
-        return fitted, replace(credit, reuse=reuse, capacity_how=how, bound=bound)
+        return fitted, replace(credit, reuse=reuse, capacity_how=how, bound=bound), frame
     hits = reuse.compute_cache_hits_by_row(capacity).rename({"row": TRACE_ROW})
-    refitted = plan(replace_hits(frame, hits, TRACE_ROW), settings)
+    bounded_frame = replace_hits(frame, hits, TRACE_ROW)
+    refitted = plan(bounded_frame, settings)
     return refitted, replace(credit, reuse=reuse, capacity_blocks=capacity, hits=hits,
                              capacity_how=f"{credit.capacity_how}; {bounded} (plan refitted)",
-                             bound=bound)  # fmt: skip
+                             bound=bound), bounded_frame  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,26 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
                     commitment=options.commitment, spot=options.spot)
 
 
-def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings) -> Plan:
+ReplayWindow = tuple[pl.DataFrame, dict[str, Any]]
+
+
+def replay_window(frame: pl.LazyFrame, settings: Settings) -> ReplayWindow | None:
+    """The requests the verify stage replays and what they are: the busiest hour of the
+    labelled ``frame``, or its busiest shorter window when that hour holds more than
+    ``MAX_REPLAY_REQUESTS`` (``tracelab.simulate.requests.busiest_labeled_window``); None
+    unless ``options.verify``. It reads only the requests, so it can be cut while the plan
+    is fitted."""
+    return _busiest_window(frame, settings) if settings.options.verify else None
+
+
+def _busiest_window(frame: pl.LazyFrame, settings: Settings) -> ReplayWindow:
+    from tracelab.simulate.requests import busiest_labeled_window
+
+    return busiest_labeled_window(frame, settings.options.by)
+
+
+def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings,
+           window: ReplayWindow | None = None) -> Plan:
     """The slot for replaying ``fitted`` on the trace's requests and repairing it.
 
     The contract between simulator, planner and pipeline: ``tracelab.plan.repair.
@@ -286,21 +308,20 @@ def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings) -> Plan:
     per-request input, ``tracelab.simulate.requests.scan_replay_requests`` of the labelled
     frame with the plan's class grouping) through the plan's fleet, adjusts replicas per
     pool and returns the plan with its replay (``plan.json``'s ``"replay"``; the report
-    shows it) and its ledger carrying the final replay's per-request times. The requests handed over are the busiest hour's, or, when that hour holds
-    more than ``MAX_REPLAY_REQUESTS``, its busiest shorter window
-    (``tracelab.simulate.requests.busiest_labeled_window``); the replay's ``window`` says which.
-    ``frame``: the labelled requests the plan was fitted on (with clusters when its classes
-    are clusters). A no-op returning ``fitted`` unless ``options.verify``.
+    shows it) and its ledger carrying the final replay's per-request times. The requests
+    handed over are ``replay_window``'s (``window``, when already cut from ``frame``); the
+    replay's ``window`` says which. ``frame``: the labelled requests the plan was fitted on
+    (with clusters when its classes are clusters). A no-op returning ``fitted`` unless
+    ``options.verify``.
     """
     if not settings.options.verify:
         return fitted
     from tracelab.plan.repair import verify_and_repair
-    from tracelab.simulate.requests import busiest_labeled_window
 
-    window, about = busiest_labeled_window(frame, settings.options.by)
-    repaired: Plan = verify_and_repair(fitted, window, settings.perf_model(),
-                                              settings.slos, target=settings.options.attainment,
-                                              window_name=about["name"])
+    requests, about = window or _busiest_window(frame, settings)
+    repaired: Plan = verify_and_repair(fitted, requests, settings.perf_model(),
+                                       settings.slos, target=settings.options.attainment,
+                                       window_name=about["name"])
     if repaired.replay is None:
         return repaired
     return replace(repaired, replay={**repaired.replay, "window": about})

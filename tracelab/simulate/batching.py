@@ -57,6 +57,7 @@ class Replica:
         "kv_area",
         "kv_cap",
         "kv_pre",
+        "load",
         "max_long",
         "max_partial",
         "max_seqs",
@@ -95,6 +96,7 @@ class Replica:
         self.s_sum = 0  # Σ (c0 - s0) over decoders: their KV is s_sum + n_dec·s
         self.kv_pre = 0  # KV reserved by running prefills
         self.in_sys = 0
+        self.load = 0  # Σ PoolState.weight of the requests in the system (dispatch)
         self.preemptions = 0
         self.fresh_first: list[int] = []  # decode-only admissions awaiting their first step
         # Per timeline bucket the replica stepped in (sparse: a replay of logs months apart
@@ -112,6 +114,7 @@ class Replica:
         self.pending = -INF
         self.plan = None
         self.in_sys += 1
+        self.load += self.pool.weight[i]
         self.pool.rep[i] = self.idx
 
     def _preempt(self) -> None:
@@ -159,6 +162,7 @@ class Replica:
         p = self.pool
         pre_left, kvr, dec_left, dec_end = p.pre_left, p.kvr, p.dec_left, p.dec_end
         c0, s0, start, first, done, pre0 = p.c0, p.s0, p.start, p.first, p.done, p.pre0
+        weight = p.weight
         waiting, running, prefilling, heap = self.waiting, self.running, self.prefilling, self.heap
         span_s, step_s, parts = self.step.span_s, self.step.step_s, self.step.parts
         fs, bs, memo = self.step.fs, self.step.bs, self.step.packed
@@ -347,6 +351,7 @@ class Replica:
                 done[j] = t1
                 del running[j]
                 self.in_sys -= 1
+                self.load -= weight[j]
             for j, _ in takes:
                 if pre_left[j]:
                     continue
@@ -363,6 +368,7 @@ class Replica:
                     done[j] = t1
                     del running[j]
                     self.in_sys -= 1
+                    self.load -= weight[j]
                     continue
                 c0[j], s0[j] = kvr[j], s
                 dec_end[j] = s + dec_left[j]

@@ -1,8 +1,10 @@
 """Dispatch inside one pool: each arriving request to a replica, then every replica drained.
 
-Join-shortest-queue (fewest requests in the system, then the lowest index); a session's
+Join-shortest-queue, the queue measured in tokens (``Replica.load``: the KV the requests
+in the system will hold, context + output each; zero for every request under
+``SimOptions.dispatch`` "requests"), then in requests, then the lowest index; a session's
 later requests go where its first went, so its prefix hits land where its KV is. JSQ
-needs every replica's count at an arrival; a replica whose next segment ends after the
+needs every replica's load at an arrival; a replica whose next segment ends after the
 arrival keeps it unexecuted (nothing finishes inside a segment, ``tracelab.simulate.
 batching``), so requests sent elsewhere do not cut it. Cost per arrival: O(replicas).
 """
@@ -22,7 +24,8 @@ def run_pool(arrival: list[float], session: list[int], state: PoolState, replica
              available: Sequence[tuple[float, int]] = (),
              prefills: Prefills | None = None) -> list[Replica]:
     """Replay one pool: requests in ``arrival`` order (already sorted), join-shortest-queue
-    over its replicas (fewest requests in the system, then the lowest index), a session's
+    over its replicas (least load, then fewest requests in the system, then the lowest
+    index; see the module docstring), a session's
     later requests on the replica its first went to (``session`` < 0: none). The state's
     arrays must be filled; requests whose ``rep`` is already set (-2) are skipped.
     ``available``: replicas in service over time (see the module docstring; empty: all
@@ -54,7 +57,7 @@ def run_pool(arrival: list[float], session: list[int], state: PoolState, replica
                 for rep in up:
                     if rep.pending <= t:
                         rep.advance(t, False)
-                    if rep.in_sys < best.in_sys:
+                    if (rep.load, rep.in_sys) < (best.load, best.in_sys):
                         best = rep
                 r = best.idx
                 if key >= 0:

@@ -31,6 +31,8 @@ from tracelab.simulate.memo import PoolRun, PoolRuns, ReplicaUse, canonical_sess
 from tracelab.simulate.result import Replay, build_replay
 from tracelab.simulate.steps import StepModel
 
+# What join-shortest-queue measures a replica's queue in (``SimOptions.dispatch``).
+DISPATCH = ("tokens", "requests")
 REQUEST_COLUMNS = ("request_id", "arrival_s", "class_id", "model_id", "prefill_tokens",
                    "context_tokens", "output_tokens", "session_id", "label_mode")
 
@@ -46,7 +48,10 @@ class SimOptions:
     pool's chunk), 8192. ``long_prefill_token_threshold``: prefill tokens one request may
     take in a step (0: up to the step's budget, FCFS); ``max_num_partial_prefills`` and
     ``max_long_partial_prefills``: requests prefilling at once, and long ones (prompt above
-    the threshold) among them (0: no limit). ``bucket_s``: width of the utilisation
+    the threshold) among them (0: no limit). ``dispatch``: what join-shortest-queue measures
+    a replica's queue in (``DISPATCH``): "tokens", the KV its requests in the system will
+    hold (context + output each), then their number; "requests", their number alone.
+    ``bucket_s``: width of the utilisation
     timeline's buckets. ``max_span_steps``: steps one segment of the loop may run at once
     (default: as many as pass before the next event; 1 replays step by step, to check).
     """
@@ -59,8 +64,12 @@ class SimOptions:
     long_prefill_token_threshold: int = 0
     max_num_partial_prefills: int = 0
     max_long_partial_prefills: int = 0
+    dispatch: str = "tokens"
 
     def check(self) -> None:
+        if self.dispatch not in DISPATCH:
+            msg = f"dispatch {self.dispatch!r}: use one of {', '.join(DISPATCH)}"
+            raise ConfigError(msg)
         if min(self.max_num_seqs, self.chunk_tokens, self.max_span_steps) < 1 or \
                 self.bucket_s <= 0:
             msg = "max_num_seqs, chunk_tokens and max_span_steps must be >= 1 and bucket_s > 0"
@@ -82,6 +91,13 @@ class SimOptions:
                       "requests first (every decode one token, then running prefills in "
                       "admission order), then waiting requests FCFS, within one token budget "
                       "a step (vllm/v1/core/sched/scheduler.py, schedule(); recalled)",
+            "dispatch": {
+                "value": self.dispatch,
+                "source": "join-shortest-queue inside a pool; 'tokens' weighs each replica by "
+                          "the KV its requests will hold, as Dynamo's KV router weighs workers "
+                          "by their active blocks (docs.nvidia.com/dynamo, Router Design), so a "
+                          "long prompt's replica is not handed the next request as if it held "
+                          "a short one; 'requests': by their number alone"},
             "max_num_seqs": self.max_num_seqs,
             "max_num_batched_tokens": self.max_num_batched_tokens,
             "chunk_tokens": {"value": self.chunk_tokens, "source": "prefill tokens a colocated "
@@ -222,6 +238,7 @@ def _run(spec: PoolSpec, perf: PerfModel, options: SimOptions, arrival: np.ndarr
     state.kvr = kvr.tolist()
     state.dec_left = (out if spec.role != "prefill" else np.zeros_like(out)).tolist()
     state.rep = np.where(need > cap, -2, -1).tolist()  # -2: cannot fit one replica's KV
+    state.weight = need.tolist() if options.dispatch == "tokens" else [0] * n
     chunk = options.chunk_tokens if spec.role == "colocated" else options.max_num_batched_tokens
     reps = run_pool(arrival.tolist(), session.tolist(), state, spec.replicas, step, cap,
                     options.max_num_seqs, chunk, options.max_num_batched_tokens,

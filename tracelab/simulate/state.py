@@ -39,4 +39,7 @@ class PoolState:
         self.done = [NAN] * n  # left the pool
         self.rep = [-1] * n
         self.npre = [0] * n
+        # What a request adds to its replica's load (dispatch): the KV it reserves plus its
+        # output in this pool (0 for all: dispatch by count).
+        self.weight = [0] * n
         self.bucket_s = bucket_s
