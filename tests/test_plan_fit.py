@@ -182,3 +182,14 @@ def test_usd_per_mtok_counts_the_grown_demand():
     assert grown.usd_per_mtok == pytest.approx(
         grown.fleet_usd / (2 * base.tokens / 1e6))
     assert grown.usd_per_mtok < grown.fleet_usd / (base.tokens / 1e6)
+
+
+def test_a_reference_that_cannot_serve_a_class_names_it():
+    # H100's prefill alone (5 s) is over the interactive TTFT: no fleet of H100s alone.
+    perf = FakePerf({"h100-sxm": FakeDevice("h100-sxm", 2.0, 1000.0, 5.0, [(8, 0.02, 100.0)]),
+                     "b": FakeDevice("b", 1.5, 400.0, 0.5, [(32, 0.01, 1000.0)])})
+    plan = fit_plan(two_requests(), perf, window_s=60.0)
+    assert plan.baselines["h100"] is None
+    why = plan.settings["reference_infeasible"]
+    assert why.startswith("class 'prefill-heavy interactive long m8' has no route on h100-sxm")
+    assert "TTFT" in why

@@ -62,6 +62,15 @@ def test_html_is_self_contained(summary, charts):
         assert title in page
 
 
+def test_a_reference_without_a_fleet_says_why(charts):
+    summary = fake_summary()
+    summary["plan"]["baselines"]["h100"] = None
+    summary["plan"]["settings"]["reference_infeasible"] = "class 'x' has no route on h100-sxm"
+    md = render_markdown(summary, charts)
+    assert "Against everything on H100: no feasible fleet (class 'x' has no route on " \
+           "h100-sxm)." in md
+
+
 def test_markdown_links_the_charts_and_states_the_plan(summary, charts):
     md = render_markdown(summary, charts)
     for name in ALL_CHARTS:

@@ -147,6 +147,23 @@ def _specs(classes: pl.DataFrame, models: pl.DataFrame | None, slos: dict[str, S
     return out
 
 
+def _why_no_reference(every: Mapping[str, Sequence[Route]], specs: Sequence[ClassSpec],
+                      reference: str, limits: Limits) -> str:
+    """One line on why no fleet of ``reference`` devices alone serves the classes: the
+    class (the most tokens per second first) with no route on it that meets its SLO, or
+    the pool limit."""
+    lacking = [s for s in specs if not any(r.single_type and r.prefill_device == reference
+                                           for r in every.get(s.class_id, []))]
+    if not lacking:
+        return f"no fleet of {reference} alone keeps within {limits.max_pools} pools"
+    first = max(lacking, key=lambda s: (s.prefill_tokens_per_s + s.decode_tokens_per_s,
+                                        s.class_id))
+    more = f" (and {len(lacking) - 1} more classes)" if len(lacking) > 1 else ""
+    return (f"class '{first.class_id}' has no route on {reference} that meets its SLO "
+            f"(TTFT {first.slo.ttft_s:g} s, TPOT {first.slo.tpot_s:g} s at a "
+            f"{first.context_tokens:,}-token prompt){more}")
+
+
 def _baseline(sol: Solution | None, device: str) -> Baseline | None:
     return None if sol is None else {"device_id": device, "usd_per_hour": sol.usd_per_hour,
                                      "optimality_gap": sol.gap}
@@ -254,6 +271,8 @@ def fit_plan(
         "max_device_types": limits.max_device_types,
         "max_pools": limits.max_pools, "headroom": headroom,
     }
+    if ref_sol is None:
+        settings["reference_infeasible"] = _why_no_reference(every, specs, reference, limits)
     baselines: dict[str, Baseline | None] = {
         "h100": _baseline(ref_sol, reference),
         "best_single": None if best is None else _baseline(best[1], best[0]),

@@ -64,6 +64,7 @@ class PlanSettings(TypedDict):
     headroom: bool
     commitment: NotRequired[str]  # "1y"/"3y" when the plan bought commitments
     spot: NotRequired[bool]
+    reference_infeasible: NotRequired[str]  # why no fleet on the reference device alone
 
 
 class PriceAssumption(TypedDict):

@@ -154,7 +154,9 @@ def fleet(s: Summary) -> Section:
     names = {"h100": "everything on H100", "best_single": "the best single device"}
     for key, base in sorted(plan["baselines"].items()):
         if not base:
-            lines.append(f"Against {names.get(key, key)}: no feasible fleet (cannot serve it).")
+            reason = settings.get("reference_infeasible") if key == "h100" else None
+            lines.append(f"Against {names.get(key, key)}: no feasible fleet "
+                         f"({reason or 'cannot serve it'}).")
             continue
         saving = savings.get(key)
         versus = f"saves {fmt.pct(saving)}" if saving is None or saving >= 0 else (

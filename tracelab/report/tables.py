@@ -65,10 +65,12 @@ def plan_tables(plan: Any) -> list[Table]:
         saving = savings.get(key)
         base.add_row(name, _money(None if entry is None else entry["usd_per_hour"]),
                      "cannot serve it" if entry is None else f"{saving:.1%}")
+    why = plan.settings.get("reference_infeasible")
     base.caption = (
         f"span {plan.span_hours:.2f} h: fleet {_money(plan.fleet_usd)} = ledger "
         f"{_money(plan.ledger_usd)} + idle {_money(plan.idle_usd)}"
         + ("; baselines as the program sized them, not replayed" if plan.replay else "")
+        + (f"; no fleet on {plan.settings['reference_device']} alone: {why}" if why else "")
     )
     roll = Table(title="Ledger by label × phase × device")
     for col in ("label", "phase", "device", "tokens", "% tokens", "$", "% $"):
