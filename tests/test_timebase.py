@@ -152,3 +152,37 @@ def test_the_tours_report_on_every_sample_aligns_time_bases_and_says_so(runner, 
     assert summary["workload"]["requests"] == summary["input"]["rows_accepted"]
     assert summary["time"]["note"].startswith("mixed time bases aligned: ")
     assert summary["plan"]["replay"]["window"]["requests"] > 0
+
+
+def test_spans_merge_and_count_the_windows_they_touch():
+    from tracelab.ingest.timebase import covered_windows, merge_spans
+
+    assert merge_spans([(50, 60), (0, 10), (10, 20), (55, 70)]) == ((0, 20), (50, 70))
+    # Windows of 10 from 0: [0, 20] touches 0, 1, 2; [50, 70] touches 5, 6, 7.
+    assert covered_windows(((0, 20), (50, 70)), 10) == 6
+    assert covered_windows(((0, 25), (28, 31)), 10) == 4  # window 2 counted once
+    bases = TimeBases(absolute_rows=2, spans=((0, 3_600_000_000), (10**13, 10**13 + 1)))
+    assert describe(bases).startswith("one time base: calendar times (UTC); the input files "
+                                      "cover 1.00 h in 2 stretches over ")
+
+
+def test_logs_a_year_apart_are_planned_on_the_hours_they_cover(runner, tmp_path):
+    """Two one-hour logs a year apart: the year between them is not idle time (it made the
+    fleet '100% idle' at $8,797 per 1M tokens on Azure 2023 beside a 2026 log)."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for name, start in (("a", "2025-01-06T09:00:00Z"), ("b", "2026-01-05T09:00:00Z")):
+        made = invoke(runner, ["synth", "-n", "400", "--start", start,
+                               "-o", str(folder / f"{name}.parquet")])
+        assert made.exit_code == 0, made.output
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.parquet").write_bytes((folder / "a.parquet").read_bytes())
+    result = invoke(runner, ["plan", str(folder), "--no-replay", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "the input files cover 2.00 h in 2 stretches over 8,73" in result.stderr
+    doc = json.loads(result.stdout)
+    alone = json.loads(invoke(runner, ["plan", str(one), "--no-replay", "--json"]).stdout)
+    assert doc["span_hours"] == pytest.approx(2.0, rel=0.01)
+    # Twice the requests over twice the covered hours: about the same rates, not ~0.
+    assert doc["usd_per_mtok"] < 3 * alone["usd_per_mtok"]

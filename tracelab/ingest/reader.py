@@ -264,13 +264,14 @@ def trace_notes(trace: Trace, *, time_bases: bool = False) -> list[str]:
     """What a reader of results on ``trace`` must know about how it was read: files in the
     input folders tracelab wrote (not read), repeated request ids (renamed), and with
     ``time_bases`` how mixed time bases were aligned."""
-    from tracelab.ingest.timebase import describe
+    from tracelab.ingest.timebase import describe, describe_gaps
 
     out = []
     if trace.skipped:
         out.append(f"{len(trace.skipped)} file(s) in the input folders were written by "
                    f"tracelab (e.g. {trace.skipped[0]}) and were not read as traces")
-    if time_bases and trace.time_bases.shift_us is not None:
+    if time_bases and (trace.time_bases.shift_us is not None
+                       or describe_gaps(trace.time_bases) is not None):
         out.append(describe(trace.time_bases))
     if trace.duplicate_ids:
         out.append(f"{trace.duplicate_ids} request(s) reuse an earlier request's id: kept and "

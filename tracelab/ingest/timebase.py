@@ -17,6 +17,7 @@ line, for the summary and the report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,19 @@ class TimeBases:
     untimed_rows: int = 0
     absolute_start_us: int | None = None
     shift_us: int | None = None
+    # The stretches of the (aligned) time axis the input files cover: each file's first to
+    # last arrival per time base, overlapping ones merged, in order (µs since the epoch).
+    spans: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def covered_us(self) -> int:
+        """Microseconds the files cover (the spans' total)."""
+        return sum(b - a for a, b in self.spans)
+
+    @property
+    def gap_us(self) -> int:
+        """Microseconds between the spans: time no input file logged."""
+        return (self.spans[-1][1] - self.spans[0][0] - self.covered_us) if self.spans else 0
 
 
 def compute_bases_exprs(keep: pl.Expr | None = None) -> list[pl.Expr]:
@@ -46,11 +60,15 @@ def compute_bases_exprs(keep: pl.Expr | None = None) -> list[pl.Expr]:
     kept = pl.lit(True) if keep is None else keep
     timed = pl.col("arrival_ts").is_not_null() & kept
     absolute = timed & (pl.col("time_base") == "absolute")
+    relative = timed & (pl.col("time_base") == "relative")
     return [
         absolute.sum().alias("absolute_rows"),
-        (timed & (pl.col("time_base") == "relative")).sum().alias("relative_rows"),
+        relative.sum().alias("relative_rows"),
         (pl.col("arrival_ts").is_null() & kept).sum().alias("untimed_rows"),
         pl.col("arrival_ts").filter(absolute).min().dt.epoch("us").alias("absolute_start_us"),
+        pl.col("arrival_ts").filter(absolute).max().dt.epoch("us").alias("absolute_end_us"),
+        pl.col("arrival_ts").filter(relative).min().dt.epoch("us").alias("relative_start_us"),
+        pl.col("arrival_ts").filter(relative).max().dt.epoch("us").alias("relative_end_us"),
     ]
 
 
@@ -61,13 +79,45 @@ def combine(rows: list[dict[str, int | None]]) -> TimeBases:
     absolute = sum(int(r["absolute_rows"] or 0) for r in rows)
     relative = sum(int(r["relative_rows"] or 0) for r in rows)
     start = min(starts) if starts else None
+    shift = start if absolute and relative else None
+    pieces = []
+    for r in rows:  # one row per file: its stretch per time base, absolute ones shifted
+        for base, by in (("absolute", shift or 0), ("relative", 0)):
+            lo, hi = r.get(f"{base}_start_us"), r.get(f"{base}_end_us")
+            if lo is not None and hi is not None:
+                pieces.append((int(lo) - by, int(hi) - by))
     return TimeBases(
         absolute_rows=absolute,
         relative_rows=relative,
         untimed_rows=sum(int(r["untimed_rows"] or 0) for r in rows),
         absolute_start_us=start,
-        shift_us=start if absolute and relative else None,
+        shift_us=shift,
+        spans=merge_spans(pieces),
     )
+
+
+def covered_windows(spans: Sequence[tuple[int, int]], width_us: float, origin_us: int = 0
+                    ) -> int:
+    """Windows of ``width_us`` counted from ``origin_us`` that some of ``spans`` (disjoint,
+    in order; µs) touches: the windows the input files observed, busy or idle."""
+    count, reach = 0, -1
+    for a, b in spans:
+        start = max(int((a - origin_us) // width_us), reach + 1)
+        end = int((b - origin_us) // width_us)
+        if end >= start:
+            count, reach = count + end - start + 1, end
+    return count
+
+
+def merge_spans(pieces: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """``pieces`` (start, end) in order, overlapping or touching ones merged."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(pieces):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return tuple(out)
 
 
 def read_bases(frame: pl.LazyFrame) -> TimeBases:
@@ -95,8 +145,31 @@ def _iso(us: int) -> str:
     return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Time between the files' spans (µs) below which it is not worth a line: one plan window.
+NOTABLE_GAP_US = 60_000_000
+
+
+def describe_gaps(bases: TimeBases) -> str | None:
+    """One line when the input files leave time between them that no file logged (logs
+    days or years apart), None otherwise."""
+    if bases.gap_us <= NOTABLE_GAP_US:
+        return None
+    hours = (bases.spans[-1][1] - bases.spans[0][0]) / 3.6e9
+    return (f"the input files cover {bases.covered_us / 3.6e9:,.2f} h in {len(bases.spans)} "
+            f"stretches over {hours:,.1f} h: the plan's rates, percentiles and fleet hours "
+            f"count only the covered time (the {bases.gap_us / 3.6e9:,.1f} h between the "
+            "files were not logged, not idle)")
+
+
 def describe(bases: TimeBases) -> str:
-    """One line: how the input's time bases were handled."""
+    """One line: how the input's time bases were handled (and, when the files leave time
+    between them, that it is not counted: ``describe_gaps``)."""
+    gaps = describe_gaps(bases)
+    line = _describe_bases(bases)
+    return line if gaps is None else f"{line}; {gaps}"
+
+
+def _describe_bases(bases: TimeBases) -> str:
     untimed = (f"; {bases.untimed_rows:,} rows without an arrival time are in no rate, "
                "window or timeline" if bases.untimed_rows and
                (bases.absolute_rows or bases.relative_rows) else "")

@@ -125,8 +125,10 @@ class Pipeline:
             # second thread while the program is solved (HiGHS leaves a core free).
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracelab-window") as side:
                 window = side.submit(stages.replay_window, frame, self.settings)
+                spans = self.trace().time_bases.spans
                 fitted, self._credit, planned = stages.bound_credit(
-                    stages.plan(frame, self.settings), frame, self.cache(), self.settings)
+                    stages.plan(frame, self.settings, spans), frame, self.cache(),
+                    self.settings, spans)
                 cut = window.result() if planned is frame else None
             self._plan = stages.schedule(stages.verify(fitted, planned, self.settings, cut),
                                          planned, self.settings)

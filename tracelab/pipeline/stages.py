@@ -177,8 +177,8 @@ def _provider_counts(trace: Trace) -> bool:
     return bool(present.collect(engine="streaming").item())
 
 
-def bound_credit(fitted: Plan, frame: pl.LazyFrame, credit: CacheCredit,
-                 settings: Settings) -> tuple[Plan, CacheCredit, pl.LazyFrame]:
+def bound_credit(fitted: Plan, frame: pl.LazyFrame, credit: CacheCredit, settings: Settings,
+                 spans: Sequence[tuple[int, int]] = ()) -> tuple[Plan, CacheCredit, pl.LazyFrame]:
     """No more cache credit than ``fitted``'s fleet holds (``tracelab.cache.credit``): when
     the credited capacity is larger, its hits at the bound replace those in ``frame`` and
     the plan is fitted again; the tier advice is cut to the fleet either way. Returns the
@@ -202,7 +202,7 @@ def bound_credit(fitted: Plan, frame: pl.LazyFrame, credit: CacheCredit,
         return fitted, replace(credit, reuse=reuse, capacity_how=how, bound=bound), frame
     hits = reuse.compute_cache_hits_by_row(capacity).rename({"row": TRACE_ROW})
     bounded_frame = replace_hits(frame, hits, TRACE_ROW)
-    refitted = plan(bounded_frame, settings)
+    refitted = plan(bounded_frame, settings, spans)
     return refitted, replace(credit, reuse=reuse, capacity_blocks=capacity, hits=hits,
                              capacity_how=f"{credit.capacity_how}; {bounded} (plan refitted)",
                              bound=bound), bounded_frame  # fmt: skip
@@ -267,9 +267,10 @@ def cluster(found: Features, settings: Settings, *, summary: bool = False) -> La
                            assume_model=options.assume_model, summary=summary)
 
 
-def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
+def plan(frame: pl.LazyFrame, settings: Settings, spans: Sequence[tuple[int, int]] = ()) -> Plan:
     """The cheapest fleet for the labelled requests ``frame`` (with clusters when the plan's
-    classes are clusters, ``by="cluster"``)."""
+    classes are clusters, ``by="cluster"``); ``spans``: the stretches of time the input files
+    cover (``TimeBases.spans``), the only time its rates and hours count."""
     from tracelab.plan import fit_plan
 
     options = settings.options
@@ -278,7 +279,7 @@ def plan(frame: pl.LazyFrame, settings: Settings) -> Plan:
                     growth=options.growth, only=options.only, exclude=options.exclude,
                     precision=options.precision, max_device_types=options.max_device_types,
                     max_pools=options.max_pools, providers=settings.providers,
-                    commitment=options.commitment, spot=options.spot)
+                    commitment=options.commitment, spot=options.spot, observed=spans)
 
 
 ReplayWindow = tuple[pl.DataFrame, dict[str, Any]]

@@ -94,6 +94,7 @@ def summarize(aggregates: Mapping[str, object], *, trace: Trace, settings: Setti
         aggregates,
         inputs=summarize_input(trace),
         time_note=describe(trace.time_bases),
+        spans=trace.time_bases.spans,
         plan=summarize_plan(plan) if plan is not None else None,
         cache={**summarize_cache(credit.reuse, credit.capacity_blocks, credit.hit_tokens),
                "estimate": credit.estimate, "credit": credit.capacity_how,

@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from tracelab.errors import ConfigError, InputFileError
+from tracelab.ingest.timebase import covered_windows
 from tracelab.labels.axes import UNKNOWN, get_axis
 from tracelab.lookup import lookup
 from tracelab.plan.pooled import compute_pooled
@@ -51,6 +53,8 @@ LEDGER_TOKENS = ("prefill_tokens", "decode_tokens", "cache_hit_tokens")
 LOG_GAMMA = math.log((1 + DEFAULT_ALPHA) / (1 - DEFAULT_ALPHA))
 # The context sketch's bucket for a length of 0 (the sketch's sign-0 bucket).
 ZERO_BUCKET = -(2**31)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,23 @@ def _tally(labeled: pl.LazyFrame, by: str, names: Sequence[str],
     return windows, sketch.with_columns(_class_id(by)), first, last
 
 
+def _coverage(observed: Sequence[tuple[int, int]], first: datetime, last: datetime,
+              window_s: float) -> tuple[int, float]:
+    """(windows, span_s) of the plan: the windows from ``first`` that a stretch of
+    ``observed`` (clipped to first..last arrival) touches, and the seconds they cover; with
+    no stretches, every window from the first arrival to the last and their span (one
+    window when the arrivals coincide)."""
+    raw_s = (last - first).total_seconds()
+    epoch = EPOCH if first.tzinfo is not None else EPOCH.replace(tzinfo=None)
+    lo_us, hi_us = (first - epoch) // MICROSECOND, (last - epoch) // MICROSECOND
+    pieces = [(max(a, lo_us), min(b, hi_us)) for a, b in observed if b >= lo_us and a <= hi_us]
+    if not pieces:
+        return int(raw_s // window_s) + 1, raw_s if raw_s > 0 else window_s
+    covered_s = sum(b - a for a, b in pieces) / 1e6
+    return (covered_windows(sorted(pieces), window_s * 1e6, lo_us),
+            covered_s if covered_s > 0 else window_s)
+
+
 def compute_demand(
     labeled: pl.LazyFrame,
     by: str = "labels",
@@ -235,8 +256,12 @@ def compute_demand(
     percentile: float = 95.0,
     growth: float = 1.0,
     slos: dict[str, Slo] | None = None,
+    observed: Sequence[tuple[int, int]] = (),
 ) -> Demand:
-    """Planned token rates per class (tokens/s) from a labelled request frame."""
+    """Planned token rates per class (tokens/s) from a labelled request frame.
+    ``observed``: the stretches of the time axis the input files cover (µs since the epoch,
+    ``tracelab.ingest.TimeBases.spans``); only their windows count, idle or busy, so logs
+    years apart are not planned as years of idle time (default: first to last arrival)."""
     if window_s <= 0 or not 0 <= percentile <= 100 or growth <= 0:
         msg = (
             f"window {window_s} s, percentile {percentile}, growth {growth}: need window > 0, "
@@ -247,9 +272,7 @@ def compute_demand(
     names = labeled.collect_schema().names()
     keys = list(KEYS[by])
     per_window, sketch, first, last = _tally(labeled, by, names, window_s)
-    raw_span_s = (last - first).total_seconds()
-    span_s = raw_span_s if raw_span_s > 0 else window_s
-    windows = int(raw_span_s // window_s) + 1
+    windows, span_s = _coverage(observed, first, last, window_s)
     q = percentile / 100.0
     # The KV a request holds: context × decode tokens × its mode's TPOT (the mode is one
     # column of the class tuple, so the TPOT multiplies each tuple's sum).

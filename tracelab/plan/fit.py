@@ -212,6 +212,7 @@ def fit_plan(
     providers: Sequence[Provider] = (),
     commitment: str = "none",
     spot: bool = False,
+    observed: Sequence[tuple[int, int]] = (),
 ) -> Plan:
     """Cheapest fleet ($/h) serving the labelled trace's demand under its SLOs, with
     baselines and a per-request ledger. ``devices`` defaults to ``perf.catalog.plannable()``.
@@ -222,7 +223,8 @@ def fit_plan(
     (``tracelab.plan.providers``). ``commitment`` "1y"/"3y": each pool a reserved base at the
     device's committed price plus burst replicas bought by the hour at on demand (or spot,
     with ``spot``) where the trace's hours need them (``tracelab.plan.commit``); "none"
-    prices every replica on demand for the whole span."""
+    prices every replica on demand for the whole span. ``observed``: the stretches of time
+    the input files cover (``compute_demand``); the span is their total."""
     slos = slos if slos is not None else load_slos()
     for name, value in (("max_device_types", max_device_types), ("max_pools", max_pools)):
         if value is not None and value < 1:
@@ -231,7 +233,7 @@ def fit_plan(
     import_in_background("scipy.optimize")  # the solver, ~0.5 s, during the demand passes
     all_devices = list(devices) if devices is not None else list(perf.catalog.plannable())
     allowed = _select_devices(all_devices, only, exclude)
-    demand = compute_demand(labeled, by, window_s, percentile, growth, slos)
+    demand = compute_demand(labeled, by, window_s, percentile, growth, slos, observed)
     commit = None if commitment == "none" else fit_commitments(
         all_devices, commitment, spot, demand,
         [m for m, s in slos.items() if s.deadline_s >= window_s])

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from tracelab.errors import InputFileError
+from tracelab.ingest.timebase import covered_windows
 from tracelab.labels.axes import label_columns
 from tracelab.report.histogram import BINS_PER_DECADE, histogram_quantile
 from tracelab.report.summary_types import (
@@ -155,7 +156,9 @@ def _timeline(timeline: Mapping[str, Any]) -> TimelineSection:
     }
 
 
-def _arrivals(arr: Mapping[str, Any]) -> ArrivalsSection:
+def _arrivals(arr: Mapping[str, Any], spans: Sequence[tuple[int, int]] = ()) -> ArrivalsSection:
+    """Rates and burstiness from the merged arrival aggregates; ``spans``: the stretches the
+    input files cover (µs), whose windows alone count (default: first to last window)."""
     window_s = float(arr["window_s"])
     if not arr["window_counts"]:  # no request has an arrival time: no rate is known
         return {"window_s": window_s, "windows": 0, "requests_per_s_mean": None,
@@ -163,6 +166,9 @@ def _arrivals(arr: Mapping[str, Any]) -> ArrivalsSection:
                 "interarrival_mean_s": None, "interarrival_cv": None,
                 "index_of_dispersion": None}
     n_windows = arr["window_max"] - arr["window_min"] + 1
+    if len(spans) > 1:  # logs apart: the windows between them were not observed
+        n_windows = max(covered_windows(spans, window_s * _US),
+                        sum(arr["window_counts"].values()))  # at least the busy ones
     hist = {int(k): v for k, v in arr["window_counts"].items()}
     hist[0] = hist.get(0, 0) + n_windows - sum(hist.values())
     counts = sorted(hist.items())
@@ -199,6 +205,7 @@ def finalize_summary(
     inputs: InputSection,
     assumptions: AssumptionsSection,
     time_note: str | None = None,
+    spans: Sequence[tuple[int, int]] = (),
     plan: PlanSection | None = None,
     cache: CacheSection | None = None,
     generated_at: str | None = None,
@@ -208,7 +215,9 @@ def finalize_summary(
     """The summary (not yet rounded: :func:`dump_summary` rounds) from merged aggregates
     (``tracelab.report.aggregate``: a dict of counts and sums that module documents) and the
     other stages' sections (``tracelab.report.stages``); ``time_note``: how the input's time
-    bases were handled, one line (``tracelab.ingest.timebase.describe``)."""
+    bases were handled, one line (``tracelab.ingest.timebase.describe``); ``spans``: the
+    stretches of time the input files cover (``TimeBases.spans``), the windows the arrival
+    rates count."""
     merged = cast("Mapping[str, Any]", aggregates)
     span = merged["span"]
     totals = dict(merged["totals"])
@@ -244,7 +253,7 @@ def finalize_summary(
             "prefill_work_share": _share(work["prefill_s"], work["prefill_s"] + work["decode_s"]),
             "lengths": _lengths(merged["lengths"], totals),
         },
-        "arrivals": _arrivals(merged["arrivals"]),
+        "arrivals": _arrivals(merged["arrivals"], spans),
         "labels": {axis: _mix_rows(labels[axis]) for axis in label_columns() if axis in labels},
         "clusters": _clusters(merged["clusters"]),
         "models": [
