@@ -1,7 +1,8 @@
 """Dispatch inside one pool: each arriving request to a replica, then every replica drained.
 
 Join-shortest-queue, the queue measured in tokens (``Replica.load``: the KV the requests
-in the system will hold, context + output each; zero for every request under
+in the system will hold, each its reservation (context, or prefill when larger) plus its
+output in the pool; zero for every request under
 ``SimOptions.dispatch`` "requests"), then in requests, then the lowest index; a session's
 later requests go where its first went, so its prefix hits land where its KV is. JSQ
 needs every replica's load at an arrival; a replica whose next segment ends after the
@@ -57,7 +58,8 @@ def run_pool(arrival: list[float], session: list[int], state: PoolState, replica
                 for rep in up:
                     if rep.pending <= t:
                         rep.advance(t, False)
-                    if (rep.load, rep.in_sys) < (best.load, best.in_sys):
+                    if rep.load < best.load or (rep.load == best.load
+                                                and rep.in_sys < best.in_sys):
                         best = rep
                 r = best.idx
                 if key >= 0:

@@ -50,7 +50,8 @@ class SimOptions:
     ``max_long_partial_prefills``: requests prefilling at once, and long ones (prompt above
     the threshold) among them (0: no limit). ``dispatch``: what join-shortest-queue measures
     a replica's queue in (``DISPATCH``): "tokens", the KV its requests in the system will
-    hold (context + output each), then their number; "requests", their number alone.
+    hold (each its reservation plus its output), then their number; "requests", their
+    number alone.
     ``bucket_s``: width of the utilisation
     timeline's buckets. ``max_span_steps``: steps one segment of the loop may run at once
     (default: as many as pass before the next event; 1 replays step by step, to check).
@@ -254,9 +255,9 @@ def _run_pool(spec: PoolSpec, perf: PerfModel, options: SimOptions, memo: PoolRu
               arrival: np.ndarray, pre: np.ndarray, ctx: np.ndarray, out: np.ndarray,
               session: np.ndarray) -> PoolRun:
     """``_run``, or the run ``memo`` holds for the same inputs (``tracelab.simulate.memo``)."""
-    session = canonical_sessions(session)
     if memo is None:
         return _run(spec, perf, options, arrival, pre, ctx, out, session)
+    session = canonical_sessions(session)  # the same sessions, whichever frame they came from
     key = (spec, options, arrival.tobytes(), pre.tobytes(), ctx.tobytes(), out.tobytes(),
            session.tobytes())
     return memo.get(key, perf, lambda: _run(spec, perf, options, arrival, pre, ctx, out,
