@@ -77,3 +77,22 @@ def test_plan_by_cluster_replays_its_cluster_classes(runner, tmp_path):
     doc = json.loads(result.stdout)
     assert doc["replay"]["requests"] > 0
     assert 0 <= doc["replay"]["attained"] <= 1
+
+
+def test_the_terminal_plan_stays_readable_on_a_short_trace(runner):
+    """The sample's ledger roll-up has ~180 rows: the terminal shows the dearest ones and
+    says where the rest are; a trace too short for a schedule gets one line, not an empty
+    table."""
+    from tracelab.report.tables import ROLLUP_ROWS
+    from tracelab.resources import default_sample_trace
+
+    if not default_sample_trace().exists():
+        pytest.skip("the bundled sample trace has not been generated yet")
+    result = invoke(runner, ["plan"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert f"the {ROLLUP_ROWS} dearest of " in out
+    assert "every row is in plan.json's rollup" in " ".join(out.split())
+    assert "Schedule over the day" not in out
+    assert "Schedule: the trace spans 1 h" in out
+    assert len(out.splitlines()) < 200

@@ -117,20 +117,22 @@ def chart_schedule(summary: Summary) -> Chart | None:
 
 
 def schedule_tables(plan: Any) -> list[Any]:
-    """The terminal's schedule table of a ``tracelab.plan.Plan`` (none without a schedule)."""
+    """The terminal's schedule of a ``tracelab.plan.Plan``: its table with the one-line
+    summary as caption, or that line alone when there is nothing to schedule (none without
+    a schedule)."""
     from rich.table import Table
+    from rich.text import Text
 
     if plan.schedule is None:
         return []
-    table = Table(title="Schedule over the day")
     rows = [] if plan.schedule_table is None else plan.schedule_table.to_dicts()
-    if rows:
-        headers, body = _pivot(rows)
-        for col in headers:
-            table.add_column(col, justify="left" if col == headers[0] else "right")
-        for row in body:
-            table.add_row(*row)
-    else:
-        table.add_column("schedule")
+    if not rows:
+        return [Text(schedule_line(plan.schedule))]
+    table = Table(title="Schedule over the day")
+    headers, body = _pivot(rows)
+    for col in headers:
+        table.add_column(col, justify="left" if col == headers[0] else "right")
+    for row in body:
+        table.add_row(*row)
     table.caption = schedule_line(plan.schedule)
     return [table]

@@ -25,10 +25,15 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
-def plan_tables(plan: Any) -> list[Table]:
+# Rows of the ledger roll-up the terminal shows, dearest first; plan.json keeps every one.
+ROLLUP_ROWS = 12
+
+
+def plan_tables(plan: Any) -> list[RenderableType]:
     """Of a ``tracelab.plan.Plan`` (the plan sits above the report's modules, which read
-    its result by attribute as ``report.stages`` does): the fleet, the baselines (with the span's fleet = ledger + idle identity) and the
-    ledger rolled up by label × phase × device."""
+    its result by attribute as ``report.stages`` does): the fleet, the replay, the
+    schedule, the baselines (with the span's fleet = ledger + idle identity) and the
+    ROLLUP_ROWS dearest rows of the ledger rolled up by label × phase × device."""
     from rich.table import Table
 
     fleet = Table(title=f"Pools — {_money(plan.usd_per_hour)}/hour, "
@@ -75,9 +80,16 @@ def plan_tables(plan: Any) -> list[Table]:
     roll = Table(title="Ledger by label × phase × device")
     for col in ("label", "phase", "device", "tokens", "% tokens", "$", "% $"):
         roll.add_column(col, justify="left" if col in ("label", "phase", "device") else "right")
-    for row in plan.rollup.iter_rows(named=True):
+    rollup = plan.rollup.sort(["usd", "tokens", "class_id", "phase", "device"],
+                              descending=[True, True, False, False, False])
+    for row in rollup.head(ROLLUP_ROWS).iter_rows(named=True):
         roll.add_row(row["class_id"], row["phase"], row["device"], f"{row['tokens']:,}",
                      f"{row['token_share']:.1%}", f"${row['usd']:,.4f}", f"{row['usd_share']:.1%}")
+    if rollup.height > ROLLUP_ROWS:
+        shown = rollup.head(ROLLUP_ROWS)
+        roll.caption = (f"the {ROLLUP_ROWS} dearest of {rollup.height:,} rows "
+                        f"({shown['usd_share'].sum():.1%} of the ledger's $); every row is in "
+                        "plan.json's rollup, every request in ledger.parquet (-o DIR)")
     from tracelab.report.schedule import schedule_tables
 
     return [*tables, *_replay_table(plan.replay), *schedule_tables(plan), base, roll]
@@ -94,21 +106,23 @@ def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:
                         f"{replay['attained']:.2%} of {'/'.join(replay['modes'])} requests "
                         f"meet TTFT and TPOT (target {replay['target']:.0%})"
                         + infeasible_note(replay))
-    for col in ("pool", "replicas", "attainment", "TTFT fluid", "TTFT p99", "TPOT fluid",
-                "TPOT p99", "utilisation"):
-        table.add_column(col, justify="left" if col == "pool" else "right")
+    table.add_column("pool", overflow="fold")  # the whole id, folded: it is the key
+    for col in ("replicas", "meets SLO", "TTFT p99 / fluid", "TPOT p99 / fluid", "busy"):
+        table.add_column(col, justify="right")
     fluid = {f["pool_id"]: f for f in replay["fluid"]}
 
-    def show(v: object, scale: float = 1.0, unit: str = " s") -> str:
-        return "—" if not isinstance(v, float) else f"{v * scale:.3g}{unit}"
+    def show(v: object, scale: float = 1.0) -> str:
+        return "—" if not isinstance(v, float) else f"{v * scale:.3g}"
+
+    def pair(replayed: object, estimated: object, scale: float, unit: str) -> str:
+        return f"{show(replayed, scale)} / {show(estimated, scale)} {unit}"
 
     for p in replay["pools"]:
         f = fluid.get(p["pool_id"], {})
-        table.add_row(p["pool_id"], str(p["replicas"]), show(p.get("attainment"), 100, "%"),
-                      show(f.get("fluid_ttft_s")), show(p.get("p99_ttft_s")),
-                      show(f.get("fluid_tpot_s"), 1000, " ms"),
-                      show(p.get("p99_tpot_s"), 1000, " ms"),
-                      show(p.get("utilisation"), 100, "%"))
+        table.add_row(p["pool_id"], str(p["replicas"]), f"{show(p.get('attainment'), 100)}%",
+                      pair(p.get("p99_ttft_s"), f.get("fluid_ttft_s"), 1.0, "s"),
+                      pair(p.get("p99_tpot_s"), f.get("fluid_tpot_s"), 1000.0, "ms"),
+                      f"{show(p.get('utilisation'), 100)}%")
     table.caption = replay["verdict"] or f"{len(replay['iterations'])} replay(s) of repair"
     return [table]
 

@@ -47,17 +47,21 @@ def busiest_hour(requests: pl.DataFrame, hour_s: float = 3600.0) -> tuple[float,
 
 
 def _arrivals(requests: pl.DataFrame) -> tuple[Any, Any]:
-    """Sorted arrival seconds and the running sum of their prefill + output tokens."""
+    """Sorted arrival seconds and the running sum of their prefill + output tokens (whole
+    numbers, exact below 2**53 tokens; an unknown count adds none)."""
     import numpy as np
 
     t = requests["arrival_s"].to_numpy()
-    work = (requests["prefill_tokens"] + requests["output_tokens"]).to_numpy()
+    work = (requests["prefill_tokens"].fill_null(0)
+            + requests["output_tokens"].fill_null(0)).to_numpy()
     # A log is usually in arrival order already: checking is O(n). Otherwise one argsort
     # of the arrivals (10M: 0.3 s stable, against 0.9 s to sort the frame's columns).
     if not requests["arrival_s"].is_sorted():
         order = np.argsort(t, kind="stable")
         t, work = t[order], work[order]
-    return t, np.cumsum(work, dtype=float)
+    # The integer sum, then floats: numpy's cumsum into float64 converts element by element
+    # (10M: 0.28 s against 0.06 s).
+    return t, np.cumsum(work).astype(float)
 
 
 def _busiest(t: Any, work: Any, hour_s: float) -> tuple[float, float]:
