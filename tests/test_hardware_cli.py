@@ -21,6 +21,14 @@ def test_hardware_lists_catalog(runner) -> None:
     assert r.exit_code == 0, r.stderr
     assert "h100-sxm" in r.stdout
     assert "cerebras-wse-3" in r.stdout
+    # Every price's source is printed whole, in a table of its own (it is a sentence: in the
+    # catalog's table, cut to 60 characters, it folded every row into a column of 4).
+    assert "Where each price comes from" in r.stdout
+    text = " ".join(r.stdout.replace("│", " ").split())
+    from tracelab.commands._hardware import read_catalog
+
+    for device in read_catalog(None, None).devices.values():
+        assert " ".join(device.price_source.split()[:4]) in text
     r = invoke(
         runner,
         [

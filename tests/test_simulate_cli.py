@@ -44,6 +44,23 @@ def test_simulate_replays_the_sample_through_its_plan(runner, plan_dir, tmp_path
     assert {p["replicas"] for p in doc["pools"]} <= {r["replicas"] for r in plan["fleet"]} | {0}
 
 
+def test_the_terminal_replay_keeps_pool_ids_whole_and_lists_the_worst_classes(runner, plan_dir):
+    """80 columns: each pool id is printed whole (folded), not cut to "mi…"; of the
+    sample's ~60 classes the CLASS_ROWS meeting their SLO least are listed, and the caption
+    says the rest are in replay.json."""
+    from tracelab.report.replay import CLASS_ROWS
+
+    result = invoke(runner, ["simulate", "--plan", str(plan_dir)])
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads((plan_dir / "plan.json").read_text())
+    text = "".join(line.replace("│", "").replace(" ", "") for line in result.stdout.splitlines())
+    for pool in plan["fleet"]:
+        assert pool["pool_id"] in text
+    assert f"{CLASS_ROWS} of " in result.stdout
+    assert "every class in" in result.stdout
+    assert len(result.stdout.splitlines()) < 150
+
+
 def test_simulate_json_is_the_replay_summary(runner, plan_dir):
     result = invoke(runner, ["simulate", "--plan", str(plan_dir / "plan.json"), "--json",
                              "--window", "busiest-hour"])

@@ -74,10 +74,11 @@ def hardware(
         return
     from rich.console import Console
 
-    from tracelab.report.tables import hardware_table
+    from tracelab.report.tables import hardware_tables
 
-    table = hardware_table(devices, costs, model)
-    Console(file=sys.stdout, width=None).print(table)
+    console = Console(file=sys.stdout, width=None)
+    for table in hardware_tables(devices, costs, model):
+        console.print(table)
     unpriced = [d.id for d in devices if not d.plannable]
     if unpriced:
         sys.stderr.write(

@@ -209,15 +209,15 @@ def cache_tables(result: ReuseResult) -> list[RenderableType]:
     return out
 
 
-def hardware_table(devices: Sequence[Device], costs: Mapping[str, tuple[float, float]],
-                   model: str | None) -> Table:
-    """The catalog: peak rates (``*`` marks an estimated figure), memory, unit, price and
-    its source; with ``model``, $ per 1M input and output tokens serving it (``costs``)."""
+def hardware_tables(devices: Sequence[Device], costs: Mapping[str, tuple[float, float]],
+                    model: str | None) -> list[Table]:
+    """The catalog: peak rates (``*`` marks an estimated figure), memory, unit and price,
+    with ``model`` $ per 1M input and output tokens serving it (``costs``); then each
+    price's date and source in full (a table of their own: the source is a sentence)."""
     from rich.table import Table
 
     table = Table(title="tracelab hardware catalog (dense TFLOP/s; * = estimated figure)")
-    for col in ("id", "tier", "bf16", "fp8", "fp4", "memory", "TB/s", "unit", "$/h", "as of",
-                "price source"):
+    for col in ("id", "tier", "bf16", "fp8", "fp4", "memory", "TB/s", "unit", "$/h"):
         table.add_column(col, overflow="fold")
     if model is not None:
         table.add_column(f"$/M in ({model})")
@@ -239,8 +239,6 @@ def hardware_table(devices: Sequence[Device], costs: Mapping[str, tuple[float, f
             fmt(d, "mem_bw_tbs", d.mem_bw_tbs),
             f"{d.unit} ({d.unit_devices})",
             fmt(d, "usd_per_hour", d.usd_per_hour, ".2f") if d.plannable else "n/a",
-            d.as_of,
-            d.price_source[:60],
         ]
         if model is not None:
             usd_in, usd_out = costs.get(d.id, (math.nan, math.nan))
@@ -249,4 +247,9 @@ def hardware_table(devices: Sequence[Device], costs: Mapping[str, tuple[float, f
                 f"{usd_out:.3f}" if not math.isnan(usd_out) else "-",
             ]
         table.add_row(*cells)
-    return table
+    sources = Table(title="Where each price comes from")
+    for col in ("id", "as of", "price source"):
+        sources.add_column(col)
+    for d in devices:
+        sources.add_row(d.id, d.as_of, d.price_source)
+    return [table, sources]
