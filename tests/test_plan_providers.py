@@ -189,3 +189,50 @@ def test_replayed_plan_with_providers_notes_their_requests_in_the_ledger(runner,
     assert sent["replay_note"].unique().to_list() == [PROVIDER_NOTE]
     assert sent["ttft_s"].null_count() == sent.height
     assert kept.filter(pl.col("replay_note") == "replayed")["ttft_s"].null_count() == 0
+
+
+def test_a_plan_without_providers_weighs_its_pools_against_them():
+    """Not given the provider, the plan buys its $2/h replica and says the model's tokens
+    would cost $0.00864/h per token there (not planned: the replica stays); a provider
+    dearer than the pool, or one the class's SLO rules out, is not offered."""
+    plan = fit_plan(_tiny(), _perf(), window_s=200.0, headroom=False,
+                    compare_providers=[_api(1.0, 2.0)], max_device_types=None)
+    assert plan.usd_per_hour == pytest.approx(2.0)
+    (alt,) = plan.per_token_alternatives()
+    assert alt["model_id"] == "m8"
+    assert alt["usd_per_hour"] == pytest.approx(0.00864, rel=1e-12)
+    assert alt["pools_usd_per_hour"] == pytest.approx(2.0)
+    assert alt["saving_usd_per_hour"] == pytest.approx(2.0 - 0.00864)
+    assert alt["providers"] == ["acme"]
+    assert alt["requests"] == 2
+    assert plan.to_json()["per_token_alternatives"] == [alt]
+    # The same price, planned: what the plan pays for the tokens sent is the offer.
+    assert _fit([_api(1.0, 2.0)]).usd_per_hour == pytest.approx(alt["usd_per_hour"], rel=1e-12)
+    dear = fit_plan(_tiny(), _perf(), window_s=200.0, headroom=False, max_device_types=None,
+                    compare_providers=[_api(1e5, 1e5)])
+    assert dear.per_token_alternatives() == []
+    assert "per_token_alternatives" not in dear.to_json()
+    slow = fit_plan(_tiny(), _perf(), window_s=200.0, headroom=False, max_device_types=None,
+                    compare_providers=[_api(1.0, 2.0, ttft=None)])
+    assert slow.per_token_alternatives() == []  # no published TTFT: the SLO rules it out
+
+
+def test_the_sample_report_names_the_models_cheaper_per_token(runner):
+    from tracelab.resources import default_sample_trace
+
+    if not default_sample_trace().exists():
+        pytest.skip("the bundled sample trace has not been generated yet")
+    result = invoke(runner, ["plan", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    offered = {a["model_id"]: a for a in doc["per_token_alternatives"]}
+    assert offered  # the sample's 8B and 70B pools are mostly idle at 0.4 requests/s each
+    hosted = {f["model_id"]: 0.0 for f in doc["fleet"]}
+    for f in doc["fleet"]:
+        hosted[f["model_id"]] += f["usd_per_hour"]
+    for model, alt in offered.items():
+        assert alt["usd_per_hour"] < hosted[model] == pytest.approx(alt["pools_usd_per_hour"])
+    assert "--providers bundled" in result.stderr
+    with_them = json.loads(invoke(runner, ["plan", "--json", "--providers", "bundled"]).stdout)
+    assert "per_token_alternatives" not in with_them
+    assert with_them["usd_per_hour"] < doc["usd_per_hour"]

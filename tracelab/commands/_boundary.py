@@ -56,6 +56,8 @@ HINTS = {
     "model": "pass a file written by `tracelab label --save-model`",
     "attainment": "pass --attainment in (0, 1], e.g. 0.99",
     "query": "pass --query SQL to read another table",
+    "providers": "pass --providers bundled to plan with the per-token providers beside the "
+                 "pools (or --providers FILE with your negotiated prices)",
 }
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tracelab.commands._boundary import boundary
+from tracelab.commands._boundary import HINTS, boundary
 from tracelab.commands._options import (
     AssumeModel,
     Attainment,
@@ -157,6 +157,8 @@ def plan(
     verdict = (result.replay or {}).get("verdict")
     if verdict:
         sys.stderr.write(f"note: {verdict}\n")
+    if result.per_token_alternatives():
+        sys.stderr.write(f"note: some models cost less per token: {HINTS['providers']}\n")
     if output is not None:
         paths = write_plan(result, output)
         sys.stderr.write(f"wrote {', '.join(p.name for p in paths)} to {output}\n")

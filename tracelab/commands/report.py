@@ -129,6 +129,8 @@ def report(
     files = write_report(result.summary, folder)
     if not result.features.modelled:
         sys.stderr.write(f"no fleet was planned: {HINTS['assume_model']}\n")
+    elif result.plan is not None and result.plan.per_token_alternatives():
+        sys.stderr.write(f"note: some models cost less per token: {HINTS['providers']}\n")
     if as_json:
         sys.stdout.write(dump_summary(result.summary))
     else:

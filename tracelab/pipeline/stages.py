@@ -50,6 +50,9 @@ class Settings:
     profile: PerfProfile
     label_config: LabelConfig
     providers: tuple[Provider, ...] = ()
+    # The bundled per-token providers, weighed against the pools when ``providers`` is
+    # empty (the plan's ``per_token_alternatives``); none when the plan uses providers.
+    compare_providers: tuple[Provider, ...] = ()
 
     @property
     def model_map(self) -> dict[str, str] | None:
@@ -84,12 +87,13 @@ def prepare(options: PipelineOptions) -> Settings:
     if not set(options.only or ids) - set(options.exclude or ()):
         raise ParamError(param="exclude", value=",".join(options.exclude or ()),
                          reason="leaves no device to plan on")
-    from tracelab.plan.providers import read_providers_option
+    from tracelab.plan.providers import load_providers, read_providers_option
 
+    providers = read_providers_option(options.providers)
     return Settings(options=options, slos=slos, catalog=catalog,
                     profile=load_profile(options.profile),
-                    label_config=load_label_config(options.config),
-                    providers=read_providers_option(options.providers))
+                    label_config=load_label_config(options.config), providers=providers,
+                    compare_providers=() if providers else tuple(load_providers()))
 
 
 def ingest(paths: PathsLike, settings: Settings) -> Trace:
@@ -279,6 +283,7 @@ def plan(frame: pl.LazyFrame, settings: Settings, spans: Sequence[tuple[int, int
                     growth=options.growth, only=options.only, exclude=options.exclude,
                     precision=options.precision, max_device_types=options.max_device_types,
                     max_pools=options.max_pools, providers=settings.providers,
+                    compare_providers=settings.compare_providers,
                     commitment=options.commitment, spot=options.spot, observed=spans)
 
 

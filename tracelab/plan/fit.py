@@ -43,6 +43,7 @@ from tracelab.plan.providers import (
     add_provider_routes,
     is_provider_pool,
     per_token_frame,
+    per_token_options,
     provider_assumptions,
     provider_reason,
 )
@@ -210,6 +211,7 @@ def fit_plan(
     max_pools: int | None = None,
     headroom: bool = True,
     providers: Sequence[Provider] = (),
+    compare_providers: Sequence[Provider] = (),
     commitment: str = "none",
     spot: bool = False,
     observed: Sequence[tuple[int, int]] = (),
@@ -220,7 +222,9 @@ def fit_plan(
     None means POOLS_PER_MODEL per model served. ``headroom`` False sizes replicas at
     utilisation 1 (the fluid bound) instead of the M/D/1 target (``plan/routes.py``).
     ``providers``: per-token APIs the MILP may send a class (or part of one) to
-    (``tracelab.plan.providers``). ``commitment`` "1y"/"3y": each pool a reserved base at the
+    (``tracelab.plan.providers``); ``compare_providers``: per-token APIs the plan does not
+    use but weighs each model's pools against (``Plan.per_token_alternatives``).
+    ``commitment`` "1y"/"3y": each pool a reserved base at the
     device's committed price plus burst replicas bought by the hour at on demand (or spot,
     with ``spot``) where the trace's hours need them (``tracelab.plan.commit``); "none"
     prices every replica on demand for the whole span. ``observed``: the stretches of time
@@ -287,6 +291,8 @@ def fit_plan(
         settings["commitment"], settings["spot"] = commitment, spot
         assumptions["commitments"] = commitment_assumptions(commit, all_devices)
 
+    options = per_token_options(specs, compare_providers, demand.classes, growth)
+
     def build(chosen: Solution) -> Plan:
         """The plan of the fleet ``chosen`` (its routes among ``main``'s): fleet, routes,
         ledger; the baselines and settings of this fit."""
@@ -332,6 +338,7 @@ def fit_plan(
             models=demand.models,
             context=PlanContext(main, chosen, build, limits),
             per_token=per_token,
+            per_token_options=options,
             hours=None if commit is None else pool_hours(chosen, commit),
         )
 

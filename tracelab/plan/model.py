@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tracelab.plan.hours import PoolHours
     from tracelab.plan.limits import Limits
     from tracelab.plan.milp import Solution
-    from tracelab.plan.providers import ProviderAssumptions
+    from tracelab.plan.providers import PerTokenOption, ProviderAssumptions
     from tracelab.plan.routes import Route
 
 # One row per pool (device, model, devices per replica, role): the fleet.
@@ -197,6 +197,9 @@ class Plan:
     replay: dict[str, object] | None = None
     # Per provider pool: the requests, tokens and $ the ledger sent there (None: no providers).
     per_token: pl.DataFrame | None = None
+    # Per model, its tokens' $/h at per-token providers the plan was not given
+    # (``tracelab.plan.providers.per_token_options``): ``per_token_alternatives`` weighs them.
+    per_token_options: Sequence[PerTokenOption] = ()
     # The plan's pools per window of the day (``tracelab.plan.schedule_replay``): the
     # summary (plan.json's ``schedule``) and the table (None when nothing is scheduled).
     schedule: dict[str, object] | None = None
@@ -274,6 +277,27 @@ class Plan:
             out[key] = None if not cost else 1.0 - self.usd_per_hour / cost
         return out
 
+    def per_token_alternatives(self) -> list[dict[str, object]]:
+        """The models whose pools cost more per hour than their tokens would at a per-token
+        provider (``per_token_options``), dearest saving first: ``model_id``, ``pools``,
+        ``pools_usd_per_hour``, ``usd_per_hour`` (per token), ``providers``, ``requests``,
+        ``saving_usd_per_hour``. Not planned and not replayed: the provider's published
+        latency is taken as met (``assumptions.providers`` says how a plan with them runs)."""
+        hosted = self.fleet.filter((pl.col("role") != API_ROLE) & (pl.col("replicas") > 0))
+        requests = dict(self.classes.group_by("model_id").agg(pl.col("requests").sum()).iter_rows()
+                        ) if "requests" in self.classes.columns else {}
+        found: list[tuple[float, str, dict[str, object]]] = []
+        for option in self.per_token_options:
+            mine = hosted.filter(pl.col("model_id") == option["model_id"])
+            usd = math.fsum(mine["usd_per_hour"])
+            saving = usd - option["usd_per_hour"]
+            if mine.height and saving > 0:
+                found.append((-saving, option["model_id"], {
+                    **option, "pools": mine["pool_id"].to_list(), "pools_usd_per_hour": usd,
+                    "requests": int(requests.get(option["model_id"], 0)),
+                    "saving_usd_per_hour": saving}))
+        return [entry for _, _, entry in sorted(found, key=lambda f: (f[0], f[1]))]
+
     def pools(self) -> list[dict[str, object]]:
         """The pools as plan.json lists them (the simulator's ``PoolSpec`` fields + $/h)."""
         return [{k: row[k] for k in POOL_FIELDS} for row in self.fleet.iter_rows(named=True)]
@@ -309,6 +333,8 @@ class Plan:
         }
         if self.per_token is not None and self.per_token.height:
             out["per_token"] = _records(self.per_token)
+        if alternatives := self.per_token_alternatives():
+            out["per_token_alternatives"] = alternatives
         if self.replay is not None:
             out["replay"] = self.replay
         if self.schedule is not None:

@@ -214,6 +214,39 @@ def add_provider_routes(routes: Mapping[str, Sequence[Route]], specs: Iterable[C
     return out
 
 
+class PerTokenOption(TypedDict):
+    """What one model's tokens would cost at per-token providers (``per_token_options``)."""
+
+    model_id: str
+    usd_per_hour: float
+    providers: list[str]
+    classes: int
+
+
+def per_token_options(specs: Sequence[ClassSpec], providers: Sequence[Provider],
+                      classes: pl.DataFrame, growth: float = 1.0) -> list[PerTokenOption]:
+    """Per model each of whose classes some priced provider may serve within its SLO
+    (``provider_route``): its tokens' $/h at the cheapest such provider per class, priced as
+    a provider route is (the class's mean rates × ``growth``). A plan fitted without
+    providers weighs its pools against these (``Plan.per_token_alternatives``)."""
+    routes = add_provider_routes({s.class_id: [] for s in specs}, specs, providers, classes,
+                                 growth)
+    by_model: dict[str, list[str]] = {}
+    for spec in specs:
+        by_model.setdefault(spec.model_id, []).append(spec.class_id)
+    out: list[PerTokenOption] = []
+    for model, ids in sorted(by_model.items()):
+        if not all(routes[c] for c in ids):
+            continue
+        cheapest = [min(routes[c], key=lambda r: (r.linear_usd_per_hour, r.key)) for c in ids]
+        out.append({"model_id": model,
+                    "usd_per_hour": math.fsum(r.linear_usd_per_hour for r in cheapest),
+                    "providers": sorted({r.prefill_device.removeprefix(API_PREFIX)
+                                         for r in cheapest}),
+                    "classes": len(ids)})
+    return out
+
+
 def provider_reason(spec: ClassSpec, route: Route, providers: Sequence[Provider]) -> str:
     """Why a class goes to a provider, with its prices and published latencies."""
     p = next(p for p in providers if p.device_id == route.prefill_device

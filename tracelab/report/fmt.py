@@ -76,3 +76,17 @@ def infeasible_note(replay: Any) -> str:
     if not found or not found.get("requests"):
         return ""
     return f" Infeasible by their SLO: {found['why']}."
+
+
+def per_token_note(alternatives: Any) -> str:
+    """A sentence on the models whose pools cost more than their tokens would at a
+    per-token provider the plan was not given (``Plan.per_token_alternatives``), else ""."""
+    if not alternatives:
+        return ""
+    parts = [f"{a['model_id']}'s {num(a['requests'])} requests would cost {usd(a['usd_per_hour'])}"
+             f"/h at {' and '.join(a['providers'])} against its pools' "
+             f"{usd(a['pools_usd_per_hour'])}/h" for a in alternatives]
+    saving = sum(a["saving_usd_per_hour"] for a in alternatives)
+    return (f"Cheaper per token: at the bundled providers' list prices, {'; '.join(parts)} "
+            f"({usd(saving)}/h less, not replayed: the providers' published latency is taken "
+            "as met). Planning with the bundled providers weighs them route by route.")

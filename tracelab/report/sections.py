@@ -143,6 +143,8 @@ def fleet(s: Summary) -> Section:
             f"p{fmt.num(_number(settings.get('percentile')))} window, not the mean); "
             "more traffic on the same fleet would cost little more."
         )
+    if note := fmt.per_token_note(plan.get("per_token_alternatives")):
+        lines.append(note)
     gap = _number(settings.get("optimality_gap")) or 0.0
     if gap > 1e-6:
         stop = ("its wall-clock safety limit: on a loaded machine the fleet can differ from "

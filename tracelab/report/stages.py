@@ -22,6 +22,7 @@ from tracelab.report.summary_types import (
     FlowRow,
     InputSection,
     JSONValue,
+    PerTokenAlternative,
     PerTokenRow,
     PlanSection,
     PriceRow,
@@ -135,6 +136,8 @@ def summarize_plan(plan: Any) -> PlanSection:
         section["replay"] = summarize_replay(plan.replay)
     if per_token is not None and routes:
         section["per_token"] = cast("list[PerTokenRow]", per_token.to_dicts())
+    if alternatives := plan.per_token_alternatives():
+        section["per_token_alternatives"] = cast("list[PerTokenAlternative]", alternatives)
     if plan.schedule is not None:
         rows = [] if plan.schedule_table is None else plan.schedule_table.to_dicts()
         section["schedule"] = cast("ScheduleSection", {**plan.schedule, "rows": rows})

@@ -174,6 +174,20 @@ class FleetRow(TypedDict):
     price_term: NotRequired[str]
 
 
+class PerTokenAlternative(TypedDict):
+    """A model whose pools cost more than its tokens would at a per-token provider the plan
+    was not given (``Plan.per_token_alternatives``): not planned, not replayed."""
+
+    model_id: str
+    usd_per_hour: float
+    providers: list[str]
+    classes: int
+    pools: list[str]
+    pools_usd_per_hour: float
+    requests: int
+    saving_usd_per_hour: float
+
+
 class PerTokenRow(TypedDict):
     """A per-token provider route: what the ledger sent there (no replicas)."""
 
@@ -321,6 +335,8 @@ class PlanSection(TypedDict):
     settings: dict[str, JSONValue]
     replay: NotRequired[ReplaySection | None]  # None: the plan was not replayed
     per_token: NotRequired[list[PerTokenRow]]  # per-token provider routes, when any
+    # Models cheaper per token at a provider the plan was not given, when any.
+    per_token_alternatives: NotRequired[list[PerTokenAlternative]]
     schedule: NotRequired[ScheduleSection | None]  # absent: no schedule was asked for
 
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracelab.report.fmt import infeasible_note
+from tracelab.report.fmt import infeasible_note, per_token_note
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -49,6 +49,7 @@ def plan_tables(plan: Any) -> list[RenderableType]:
             extra = [str(row["reserved"]), str(row["burst"]), row["price_term"]] if terms else []
             fleet.add_row(row["pool_id"], str(row["replicas"]), str(row["devices"]), *extra,
                           _money(row["usd_per_hour"]))
+    fleet.caption = per_token_note(plan.per_token_alternatives()) or None
     tables = [fleet]
     if per_token is not None and routes:
         api = Table(title="Per-token routes — billed for the tokens sent, no replicas, no idle")
