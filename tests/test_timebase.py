@@ -3,6 +3,7 @@ still gives labels and lengths, with what was skipped said in one line."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -186,3 +187,23 @@ def test_logs_a_year_apart_are_planned_on_the_hours_they_cover(runner, tmp_path)
     assert doc["span_hours"] == pytest.approx(2.0, rel=0.01)
     # Twice the requests over twice the covered hours: about the same rates, not ~0.
     assert doc["usd_per_mtok"] < 3 * alone["usd_per_mtok"]
+
+
+def test_the_time_between_logs_is_not_an_inter_arrival_gap():
+    """Two stretches of arrivals every second, 1 h apart: the inter-arrival CV is 0 (the
+    one 3,600 s gap between the files made it 75.9 on the sample folder)."""
+    from tracelab.report.summary import _arrivals
+
+    us = 1_000_000
+    first = [i * us for i in range(100)]
+    second = [3_700 * us + i * us for i in range(100)]
+    times = first + second
+    gaps = [(b - a) / us for a, b in itertools.pairwise(times)]
+    arr = {"window_s": 60.0, "gap_n": len(gaps), "gap_sum_s": (times[-1] - times[0]) / us,
+           "gap_sumsq_s2": sum(g * g for g in gaps), "window_min": 0, "window_max": 63,
+           "window_counts": {"60": 2, "40": 2}}
+    spans = ((first[0], first[-1]), (second[0], second[-1]))
+    out = _arrivals(arr, spans)
+    assert out["interarrival_mean_s"] == pytest.approx(1.0)
+    assert out["interarrival_cv"] == pytest.approx(0.0, abs=1e-9)
+    assert _arrivals(arr)["interarrival_cv"] > 5  # as one stretch, the gap dominates

@@ -129,8 +129,6 @@ def report(
     files = write_report(result.summary, folder)
     if not result.features.modelled:
         sys.stderr.write(f"no fleet was planned: {HINTS['assume_model']}\n")
-    elif result.plan is not None and result.plan.per_token_alternatives():
-        sys.stderr.write(f"note: some models cost less per token: {HINTS['providers']}\n")
     if as_json:
         sys.stdout.write(dump_summary(result.summary))
     else:
@@ -139,6 +137,8 @@ def report(
         from tracelab.report.terminal import render_terminal
 
         Console(file=sys.stdout).print(render_terminal(result.summary))
+    if result.plan is not None and result.plan.per_token_alternatives():
+        sys.stderr.write(f"note: some models cost less per token: {HINTS['providers']}\n")
     sys.stderr.write(
         f"wrote {files.markdown.name} (+ {len(files.charts)} charts in charts/), "
         f"{files.html.name} and {files.summary.name} to {folder} "
