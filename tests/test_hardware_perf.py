@@ -94,6 +94,21 @@ def test_sram_chips_from_aggregate_sram() -> None:
     )
 
 
+def test_the_plan_sizes_decode_at_the_batch_the_replay_admits() -> None:
+    """A 3B model on a 192 GB part holds >1,000 sequences of 1K context in KV; vLLM runs
+    at most max_num_seqs of them, the replay's engine too, so the plan's decode point stops
+    there (at 1,024 the fluid plan gave such a pool a quarter of what its replay needed)."""
+    from tracelab.hardware.profile import MAX_NUM_SEQS
+    from tracelab.simulate import SimOptions
+
+    assert PM.efficiency("mi300x").max_batch == SimOptions().max_num_seqs == MAX_NUM_SEQS
+    assert PM.max_batch("mi300x", "llama-3.2-3b", 1024) == MAX_NUM_SEQS
+    op = PM.operating_point("mi300x", "llama-3.2-3b", "decode", 1024)
+    assert op is not None
+    assert op.batch == MAX_NUM_SEQS
+    assert "batch cap" in op.reason
+
+
 def test_max_batch_and_operating_points() -> None:
     cap = PM.max_batch(H100, L8B, 2048)
     assert cap == int((0.9 * 80e9 - 16.06e9) / 131072 // 2048)

@@ -28,6 +28,7 @@ from tracelab.commands._options import (
     Strict,
 )
 from tracelab.commands._pipeline import open_pipeline, pipeline_options
+from tracelab.hardware.profile import MAX_NUM_SEQS
 
 HELP = (
     "Replay every request of the trace through the fleet of a plan (tracelab plan -o DIR): "
@@ -51,7 +52,7 @@ def simulate(
     slo: Slo = None,
     window: Window = "all",
     max_num_seqs: Annotated[int, typer.Option("--max-num-seqs", min=1,
-                                              help="Running sequences per replica.")] = 256,
+                                              help="Running sequences per replica.")] = MAX_NUM_SEQS,
     chunk_tokens: Annotated[int, typer.Option(
         "--chunk-tokens", min=1, help="Prefill tokens a colocated step carries.")] = 512,
     max_num_batched_tokens: Annotated[int, typer.Option(

@@ -17,6 +17,11 @@ from tracelab.datafile import read_validated_toml
 from tracelab.resources import data_path
 
 PROFILE_FILE = "profile.toml"
+# Sequences one replica runs at once: vLLM's max_num_seqs default (recalled). The planner
+# sizes decode at most this batch and the replay's engine admits at most this many
+# (``tracelab.simulate.SimOptions.max_num_seqs``), so the fluid plan and its replay agree;
+# at 1,024 the plan gave a 3B model on 192 GB parts a quarter of the replicas it needed.
+MAX_NUM_SEQS = 256
 PROFILE_SCHEMA = "profile.schema.json"
 
 
@@ -34,7 +39,7 @@ class Efficiency:
     link_eff: float = 0.7  # achieved / scale_up_gbs in an all-reduce
     mem_usable_frac: float = 0.9  # memory left for weights + KV after runtime/activations
     weights_max_frac: float = 0.8  # weights may take at most this share when sizing a replica
-    max_batch: int = 1024  # largest decode batch considered
+    max_batch: int = MAX_NUM_SEQS  # largest decode batch considered
     prefill_max_tokens: int = 8192  # largest prompt batch (tokens) per prefill forward
 
 

@@ -22,6 +22,7 @@ import polars as pl
 from tracelab.errors import ConfigError
 from tracelab.hardware import roofline as rf
 from tracelab.hardware.perf import PerfModel
+from tracelab.hardware.profile import MAX_NUM_SEQS
 from tracelab.plan.ledger import route_unit
 from tracelab.plan.slo import Slo, load_slos
 from tracelab.simulate.batching import PoolState, Prefills
@@ -41,7 +42,8 @@ REQUEST_COLUMNS = ("request_id", "arrival_s", "class_id", "model_id", "prefill_t
 class SimOptions:
     """Scheduler settings of every replica (vLLM's names; ``describe`` gives the sources).
 
-    ``max_num_seqs``: running sequences per replica (vLLM's default 256, recalled).
+    ``max_num_seqs``: running sequences per replica (vLLM's default 256, recalled: the
+    planner's decode batch cap, ``tracelab.hardware.profile.MAX_NUM_SEQS``).
     ``chunk_tokens``: prefill tokens a colocated step carries beside its decodes (512: the
     planner's ``CHUNK_TOKENS``, vLLM's first chunked-prefill default, vllm-project/vllm#4580).
     ``max_num_batched_tokens``: tokens per step in all (decode + prefill; a prefill-only
@@ -57,7 +59,7 @@ class SimOptions:
     (default: as many as pass before the next event; 1 replays step by step, to check).
     """
 
-    max_num_seqs: int = 256
+    max_num_seqs: int = MAX_NUM_SEQS
     chunk_tokens: int = 512
     max_num_batched_tokens: int = 8192
     bucket_s: float = 60.0
