@@ -316,13 +316,15 @@ def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings,
     pool and returns the plan with its replay (``plan.json``'s ``"replay"``; the report
     shows it) and its ledger carrying the final replay's per-request times. The requests
     handed over are ``replay_window``'s (``window``, when already cut from ``frame``); the
-    replay's ``window`` says which. ``frame``: the labelled requests the plan was fitted on
-    (with clusters when its classes are clusters). A no-op returning ``fitted`` unless
+    replay's ``window`` says which. When that window is shorter than a busiest hour of at
+    most ``HOUR_CHECK_REQUESTS``, the repaired fleet is replayed once over the whole hour
+    (the replay's ``hour``). ``frame``: the labelled requests the plan was fitted on (with
+    clusters when its classes are clusters). A no-op returning ``fitted`` unless
     ``options.verify``.
     """
     if not settings.options.verify:
         return fitted
-    from tracelab.plan.repair import verify_and_repair
+    from tracelab.plan.repair import HOUR_CHECK_REQUESTS, verify_and_repair
 
     requests, about = window or _busiest_window(frame, settings)
     repaired: Plan = verify_and_repair(fitted, requests, settings.perf_model(),
@@ -330,7 +332,26 @@ def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings,
                                        window_name=about["name"])
     if repaired.replay is None:
         return repaired
-    return replace(repaired, replay={**repaired.replay, "window": about})
+    replay = {**repaired.replay, "window": about}
+    if about["name"] not in ("whole trace", "busiest hour") and \
+            about["busiest_hour_requests"] <= HOUR_CHECK_REQUESTS:
+        replay["hour"] = _replay_hour(replace(repaired, replay=replay), frame, settings)
+    return replace(repaired, replay=replay)
+
+
+def _replay_hour(repaired: Plan, frame: pl.LazyFrame, settings: Settings) -> dict[str, Any]:
+    """The repaired fleet replayed once over the whole busiest hour it was verified on a
+    window of (``tracelab.plan.repair.replay_hour``), with the hour's bounds."""
+    from tracelab.plan.repair import replay_hour
+    from tracelab.simulate.requests import busiest_hour, scan_replay_requests
+
+    every = scan_replay_requests(frame, settings.options.by).collect()
+    lo, hi = busiest_hour(every)
+    whole = hi - lo < 3600.0  # the trace is shorter than an hour: its last arrival too
+    upper = (pl.col("arrival_s") <= hi) if whole else (pl.col("arrival_s") < hi)
+    hour = every.filter((pl.col("arrival_s") >= lo) & upper).with_columns(pl.col("arrival_s") - lo)
+    return {"start_s": lo, "end_s": hi, **replay_hour(repaired, hour, settings.perf_model(),
+                                                      settings.slos)}
 
 
 def schedule(planned: Plan, frame: pl.LazyFrame, settings: Settings) -> Plan:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import polars as pl
 
@@ -289,6 +290,36 @@ def verify_and_repair(
     assumptions = {**fitted.assumptions, "replay_engine": options.describe()}
     return replace(fitted, replay=summary, ledger=ledger,
                    assumptions=assumptions)  # type: ignore[arg-type]
+
+
+# The most requests a busiest hour may hold for the repaired fleet to be replayed over all
+# of it once, when the repair replayed a shorter window of it (~4 s at 200,000 requests).
+HOUR_CHECK_REQUESTS = 200_000
+
+
+def replay_hour(plan: Plan, hour: pl.DataFrame, perf: PerfModel, slos: Mapping[str, Slo],
+                options: SimOptions | None = None) -> dict[str, object]:
+    """``plan``'s fleet, as repaired, replayed once over ``hour`` (the busiest hour's
+    requests, ``arrival_s`` from its start), held to the same modes and target as its
+    replay: ``requests``, ``attained`` (less the requests infeasible by their SLO, as
+    ``attained`` is), ``attained_with_infeasible``, ``attainment_target_met``. The repair
+    replays a shorter window when the hour holds more than ``MAX_REPLAY_REQUESTS``: the
+    busiest 158 s of a 200k-request synthetic hour met 99.4%, the whole hour 98.4% (another
+    model's burst lay outside it)."""
+    options = options or SimOptions()
+    summary: Mapping[str, Any] = plan.replay or {}
+    modes = list(summary.get("modes", []))
+    target = float(summary.get("target", DEFAULT_TARGET))
+    every = drop_provider_requests(plan.ledger, hour, plan.routes)
+    base = Fleet.from_plan_json(without_providers(plan.to_json()), source="the plan")
+    replay = simulate(every, base, perf, slos=slos, options=options, source="the plan")
+    infeasible = find_infeasible(replay, _shapes(plan, base), perf, slos, modes, options,
+                                 str(plan.settings.get("precision", "bf16")))
+    attained = _attained(replay, modes, frozenset(infeasible["request_id"].to_list()))
+    return {"requests": every.height, "attained": attained,
+            "attained_with_infeasible": _attained(replay, modes),
+            "infeasible_by_slo": infeasible.height,
+            "attainment_target_met": attained >= target}
 
 
 def _shapes(plan: Plan, base: Fleet) -> dict[str, list[Shape]]:

@@ -78,6 +78,17 @@ def infeasible_note(replay: Any) -> str:
     return f" Infeasible by their SLO: {found['why']}."
 
 
+def hour_note(replay: Any) -> str:
+    """A sentence (leading space) on the repaired fleet replayed once over the whole
+    busiest hour its window was cut from (``tracelab.plan.repair.replay_hour``), else ""."""
+    hour = replay.get("hour") if hasattr(replay, "get") else None
+    if not hour:
+        return ""
+    verdict = "meets" if hour["attainment_target_met"] else "misses"
+    return (f" Over the whole busiest hour ({num(hour['requests'])} requests, replayed once) the "
+            f"fleet attains {pct(hour['attained'], 2)}: it {verdict} the target.")
+
+
 def per_token_note(alternatives: Any) -> str:
     """A sentence on the models whose pools cost more than their tokens would at a
     per-token provider the plan was not given (``Plan.per_token_alternatives``), else ""."""

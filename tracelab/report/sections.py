@@ -219,7 +219,7 @@ def replay(s: Summary) -> Section | None:
         f"recommended fleet, request by request: {fmt.pct(r['attained'], 2)} of "
         f"{'/'.join(r['modes']) or 'latency-bound'} requests meet both TTFT and TPOT "
         f"(target {fmt.pct(r['target'])})." + (f" {r['verdict']}." if r["verdict"] else "")
-        + fmt.infeasible_note(r))]
+        + fmt.infeasible_note(r) + fmt.hour_note(r))]
     rows = [[d["slo_mode"], fmt.num(d["requests"]),
              fmt.seconds(d["ttft_target_s"]) if d["ttft_target_s"] else "—",
              " / ".join(fmt.seconds(d[k]) for k in ("p50_ttft_s", "p90_ttft_s", "p99_ttft_s")),

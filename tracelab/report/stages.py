@@ -27,6 +27,7 @@ from tracelab.report.summary_types import (
     PlanSection,
     PriceRow,
     ReasonRow,
+    ReplayHour,
     ReplayPool,
     ReplaySection,
     ScheduleSection,
@@ -172,6 +173,8 @@ def summarize_replay(replay: Mapping[str, Any]) -> ReplaySection:
     }
     if "infeasible_by_slo" in replay:
         section["infeasible_by_slo"] = dict(replay["infeasible_by_slo"])
+    if replay.get("hour"):
+        section["hour"] = cast("ReplayHour", dict(replay["hour"]))
     first = (replay.get("iterations") or [None])[0]
     if first is not None:  # the repair's first replay is of the fleet the program sized
         section["fluid_usd_per_hour"] = float(first["usd_per_hour"])

@@ -259,6 +259,19 @@ class ReplayPool(TypedDict):
     p99_tpot_s: float | None
 
 
+class ReplayHour(TypedDict):
+    """The repaired fleet replayed once over the whole busiest hour (seconds from the
+    trace's first arrival) when its window was shorter (``tracelab.plan.repair.replay_hour``)."""
+
+    start_s: float
+    end_s: float
+    requests: int
+    attained: float
+    attained_with_infeasible: float
+    infeasible_by_slo: int
+    attainment_target_met: bool
+
+
 class ReplayBucket(TypedDict):
     """Share of one pool's replica-time stepping in the bucket starting at ``t_s``."""
 
@@ -287,6 +300,8 @@ class ReplaySection(TypedDict):
     # the fleet the program sized before any replay ($/h) and the share it attained
     fluid_usd_per_hour: NotRequired[float]
     fluid_attained: NotRequired[float]
+    # the whole busiest hour replayed once, when the window was shorter
+    hour: NotRequired[ReplayHour]
 
 
 class ScheduleRow(TypedDict):

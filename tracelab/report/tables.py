@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracelab.report.fmt import infeasible_note, per_token_note
+from tracelab.report.fmt import hour_note, infeasible_note, per_token_note
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -124,7 +124,8 @@ def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:
                       pair(p.get("p99_ttft_s"), f.get("fluid_ttft_s"), 1.0, "s"),
                       pair(p.get("p99_tpot_s"), f.get("fluid_tpot_s"), 1000.0, "ms"),
                       f"{show(p.get('utilisation'), 100)}%")
-    table.caption = replay["verdict"] or f"{len(replay['iterations'])} replay(s) of repair"
+    table.caption = (replay["verdict"] or f"{len(replay['iterations'])} replay(s) of repair"
+                     ) + ("." + hour_note(replay) if replay.get("hour") else "")
     return [table]
 
 
