@@ -324,7 +324,8 @@ def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings,
     """
     if not settings.options.verify:
         return fitted
-    from tracelab.plan.repair import HOUR_CHECK_REQUESTS, verify_and_repair
+    from tracelab.plan.repair import verify_and_repair
+    from tracelab.simulate.requests import HOUR_CHECK_REQUESTS
 
     requests, about = window or _busiest_window(frame, settings)
     repaired: Plan = verify_and_repair(fitted, requests, settings.perf_model(),

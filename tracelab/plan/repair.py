@@ -292,11 +292,6 @@ def verify_and_repair(
                    assumptions=assumptions)  # type: ignore[arg-type]
 
 
-# The most requests a busiest hour may hold for the repaired fleet to be replayed over all
-# of it once, when the repair replayed a shorter window of it (~4 s at 200,000 requests).
-HOUR_CHECK_REQUESTS = 200_000
-
-
 def replay_hour(plan: Plan, hour: pl.DataFrame, perf: PerfModel, slos: Mapping[str, Slo],
                 options: SimOptions | None = None) -> dict[str, object]:
     """``plan``'s fleet, as repaired, replayed once over ``hour`` (the busiest hour's

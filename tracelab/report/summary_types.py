@@ -260,8 +260,7 @@ class ReplayPool(TypedDict):
 
 
 class ReplayHour(TypedDict):
-    """The repaired fleet replayed once over the whole busiest hour (seconds from the
-    trace's first arrival) when its window was shorter (``tracelab.plan.repair.replay_hour``)."""
+    """The fleet replayed over the whole busiest hour (``tracelab.plan.repair.replay_hour``)."""
 
     start_s: float
     end_s: float

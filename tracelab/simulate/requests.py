@@ -80,6 +80,10 @@ def _busiest(t: Any, work: Any, hour_s: float) -> tuple[float, float]:
 # up to 8 times, and at ~55,000 requests per CPU-second (benchmarks/bench_simulate.py) this
 # keeps the verify stage within a few seconds of a 20 s report of 10M requests.
 MAX_REPLAY_REQUESTS = 20_000
+# The most requests a busiest hour may hold for the repaired fleet to be replayed over all
+# of it once, when the repair replayed a shorter window of it (~4 s at 200,000 requests:
+# ``tracelab.plan.repair.replay_hour``).
+HOUR_CHECK_REQUESTS = 200_000
 
 
 def _window(times: pl.DataFrame, hour_s: float, max_requests: int) -> dict[str, Any]:
