@@ -299,7 +299,7 @@ def replay_hour(plan: Plan, hour: pl.DataFrame, perf: PerfModel, slos: Mapping[s
     replay: ``requests``, ``attained`` (less the requests infeasible by their SLO, as
     ``attained`` is), ``attained_with_infeasible``, ``attainment_target_met``. The repair
     replays a shorter window when the hour holds more than ``MAX_REPLAY_REQUESTS``: the
-    busiest 158 s of a 200k-request synthetic hour met 99.4%, the whole hour 98.4% (another
+    busiest 158 s of a 200k-request synthetic hour met 99.4%, the whole hour 98.5% (another
     model's burst lay outside it)."""
     options = options or SimOptions()
     summary: Mapping[str, Any] = plan.replay or {}
