@@ -342,17 +342,15 @@ def verify(fitted: Plan, frame: pl.LazyFrame, settings: Settings,
 
 def _replay_hour(repaired: Plan, frame: pl.LazyFrame, settings: Settings) -> dict[str, Any]:
     """The repaired fleet replayed once over the whole busiest hour it was verified on a
-    window of (``tracelab.plan.repair.replay_hour``), with the hour's bounds."""
+    window of (``tracelab.plan.repair.replay_hour``), with the hour's bounds: the window
+    cut again with the hour check's budget, which the hour fits, so it comes back whole."""
     from tracelab.plan.repair import replay_hour
-    from tracelab.simulate.requests import busiest_hour, scan_replay_requests
+    from tracelab.simulate.requests import HOUR_CHECK_REQUESTS, busiest_labeled_window
 
-    every = scan_replay_requests(frame, settings.options.by).collect()
-    lo, hi = busiest_hour(every)
-    whole = hi - lo < 3600.0  # the trace is shorter than an hour: its last arrival too
-    upper = (pl.col("arrival_s") <= hi) if whole else (pl.col("arrival_s") < hi)
-    hour = every.filter((pl.col("arrival_s") >= lo) & upper).with_columns(pl.col("arrival_s") - lo)
-    return {"start_s": lo, "end_s": hi, **replay_hour(repaired, hour, settings.perf_model(),
-                                                      settings.slos)}
+    hour, about = busiest_labeled_window(frame, settings.options.by,
+                                         max_requests=HOUR_CHECK_REQUESTS)
+    return {"start_s": about["start_s"], "end_s": about["end_s"],
+            **replay_hour(repaired, hour, settings.perf_model(), settings.slos)}
 
 
 def schedule(planned: Plan, frame: pl.LazyFrame, settings: Settings) -> Plan:

@@ -186,7 +186,7 @@ def _arrivals(arr: Mapping[str, Any], spans: Sequence[tuple[int, int]] = ()) -> 
     # consecutive arrivals: not an inter-arrival time, and left out (an 8 h gap among 7,855
     # requests put the sample folder's CV at 75.9).
     unlogged = [(b[0] - a[1]) / _US for a, b in itertools.pairwise(spans)]
-    gap_n = arr["gap_n"] - len(unlogged) if len(spans) > 1 else arr["gap_n"]
+    gap_n = arr["gap_n"] - len(unlogged)
     gap_sum = arr["gap_sum_s"] - math.fsum(unlogged)
     gap_sumsq = arr["gap_sumsq_s2"] - math.fsum(g * g for g in unlogged)
     gap_mean = gap_sum / gap_n if gap_n > 0 else None

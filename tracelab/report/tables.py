@@ -124,8 +124,9 @@ def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:
                       pair(p.get("p99_ttft_s"), f.get("fluid_ttft_s"), 1.0, "s"),
                       pair(p.get("p99_tpot_s"), f.get("fluid_tpot_s"), 1000.0, "ms"),
                       f"{show(p.get('utilisation'), 100)}%")
+    hour = hour_note(replay)
     table.caption = (replay["verdict"] or f"{len(replay['iterations'])} replay(s) of repair"
-                     ) + ("." + hour_note(replay) if replay.get("hour") else "")
+                     ) + ("." + hour if hour else "")
     return [table]
 
 
