@@ -54,8 +54,9 @@ def _arrivals(requests: pl.DataFrame) -> tuple[Any, Any]:
     t = requests["arrival_s"].to_numpy()
     work = (requests["prefill_tokens"].fill_null(0)
             + requests["output_tokens"].fill_null(0)).to_numpy()
-    # A log is usually in arrival order already: checking is O(n). Otherwise one argsort
-    # of the arrivals (10M: 0.3 s stable, against 0.9 s to sort the frame's columns).
+    # A log is usually in arrival order, or in a few runs of it (one per file or model):
+    # checking is O(n), and numpy's stable sort (a merge of runs) is fast on runs (10M in
+    # 5 runs: 0.04 s; shuffled: 2 s, where polars' would take 0.7 s).
     if not requests["arrival_s"].is_sorted():
         order = np.argsort(t, kind="stable")
         t, work = t[order], work[order]
@@ -64,16 +65,56 @@ def _arrivals(requests: pl.DataFrame) -> tuple[Any, Any]:
     return t, np.cumsum(work).astype(float)
 
 
-def _busiest(t: Any, work: Any, hour_s: float) -> tuple[float, float]:
-    """``busiest_hour`` on ``_arrivals``' arrays (non-empty)."""
-    if t[-1] - t[0] <= hour_s:
+# Bins per window length in ``_busiest``'s bound.
+BINS_PER_WINDOW = 64
+
+
+def _busiest(t: Any, work: Any, length: float) -> tuple[float, float]:
+    """``busiest_hour`` on ``_arrivals``' arrays (non-empty), for windows of ``length`` s.
+
+    Not every window is measured. The arrivals are binned by ``length / BINS_PER_WINDOW``
+    from the first. A window starting in bin b holds arrivals of bins b to b + BINS + 1 at
+    most (b + BINS but for rounding), so its work is at most their sum; the window starting
+    on the first arrival of bin b holds every arrival of bins b to b + BINS - 1, so the best
+    is at least the most any BINS consecutive bins hold. Only windows starting in a bin
+    whose bound reaches that are measured (the best among all, first on a tie, is among
+    them). Should rounding put the best measured below it after all, every window is.
+    10M arrivals, a 2.7 s window: 0.1 s, against 0.45 s measuring every window."""
+    if t[-1] - t[0] <= length:
         return float(t[0]), float(t[-1])
     import numpy as np
 
-    ends = np.searchsorted(t, t + hour_s, side="left") - 1
-    total = work[ends] - np.concatenate([[0.0], work[:-1]])
-    best = int(np.argmax(total))
-    return float(t[best]), float(t[best] + hour_s)
+    starts = None
+    if (t[-1] - t[0]) * BINS_PER_WINDOW / length < len(t):  # fewer bins than arrivals
+        bins = ((t - t[0]) // (length / BINS_PER_WINDOW)).astype(np.int64)
+        # Work up to each bin's end: the running sum at its last arrival (bins are sorted).
+        last = np.searchsorted(bins, np.arange(int(bins[-1]) + 1), side="right") - 1
+        upto = np.r_[0.0, np.where(last >= 0, work[np.maximum(last, 0)], 0.0)]
+        n = len(upto) - 1
+        ahead = np.arange(n)
+        held = upto[np.minimum(ahead + BINS_PER_WINDOW, n)] - upto[ahead]
+        reach = upto[np.minimum(ahead + BINS_PER_WINDOW + 2, n)] - upto[ahead]
+        floor = float(held.max())
+        starts = np.flatnonzero((reach >= floor)[bins])
+        if 2 * len(starts) > len(t):  # gathering them costs more than measuring all
+            starts = None
+    best, most = _measure(t, work, starts, length)
+    if starts is not None and most < floor:  # rounding broke the bound: measure every window
+        best, most = _measure(t, work, None, length)
+    return float(t[best]), float(t[best] + length)
+
+
+def _measure(t: Any, work: Any, starts: Any, length: float) -> tuple[int, float]:
+    """(index, work) of the ``length`` s window with the most work among those starting on
+    the arrivals at ``starts`` (None: every arrival); the first on a tie."""
+    import numpy as np
+
+    at = np.arange(len(t)) if starts is None else starts
+    ends = np.searchsorted(t, t[at] + length, side="left") - 1
+    before = np.where(at > 0, work[np.maximum(at - 1, 0)], 0.0)
+    total = work[ends] - before
+    pick = int(np.argmax(total))
+    return int(at[pick]), float(total[pick])
 
 
 # The most requests a report's or a plan's replay takes: the repair loop replays its window
@@ -89,7 +130,7 @@ HOUR_CHECK_REQUESTS = 200_000
 def _window(times: pl.DataFrame, hour_s: float, max_requests: int) -> dict[str, Any]:
     """``busiest_window``'s choice from the arrival and token columns of every request:
     ``name``, ``start_s``, ``end_s``, ``busiest_hour_requests``. The arrivals are sorted
-    once for every window length tried (each sort of 10M was 0.5-1 CPU-s)."""
+    once for every window length tried."""
     import numpy as np
 
     if times.height == 0:
