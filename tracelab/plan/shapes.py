@@ -9,7 +9,11 @@ prefill; a class's context is the representative prompt the plan sized it by). T
 
 - every device type the fleet already uses (the number of types cannot grow), every
   replica size whose colocated routes (``plan/routes.py``) serve the classes put on it;
-- counts from each pool's fluid need (``ceil`` of its routes' loads) up to two more;
+- counts from each pool's fluid need (``ceil`` of its routes' loads) times the model's
+  headroom, up to two more. The headroom is what the count repair found the model's
+  present pools need over their fluid need (at least 1): a burst the replay's window holds
+  asks it of every shape (the 10M synthetic hour's busiest 2.7 s asked llama-3.2-3b for 31
+  replicas where the fluid need was 15, and its shapes started at 15: all eight missed);
 - splits at CONTEXT_SPLITS.
 
 Pools of different models share nothing in a replay, so each candidate replays only its
@@ -83,9 +87,25 @@ def _usd(replicas: Mapping[Pool, int], price: Mapping[Pool, float]) -> float:
     return math.fsum(n * price[k] for k, n in replicas.items())
 
 
-def _need(routes: Sequence[Route]) -> int:
-    """Replicas a colocated pool needs for these routes at fraction 1 (their fluid loads)."""
-    return max(1, math.ceil(sum(r.prefill_load + r.decode_load for r in routes) - 1e-9))
+def _need(routes: Sequence[Route], headroom: float = 1.0) -> int:
+    """Replicas a colocated pool needs for these routes at fraction 1 (their fluid loads),
+    times ``headroom``."""
+    fluid = max(1, math.ceil(sum(r.prefill_load + r.decode_load for r in routes) - 1e-9))
+    return max(fluid, math.ceil(fluid * headroom - 1e-9))
+
+
+def headroom(replicas: Mapping[Pool, int],
+             fractions: Mapping[str, Sequence[tuple[Route, float]]]) -> float:
+    """Replicas over fluid need of these pools (each pool's need: ``ceil`` of the loads its
+    classes' route fractions put on it, at least 1); at least 1."""
+    load: dict[Pool, float] = {}
+    for routed in fractions.values():
+        for r, z in routed:
+            load[r.prefill_pool] = load.get(r.prefill_pool, 0.0) + z * r.prefill_load
+            load[r.decode_pool] = load.get(r.decode_pool, 0.0) + z * r.decode_load
+    held = {k: n for k, n in replicas.items() if n > 0}
+    need = sum(max(1, math.ceil(load.get(k, 0.0) - 1e-9)) for k in held)
+    return max(1.0, sum(held.values()) / need) if need else 1.0
 
 
 def _colocated(routes: Sequence[Route], device: str, size: int) -> Route | None:
@@ -113,9 +133,11 @@ def _groups(classes: Sequence[str], context: Mapping[str, float]) -> list[list[l
 
 def candidates(routes: Mapping[str, Sequence[Route]], classes: Sequence[str],
                context: Mapping[str, float], devices: Sequence[str],
-               price: Callable[[Pool], float | None], below_usd: float) -> list[Candidate]:
+               price: Callable[[Pool], float | None], below_usd: float,
+               room: float = 1.0) -> list[Candidate]:
     """Shapes of one model's ``classes`` cheaper than ``below_usd``, cheapest first (see
-    the module docstring); ``price`` gives a pool's $/h per replica."""
+    the module docstring); ``price`` gives a pool's $/h per replica, ``room`` the model's
+    headroom."""
     found: dict[object, Candidate] = {}
     order: dict[object, int] = {}  # first found first among equal costs
     for device in devices:
@@ -132,7 +154,7 @@ def candidates(routes: Mapping[str, Sequence[Route]], classes: Sequence[str],
                 per_group.append(fits)
             for combo in _size_combos(per_group):
                 pools = [next(iter(rs.values())).prefill_pool for _, rs in combo]
-                needs = [_need(list(rs.values())) for _, rs in combo]
+                needs = [_need(list(rs.values()), room) for _, rs in combo]
                 for extra in _extras(len(combo)):
                     replicas = {k: n + e for k, n, e in zip(pools, needs, extra, strict=True)}
                     prices = {k: price(k) for k in pools}
@@ -270,10 +292,12 @@ def reshape(plan: Plan, window: pl.DataFrame, runs: Sequence[tuple[Mapping[str, 
     tried: list[Option] = []
     for m in models:
         classes = sorted(c for c, mm in model_of.items() if mm == m)
-        current = _usd({by_id[p]: n for p, n in chosen.items() if by_id[p][1] == m}, price)
+        present = {by_id[p]: n for p, n in chosen.items() if by_id[p][1] == m}
+        current = _usd(present, price)
         requests = window.filter(pl.col("model_id") == m)
         found = candidates(ctx.routes, classes, {c: float(v or 0.0) for c, v in context.items()},
-                           devices, price.get, current)
+                           devices, price.get, current,
+                           headroom(present, {c: sol.fractions[c] for c in classes}))
         fresh = [c for c in found if key_of(m, c[0], c[1]) not in seen]
         for replicas, fractions, usd, label in fresh[:MAX_SHAPE_REPLAYS]:
             met, held = met_held(replay(requests, fleet_of(replicas, fractions, precision)),
