@@ -69,7 +69,7 @@ def _arrivals(requests: pl.DataFrame) -> tuple[Any, Any]:
 BINS_PER_WINDOW = 64
 
 
-def _busiest(t: Any, work: Any, length: float) -> tuple[float, float]:
+def _busiest(t: Any, cum: Any, length: float) -> tuple[float, float]:
     """``busiest_hour`` on ``_arrivals``' arrays (non-empty), for windows of ``length`` s.
 
     Not every window is measured. The arrivals are binned by ``length / BINS_PER_WINDOW``
@@ -87,9 +87,10 @@ def _busiest(t: Any, work: Any, length: float) -> tuple[float, float]:
     starts = None
     if (t[-1] - t[0]) * BINS_PER_WINDOW / length < len(t):  # fewer bins than arrivals
         bins = ((t - t[0]) // (length / BINS_PER_WINDOW)).astype(np.int64)
-        # Work up to each bin's end: the running sum at its last arrival (bins are sorted).
+        # Work up to each bin's end: the running sum at its last arrival at or before it
+        # (bins are sorted, and bin 0 holds the first arrival).
         last = np.searchsorted(bins, np.arange(int(bins[-1]) + 1), side="right") - 1
-        upto = np.r_[0.0, np.where(last >= 0, work[np.maximum(last, 0)], 0.0)]
+        upto = np.r_[0.0, cum[last]]
         n = len(upto) - 1
         ahead = np.arange(n)
         held = upto[np.minimum(ahead + BINS_PER_WINDOW, n)] - upto[ahead]
@@ -98,21 +99,22 @@ def _busiest(t: Any, work: Any, length: float) -> tuple[float, float]:
         starts = np.flatnonzero((reach >= floor)[bins])
         if 2 * len(starts) > len(t):  # gathering them costs more than measuring all
             starts = None
-    best, most = _measure(t, work, starts, length)
+    best, most = _measure(t, cum, starts, length)
     if starts is not None and most < floor:  # rounding broke the bound: measure every window
-        best, most = _measure(t, work, None, length)
+        best, most = _measure(t, cum, None, length)
     return float(t[best]), float(t[best] + length)
 
 
-def _measure(t: Any, work: Any, starts: Any, length: float) -> tuple[int, float]:
+def _measure(t: Any, cum: Any, starts: Any, length: float) -> tuple[int, float]:
     """(index, work) of the ``length`` s window with the most work among those starting on
-    the arrivals at ``starts`` (None: every arrival); the first on a tie."""
+    the arrivals at ``starts`` (None: every arrival); the first on a tie. ``t``, ``cum``:
+    ``_arrivals``' sorted arrivals and running sum of work."""
     import numpy as np
 
     at = np.arange(len(t)) if starts is None else starts
     ends = np.searchsorted(t, t[at] + length, side="left") - 1
-    before = np.where(at > 0, work[np.maximum(at - 1, 0)], 0.0)
-    total = work[ends] - before
+    before = np.where(at > 0, cum[np.maximum(at - 1, 0)], 0.0)
+    total = cum[ends] - before
     pick = int(np.argmax(total))
     return int(at[pick]), float(total[pick])
 
