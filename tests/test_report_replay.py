@@ -133,6 +133,16 @@ def test_a_short_trace_is_replayed_whole() -> None:
     assert window["arrival_s"].to_list() == [0.0, 1.0, 95.0]
 
 
+def test_simulate_s_busiest_hour_of_a_short_trace_keeps_its_last_arrival() -> None:
+    from tracelab.simulate.requests import select_window
+
+    short = _frame([5.0, 6.0, 100.0]).collect()
+    assert select_window(short, "busiest-hour")["arrival_s"].to_list() == [0.0, 1.0, 95.0]
+    # Two hours at one request a second: the hour is half-open, as busiest_window's is.
+    long = _frame([float(t) for t in range(7200)]).collect()
+    assert select_window(long, "busiest-hour").height == 3600
+
+
 def test_a_busy_hour_over_the_budget_replays_a_shorter_busiest_window() -> None:
     # 1 request/s for two hours, and a burst of 50 requests in the second at 4,000 s.
     arrival = [float(t) for t in range(7200)] + list(np.linspace(4000.0, 4000.9, 50))

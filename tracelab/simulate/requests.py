@@ -220,14 +220,17 @@ def busiest_labeled_window(labeled: pl.LazyFrame, by: str = "labels", hour_s: fl
     return window, {**about, "requests": window.height}
 
 
-def select_window(requests: pl.DataFrame, window: str = "all") -> pl.DataFrame:
+def select_window(requests: pl.DataFrame, window: str = "all",
+                  hour_s: float = 3600.0) -> pl.DataFrame:
     """The requests of ``window`` ("all", or "busiest-hour": see ``busiest_hour``), their
     ``arrival_s`` counted from the window's start."""
     if window == "all" or requests.height == 0:
         return requests
-    lo, hi = busiest_hour(requests)
-    return requests.filter((pl.col("arrival_s") >= lo) & (pl.col("arrival_s") < hi)).with_columns(
-        pl.col("arrival_s") - lo)
+    lo, hi = busiest_hour(requests, hour_s)
+    # A span shorter than the hour is the whole trace: its last arrival is in it.
+    whole = hi - lo < hour_s
+    about = {"name": "whole trace" if whole else "busiest hour", "start_s": lo, "end_s": hi}
+    return requests.filter(_in_window(about)).with_columns(pl.col("arrival_s") - lo)
 
 
 def superpose(requests: pl.DataFrame, copies: int) -> pl.DataFrame:
