@@ -116,6 +116,31 @@ def test_join_shortest_queue_and_session_affinity():
     assert simulate(busy, colocated(2), perf_model()).requests["replica"].to_list() == [0, 1, 1]
 
 
+def test_a_session_leaves_its_replica_when_the_pool_is_imbalanced():
+    # Session "s" starts on replica 0; 40 one-off requests arrive at once and share the
+    # pool; 30 more turns of "s" follow while replica 0 is busy. With SGLang's rule at
+    # (abs 4, rel 1.5) the turns leave replica 0 once it holds over 4 more requests than
+    # replica 1 (and 1.5x); with balancing off they all stay.
+    times = [0.0] + [0.001] * 40 + [0.002 + 0.0001 * j for j in range(30)]
+    session = ["s"] + [None] * 40 + ["s"] * 30
+    frame = requests(times, 2000, 200, session=session)
+    perf = perf_model()
+    sticky = simulate(frame, colocated(2), perf, options=SimOptions(balance_abs_threshold=-1))
+    balanced = simulate(frame, colocated(2), perf,
+                        options=SimOptions(balance_abs_threshold=4, balance_rel_threshold=1.5))
+    turns = pl.Series(session).eq("s").fill_null(False)
+    assert set(sticky.requests.filter(turns)["replica"]) == {0}
+    assert set(balanced.requests.filter(turns)["replica"]) == {0, 1}
+    held = balanced.requests["replica"].value_counts()["count"]
+    assert held.max() - held.min() < \
+        sticky.requests["replica"].value_counts()["count"].max() - \
+        sticky.requests["replica"].value_counts()["count"].min()
+    for replay in (sticky, balanced):
+        check_little(replay)
+    with pytest.raises(ConfigError, match="balance_rel_threshold"):
+        SimOptions(balance_rel_threshold=0.5).check()
+
+
 def test_the_queue_is_measured_in_tokens_so_a_long_prompt_does_not_hide_its_load():
     # Replica 0 takes a 60K-token prompt, replica 1 two short chats; the next short request
     # waits behind the long prefill if the queue is counted in requests (1 < 2), not in tokens.

@@ -70,6 +70,14 @@ def simulate(
         "--dispatch", help="What join-shortest-queue measures a replica's queue in: tokens "
                            "(the KV its requests will hold) or requests (their number).")
     ] = "tokens",
+    balance_abs_threshold: Annotated[int, typer.Option(
+        "--balance-abs-threshold",
+        help="A session's turn leaves its replica for the shortest queue when the busiest "
+             "replica holds more than this many requests more than the least busy (and "
+             "--balance-rel-threshold times as many); -1: never.")] = 64,
+    balance_rel_threshold: Annotated[float, typer.Option(
+        "--balance-rel-threshold", min=1.0,
+        help="... and more than this many times as many requests.")] = 1.5,
     catalog: Catalog = None,
     price: Price = None,
     profile: Profile = None,
@@ -94,7 +102,8 @@ def simulate(
                          long_prefill_token_threshold=long_prefill_token_threshold,
                          max_num_partial_prefills=max_num_partial_prefills,
                          max_long_partial_prefills=max_long_partial_prefills,
-                         dispatch=dispatch)
+                         dispatch=dispatch, balance_abs_threshold=balance_abs_threshold,
+                         balance_rel_threshold=balance_rel_threshold)
     options.check()
     planned = read_plan(plan)
     # The same stages and options as ``tracelab plan`` (cache credit, --config), so the

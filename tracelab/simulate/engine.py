@@ -53,7 +53,10 @@ class SimOptions:
     the threshold) among them (0: no limit). ``dispatch``: what join-shortest-queue measures
     a replica's queue in (``DISPATCH``): "tokens", the KV its requests in the system will
     hold (each its reservation plus its output), then their number; "requests", their
-    number alone.
+    number alone. ``balance_abs_threshold`` and ``balance_rel_threshold``: when a session's
+    later turn would stay on its replica, the pool is rebalanced instead if the busiest
+    replica holds more than ``abs`` more requests than the least busy and more than ``rel``
+    times as many (SGLang's cache-aware router rule); a negative ``abs``: never.
     ``bucket_s``: width of the utilisation
     timeline's buckets. ``max_span_steps``: steps one segment of the loop may run at once
     (default: as many as pass before the next event; 1 replays step by step, to check).
@@ -68,6 +71,8 @@ class SimOptions:
     max_num_partial_prefills: int = 0
     max_long_partial_prefills: int = 0
     dispatch: str = "tokens"
+    balance_abs_threshold: int = 64
+    balance_rel_threshold: float = 1.5
 
     def check(self) -> None:
         if self.dispatch not in DISPATCH:
@@ -81,6 +86,9 @@ class SimOptions:
                self.max_long_partial_prefills) < 0:
             msg = ("long_prefill_token_threshold, max_num_partial_prefills and "
                    "max_long_partial_prefills must be >= 0 (0: no limit)")
+            raise ConfigError(msg)
+        if self.balance_rel_threshold < 1:
+            msg = f"balance_rel_threshold {self.balance_rel_threshold} must be >= 1"
             raise ConfigError(msg)
         if self.max_num_batched_tokens <= self.max_num_seqs:
             msg = (f"max_num_batched_tokens {self.max_num_batched_tokens} must exceed "
@@ -101,6 +109,16 @@ class SimOptions:
                           "by their active blocks (docs.nvidia.com/dynamo, Router Design), so a "
                           "long prompt's replica is not handed the next request as if it held "
                           "a short one; 'requests': by their number alone"},
+            "session_affinity": {
+                "value": {"balance_abs_threshold": self.balance_abs_threshold,
+                          "balance_rel_threshold": self.balance_rel_threshold},
+                "source": "a session's later turns go to the replica that served its first, "
+                          "unless the pool is imbalanced: the busiest replica holds more than "
+                          "abs more requests than the least busy and more than rel times as "
+                          "many; then to the shortest queue, which the session follows. "
+                          "SGLang router (sgl-model-gateway) cache_aware defaults 64 and 1.5 "
+                          "(its RouterArgs balance_abs_threshold and balance_rel_threshold; "
+                          "docs: Load Balancing, cache-aware)"},
             "max_num_seqs": self.max_num_seqs,
             "max_num_batched_tokens": self.max_num_batched_tokens,
             "chunk_tokens": {"value": self.chunk_tokens, "source": "prefill tokens a colocated "
@@ -245,7 +263,8 @@ def _run(spec: PoolSpec, perf: PerfModel, options: SimOptions, arrival: np.ndarr
     chunk = options.chunk_tokens if spec.role == "colocated" else options.max_num_batched_tokens
     reps = run_pool(arrival.tolist(), session.tolist(), state, spec.replicas, step, cap,
                     options.max_num_seqs, chunk, options.max_num_batched_tokens,
-                    options.max_span_steps, spec.available, options.prefills())
+                    options.max_span_steps, spec.available, options.prefills(),
+                    (options.balance_abs_threshold, options.balance_rel_threshold))
     return PoolRun(np.asarray(state.start, np.float64), np.asarray(state.first, np.float64),
                    np.asarray(state.done, np.float64), np.asarray(state.rep, np.int64),
                    np.asarray(state.npre, np.int64),
