@@ -218,3 +218,18 @@ def test_the_timeline_says_how_full_the_replicas_were():
     t = replay.timeline
     assert t["arrivals"].sum() == 600
     assert t["busy"].max() <= 1 + 1e-9
+
+
+def test_a_ttft_target_of_0_is_no_target_whatever_its_per_ktoken_allowance():
+    from tracelab.plan.slo import Slo
+
+    # One replica, 20 long prompts at once: most wait far past 0.05 s per 1,000 tokens.
+    frame = requests([0.0] * 20, 8000, 5)
+    grown = {"interactive": Slo(mode="interactive", ttft_s=0.1, ttft_s_per_ktoken=0.05)}
+    none = {"interactive": Slo(mode="interactive", ttft_s=0.0, ttft_s_per_ktoken=0.05)}
+    perf = perf_model()
+    held = simulate(frame, colocated(1), perf, slos=grown).requests
+    free = simulate(frame, colocated(1), perf, slos=none).requests
+    assert not held["meets_ttft"].all()
+    assert free["meets_ttft"].all()
+    assert Slo(mode="m", ttft_s=0.0, ttft_s_per_ktoken=0.05).ttft_budget_s(8000) is None

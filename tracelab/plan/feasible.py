@@ -28,7 +28,7 @@ from tracelab.errors import ConfigError
 from tracelab.hardware.perf import PerfModel
 from tracelab.plan.slo import Slo
 from tracelab.simulate import Replay, SimOptions
-from tracelab.simulate.result import slo_field
+from tracelab.simulate.result import ttft_budget_s
 from tracelab.simulate.steps import StepModel
 
 # A replica shape that prefills: (device, replica size, role), role colocated or prefill.
@@ -103,8 +103,7 @@ def find_infeasible(replay: Replay, shapes: Mapping[str, Sequence[Shape]], perf:
     missed = replay.requests.filter(
         pl.col("slo_mode").is_in(list(modes)) & ~pl.col("meets_ttft")
     ).with_columns(
-        (slo_field(slos, labels, "ttft_s") + slo_field(slos, labels, "ttft_s_per_ktoken")
-         * pl.col("context_tokens") / 1000.0).alias("ttft_budget_s"),
+        ttft_budget_s(slos, labels).alias("ttft_budget_s"),
         pl.col("prefill_tokens").clip(1).alias("_pre"),
     ).with_columns(
         (pl.max_horizontal("context_tokens", "_pre") - pl.col("_pre")).alias("_cached"),

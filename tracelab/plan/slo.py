@@ -30,8 +30,9 @@ class Slo:
     source: str = ""
 
     def ttft_budget_s(self, context_tokens: float) -> float | None:
-        """TTFT allowed for a prompt of ``context_tokens`` tokens, or None without a target."""
-        if self.ttft_s <= 0 and self.ttft_s_per_ktoken <= 0:
+        """TTFT allowed for a prompt of ``context_tokens`` tokens, or None without a target
+        (``ttft_s`` 0: the per-1,000-token allowance grows a target, it is not one)."""
+        if self.ttft_s <= 0:
             return None
         return self.ttft_s + self.ttft_s_per_ktoken * context_tokens / 1000.0
 

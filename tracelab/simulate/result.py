@@ -4,7 +4,8 @@ utilisation over time, and how far behind an undersized fleet fell. Seconds thro
 A request meets TTFT when ``ttft_s <= ttft_s + ttft_s_per_ktoken × context / 1000`` of the
 SLO its ``label_mode`` selects (``tracelab.plan.slo.slo_for``), TPOT when its mean time per
 output token after the first is within the target (a one-token answer has none), the
-deadline when ``e2e_s`` is within it; a target of 0 always holds. A request no replica
+deadline when ``e2e_s`` is within it; a target of 0 always holds (a TTFT of 0 too, whatever
+its per-1,000-token allowance). A request no replica
 could hold (its context and output exceed one replica's KV) or that reached a pool with
 no replicas is not served: its times are null and it meets nothing.
 """
@@ -131,6 +132,14 @@ def slo_field(slos: Mapping[str, Slo], modes: Sequence[str | None], name: str) -
                   pl.Float64, getattr(slo_for(dict(slos), None), name))
 
 
+def ttft_budget_s(slos: Mapping[str, Slo], modes: Sequence[str | None]) -> pl.Expr:
+    """Per request, the TTFT its mode allows a prompt of its ``context_tokens`` (0: no
+    target, as ``Slo.ttft_budget_s``: the per-1,000-token allowance grows a target)."""
+    floor = slo_field(slos, modes, "ttft_s")
+    grown = floor + slo_field(slos, modes, "ttft_s_per_ktoken") * pl.col("context_tokens") / 1000.0
+    return pl.when(floor > 0).then(grown).otherwise(0.0)
+
+
 def _stats(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     aggs = [pl.len().alias("requests"), pl.col("served").sum().alias("served")]
     for col in ("ttft_s", "tpot_s"):
@@ -147,8 +156,7 @@ def _stats(frame: pl.DataFrame, key: str) -> pl.DataFrame:
 def _per_request(frame: pl.DataFrame, slos: Mapping[str, Slo]) -> pl.DataFrame:
     modes = [*sorted(set(frame["label_mode"].drop_nulls()) | set(slos)), None]
     disagg = pl.col("pool_prefill") != pl.col("pool_decode")
-    ttft_budget = slo_field(slos, modes, "ttft_s") + slo_field(
-        slos, modes, "ttft_s_per_ktoken") * pl.col("context_tokens") / 1000.0
+    ttft_budget = ttft_budget_s(slos, modes)
     tpot_budget, deadline = slo_field(slos, modes, "tpot_s"), slo_field(slos, modes, "deadline_s")
     served = pl.col("done").is_not_nan()
     out = frame.with_columns(
