@@ -97,3 +97,20 @@ def test_bad_scheduler_options_are_one_line(runner, plan_dir):
     _one_line_error(result, "max_num_batched_tokens 256 must exceed")
     _one_line_error(invoke(runner, ["simulate", "--plan", str(plan_dir), "--window", "day"]),
                     "--window 'day'")
+
+
+def test_a_trace_without_model_names_is_one_line_not_an_empty_replay(runner, tmp_path):
+    from conftest import REPO_ROOT
+
+    mooncake = str(REPO_ROOT / "sample_traces" / "sample.mooncake.jsonl")  # logs no model
+    plan = tmp_path / "plan"
+    planned = invoke(runner, ["plan", mooncake, "--assume-model", "llama-3.1-8b", "--no-replay",
+                              "-o", str(plan)])
+    assert planned.exit_code == 0, planned.stderr
+    line = _one_line_error(invoke(runner, ["simulate", mooncake, "--plan", str(plan)]),
+                           f"{plan / 'plan.json'}: none of the trace's")
+    assert "--assume-model" in line
+    again = invoke(runner, ["simulate", mooncake, "--plan", str(plan), "--assume-model",
+                            "llama-3.1-8b", "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["requests"] > 0

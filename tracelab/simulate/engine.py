@@ -299,6 +299,10 @@ def simulate(requests: pl.DataFrame | pl.LazyFrame, fleet: Fleet, perf: PerfMode
     options.check()
     slos = dict(slos) if slos is not None else load_slos()
     frame = read_requests(requests)
+    if frame.height and frame["model_id"].null_count() == frame.height:
+        msg = (f"{source}: none of the trace's {frame.height:,} requests names a model, and "
+               "every pool serves one; replay it with the model it was planned with")
+        raise ConfigError(msg, param="assume_model")
     skipped = frame.filter(pl.col("model_id").is_null() | pl.col("arrival_s").is_null()).height
     frame = frame.filter(pl.col("model_id").is_not_null() & pl.col("arrival_s").is_not_null())
     _check_fit(frame, fleet, source)
