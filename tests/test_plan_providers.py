@@ -189,6 +189,9 @@ def test_replayed_plan_with_providers_notes_their_requests_in_the_ledger(runner,
     assert sent["replay_note"].unique().to_list() == [PROVIDER_NOTE]
     assert sent["ttft_s"].null_count() == sent.height
     assert kept.filter(pl.col("replay_note") == "replayed")["ttft_s"].null_count() == 0
+    # The replay's heading counts the requests it replayed, not the window's.
+    replayed = kept.filter(pl.col("replay_note") == "replayed").height
+    assert f"{replayed:,} of them on the pools" in " ".join(result.stdout.split())
 
 
 def test_a_plan_without_providers_weighs_its_pools_against_them():

@@ -78,6 +78,16 @@ def infeasible_note(replay: Any) -> str:
     return f" Infeasible by their SLO: {found['why']}."
 
 
+def replayed_requests(replay: Any) -> str:
+    """How many requests of the window were replayed: "5,000 requests", or "5,000 requests,
+    2,211 of them on the pools" when the rest went per token (not replayed)."""
+    window = replay["window"]["requests"]
+    pooled = replay.get("requests", window)
+    if pooled >= window:
+        return f"{num(window)} requests"
+    return f"{num(window)} requests, {num(pooled)} of them on the pools; the rest per token"
+
+
 def hour_note(replay: Any) -> str:
     """A sentence (leading space) on the repaired fleet replayed once over the whole
     busiest hour its window was cut from (``tracelab.plan.repair.replay_hour``), else ""."""

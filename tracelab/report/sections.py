@@ -215,7 +215,7 @@ def replay(s: Summary) -> Section | None:
     where = "" if whole else (f", {fmt.seconds(w['start_s'])} to {fmt.seconds(w['end_s'])} "
                               "after the trace's first arrival")
     blocks: list[Block] = [Para(
-        f"Replayed the **{w['name']}**{where} ({fmt.num(w['requests'])} requests) through the "
+        f"Replayed the **{w['name']}**{where} ({fmt.replayed_requests(r)}) through the "
         f"recommended fleet, request by request: {fmt.pct(r['attained'], 2)} of "
         f"{'/'.join(r['modes']) or 'latency-bound'} requests meet both TTFT and TPOT "
         f"(target {fmt.pct(r['target'])})." + (f" {r['verdict']}." if r["verdict"] else "")

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracelab.report.fmt import hour_note, infeasible_note, per_token_note
+from tracelab.report.fmt import hour_note, infeasible_note, per_token_note, replayed_requests
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -103,7 +103,7 @@ def _replay_table(replay: Mapping[str, Any] | None) -> list[Table]:
     if not replay:
         return []
     window = replay["window"]
-    table = Table(title=f"Replay of the {window['name']} ({window['requests']:,} requests): "
+    table = Table(title=f"Replay of the {window['name']} ({replayed_requests(replay)}): "
                         f"{replay['attained']:.2%} of {'/'.join(replay['modes'])} requests "
                         f"meet TTFT and TPOT (target {replay['target']:.0%})"
                         + infeasible_note(replay))
