@@ -206,3 +206,17 @@ def test_perf_devices_forces_the_replica_size(runner):
     assert single["weights_fit"] is False
     # One device streams every weight itself: slower than the tensor-parallel group.
     assert single["ms"] > auto["ms"]
+
+
+def test_tables_piped_without_columns_keep_every_column_whole(runner) -> None:
+    """Saved to a file (no terminal, no COLUMNS), a table is printed wide, not cut to rich's
+    80-column fallback that broke ids across lines and dropped columns."""
+    from tracelab.cli import app
+    from tracelab.commands._process import PIPED_WIDTH
+
+    r = runner.invoke(app, ["hardware"], env={"COLUMNS": None, "NO_COLOR": "1"})
+    assert r.exit_code == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("│ ")]
+    assert any(line.split("│")[1].strip() == "h100-sxm" for line in rows)
+    assert max(len(line) for line in r.stdout.splitlines()) <= PIPED_WIDTH
+    assert max(len(line) for line in rows) > 80

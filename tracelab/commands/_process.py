@@ -12,8 +12,12 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from tracelab.background import load_modules
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def load_paused(names: Sequence[str]) -> None:
@@ -56,3 +60,17 @@ def cli_process() -> Iterator[None]:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+# Width of the tables printed into a file or pipe: rich falls back to 80 columns there and
+# then drops or breaks columns (a saved `tracelab label` lost two; ids broke mid-word).
+PIPED_WIDTH = 200
+
+
+def stdout_console() -> Console:
+    """The console a command prints its tables to: the terminal's width on a terminal,
+    COLUMNS when set, else PIPED_WIDTH, so output saved to a file keeps every column."""
+    from rich.console import Console
+
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(file=sys.stdout, width=PIPED_WIDTH if piped else None)

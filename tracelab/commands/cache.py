@@ -57,12 +57,13 @@ def parse_capacities(text: str | None) -> list[int]:
 def _print_table(result: ReuseResult) -> None:
     from rich.console import Console
 
+    from tracelab.commands._process import stdout_console
     from tracelab.report.tables import cache_status, cache_tables
 
     err = Console(stderr=True)
     for line in cache_status(result):
         err.print(line)
-    console = Console()
+    console = stdout_console()
     for item in cache_tables(result):
         console.print(item)
     err.print(f"recompute cost: {result.prefill_how}")

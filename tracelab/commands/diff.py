@@ -109,11 +109,10 @@ def diff(
         sys.stdout.write(f"## tracelab diff: `{Path(base).name}` → `{Path(current).name}`\n\n")
         sys.stdout.write(render_sections(sections, {}, chart_dir=None, level=3))
     else:
-        from rich.console import Console
-
+        from tracelab.commands._process import stdout_console
         from tracelab.report.terminal import render_section_list
 
-        Console(file=sys.stdout).print(render_section_list(sections))
+        stdout_console().print(render_section_list(sections))
     failed = [r for r in results if r.crossed]
     for result in failed:
         sys.stderr.write(f"gate {result.describe()}\n")

@@ -13,9 +13,9 @@ from tracelab.commands._options import Json
 @boundary
 def formats(json_out: Json = False) -> None:
     """List the input formats (use a name with --format)."""
-    from rich.console import Console
     from rich.table import Table
 
+    from tracelab.commands._process import stdout_console
     from tracelab.ingest import FORMATS
 
     if json_out:
@@ -25,7 +25,7 @@ def formats(json_out: Json = False) -> None:
     table = Table("format", "description")
     for adapter in FORMATS.values():
         table.add_row(adapter.name, adapter.description)
-    Console().print(table)
+    stdout_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -72,11 +72,10 @@ def hardware(
             json.dumps({"devices": rows, "sources": list(cat.sources)}, indent=2) + "\n"
         )
         return
-    from rich.console import Console
-
+    from tracelab.commands._process import stdout_console
     from tracelab.report.tables import hardware_tables
 
-    console = Console(file=sys.stdout, width=None)
+    console = stdout_console()
     for table in hardware_tables(devices, costs, model):
         console.print(table)
     unpriced = [d.id for d in devices if not d.plannable]

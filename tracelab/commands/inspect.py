@@ -33,10 +33,11 @@ def _span(seconds: float | None) -> str:
 
 
 def _render(summary: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from tracelab.commands._process import stdout_console
+
+    console = stdout_console()
     files = Table("file", "format", title="Inputs")
     for path, fmt in summary["files"].items():
         files.add_row(path, fmt)

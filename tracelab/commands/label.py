@@ -76,8 +76,7 @@ def label(
     options = pipeline_options(fmt=fmt, strict=strict, config=config, k=k,
                                random_state=random_state, model_map=model_map,
                                assume_model=assume_model)
-    from rich.console import Console
-
+    from tracelab.commands._process import stdout_console
     from tracelab.labels import read_cluster_model
     from tracelab.labels.cluster_io import write_cluster_model
 
@@ -100,7 +99,7 @@ def label(
         return
     from tracelab.report.tables import label_tables
 
-    console = Console(file=sys.stdout)
+    console = stdout_console()
     for table in label_tables(result.summary):
         console.print(table)
 

@@ -43,8 +43,9 @@ def models(
         ]
         sys.stdout.write(json.dumps({"models": rows}, indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from tracelab.commands._process import stdout_console
 
     table = Table(title="tracelab model registry (params in billions; KV bf16 bytes/token)")
     for col in (
@@ -77,7 +78,7 @@ def models(
             f"{m.kv_bytes_per_token:,}",
             m.source[:50],
         )
-    Console(file=sys.stdout).print(table)
+    stdout_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

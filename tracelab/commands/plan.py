@@ -140,8 +140,7 @@ def plan(
         commitment=commitment, spot=spot,
         verify=replay, schedule=schedule, schedule_floor=schedule_floor,
     )
-    from rich.console import Console
-
+    from tracelab.commands._process import stdout_console
     from tracelab.pipeline.summary import NO_MODEL_NOTE, NO_TIME_NOTE
 
     # The same stages as ``tracelab report`` (cache credit included), so both give one $/h.
@@ -167,7 +166,7 @@ def plan(
         return
     from tracelab.report.tables import plan_tables
 
-    console = Console(file=sys.stdout)
+    console = stdout_console()
     for table in plan_tables(result):
         console.print(table)
 

@@ -132,11 +132,10 @@ def report(
     if as_json:
         sys.stdout.write(dump_summary(result.summary))
     else:
-        from rich.console import Console
-
+        from tracelab.commands._process import stdout_console
         from tracelab.report.terminal import render_terminal
 
-        Console(file=sys.stdout).print(render_terminal(result.summary))
+        stdout_console().print(render_terminal(result.summary))
     if result.plan is not None and result.plan.per_token_alternatives():
         sys.stderr.write(f"note: some models cost less per token: {HINTS['providers']}\n")
     sys.stderr.write(

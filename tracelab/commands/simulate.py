@@ -114,8 +114,7 @@ def simulate(
         profile=profile, slo=slo, cache_capacity=cache_capacity, by=planned.by))
     slos = pipe.settings.slos if slo else (planned.slos or load_slos())
 
-    from rich.console import Console
-
+    from tracelab.commands._process import stdout_console
     from tracelab.report.replay import replay_tables
     from tracelab.simulate import simulate as replay_trace
     from tracelab.simulate.requests import scan_replay_requests, select_window
@@ -131,7 +130,7 @@ def simulate(
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         return
-    console = Console(file=sys.stdout)
+    console = stdout_console()
     for table in replay_tables(result):
         console.print(table)
 
